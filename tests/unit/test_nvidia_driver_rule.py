@@ -1,0 +1,83 @@
+"""The semantic inventory rule for the NVIDIA driver branch (provisioner/rules/driver.py)."""
+
+from provisioner.rules import all_rules
+from provisioner.rules.driver import check
+
+
+def _vars(**kw):
+    return kw
+
+
+def test_default_535_branch_passes_cuda_118_and_h100():
+    assert check("gpu1", _vars(nvidia_driver_branch="535", cuda_version="11.8",
+                               nvidia_driver_gpu_models=["H100"])) == []
+
+
+def test_rule_is_registered():
+    assert check in all_rules()
+
+
+def test_branch_below_cuda_118_minimum_is_rejected():
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="515", cuda_version="11.8"))
+    assert finding.host == "gpu1"
+    assert finding.variable == "nvidia_driver_branch"
+    assert finding.value == "515"
+    assert "520.61.05" in finding.message and "CUDA 11.8" in finding.message
+
+
+def test_pinned_version_below_cuda_minimum_is_rejected_even_in_minimum_branch():
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="520", nvidia_driver_version="520.56.06",
+                                     cuda_version="11.8"))
+    assert finding.variable == "nvidia_driver_version"
+    assert finding.value == "520.56.06"
+
+
+def test_pinned_version_at_cuda_minimum_passes():
+    assert check("gpu1", _vars(nvidia_driver_branch="520", nvidia_driver_version="520.61.05",
+                               cuda_version="11.8")) == []
+
+
+def test_unpinned_minimum_branch_passes_because_newest_release_is_installed():
+    assert check("gpu1", _vars(nvidia_driver_branch="525", nvidia_driver_gpu_models=["H100"])) == []
+
+
+def test_h100_rejects_520_branch_but_cuda_118_alone_accepts_it():
+    assert check("gpu1", _vars(nvidia_driver_branch="520")) == []
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="520", nvidia_driver_gpu_models=["h100 SXM5"]))
+    assert "H100" in finding.message.upper() and "525.60.13" in finding.message
+
+
+def test_h100_rejects_pinned_525_below_minimum():
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="525", nvidia_driver_version="525.53.01",
+                                     nvidia_driver_gpu_models=["H100"]))
+    assert finding.variable == "nvidia_driver_version"
+
+
+def test_both_cuda_and_gpu_problems_are_reported():
+    findings = check("gpu1", _vars(nvidia_driver_branch="470", nvidia_driver_gpu_models=["H100"]))
+    assert len(findings) == 2
+
+
+def test_malformed_branch_and_pin_are_rejected_with_allowed_values():
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="latest"))
+    assert finding.variable == "nvidia_driver_branch" and "3-digit" in finding.allowed
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_version="535"))
+    assert finding.variable == "nvidia_driver_version"
+
+
+def test_pin_from_another_branch_is_rejected():
+    (finding,) = check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_version="550.54.14"))
+    assert finding.variable == "nvidia_driver_version" and "535." in finding.allowed
+
+
+def test_integer_branch_from_yaml_is_accepted():
+    assert check("gpu1", _vars(nvidia_driver_branch=535)) == []
+
+
+def test_templated_values_are_left_to_ansible():
+    assert check("gpu1", _vars(nvidia_driver_branch="{{ site_branch }}")) == []
+    assert check("gpu1", _vars(nvidia_driver_branch="470", cuda_version="{{ x }}")) == []
+
+
+def test_unknown_gpu_model_is_not_guessed():
+    assert check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_gpu_models=["T4"])) == []
