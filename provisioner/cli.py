@@ -1,0 +1,234 @@
+"""``autoglm-provision``: a thin CLI. Each action validates input, then runs one playbook."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from . import paths, rundir
+from .errors import (EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE,
+                     EXIT_USAGE, InventoryError, ProvisionerError, UsageError)
+from .progress import make_console, print_summary
+from .report import RunReport, load
+from .runner import RunOptions, run_playbook
+from .validate import ValidationResult, validate
+
+ACTIONS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
+COMMANDS = ("site", "validate", "check", "smoke", "report")
+SMOKE_LEVELS = ("quick", "standard", "burn")
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    every host ok
+  {EXIT_HOST_FAILED}    at least one host failed (a task, a gate, a smoke test)
+  {EXIT_USAGE}    usage or input error: bad flags, invalid inventory or variables; nothing was run
+  {EXIT_TOOL_ERROR}    ansible-playbook failed without a host result (e.g. no host matched --limit)
+  {EXIT_UNREACHABLE}    at least one host unreachable, none failed
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C / SIGTERM); a partial report was written
+"""
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    ansible = parser.add_argument_group("ansible-playbook options (passed through)")
+    ansible.add_argument("-C", "--check", action="store_true", help="dry run: change nothing")
+    ansible.add_argument("-D", "--diff", action="store_true", help="show file differences")
+    ansible.add_argument("-l", "--limit", help="only these hosts/groups (Ansible pattern)")
+    ansible.add_argument("-t", "--tags", help="only tasks with these tags")
+    ansible.add_argument("--skip-tags", help="skip tasks with these tags")
+    ansible.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                         help="key=value, YAML/JSON mapping, or @file (repeatable)")
+    ansible.add_argument("-f", "--forks", type=int, help="parallel hosts (default: sized to the inventory)")
+    ansible.add_argument("--private-key", "--key-file", dest="private_key", help="SSH private key file")
+    ansible.add_argument("-u", "--user", help="SSH user")
+    ansible.add_argument("-K", "--ask-become-pass", action="store_true", help="prompt for the sudo password")
+    ansible.add_argument("--ask-vault-pass", action="store_true", help="prompt for the vault password")
+    ansible.add_argument("--vault-password-file", help="vault password file")
+    ansible.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vvv: ansible's own)")
+    runs = parser.add_argument_group("run records")
+    runs.add_argument("--run-dir", type=Path, help=f"where run directories go (default {paths.runs_dir()})")
+    runs.add_argument("--keep-runs", type=int, default=rundir.DEFAULT_KEEP,
+                      help="run directories to keep (older ones are deleted; 0 keeps all)")
+    runs.add_argument("--plain", action="store_true", help="plain output even on a terminal")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoglm-provision",
+        description="Provision Open-AutoGLM GPU hosts (Ubuntu 22.04) with Ansible. "
+                    "`autoglm-provision INVENTORY` is `autoglm-provision site INVENTORY`.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    site = sub.add_parser("site", help="provision hosts (default)", epilog=EXIT_CODES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    site.add_argument("inventory", type=Path)
+    _add_run_flags(site)
+    val = sub.add_parser("validate", help="validate an inventory; no host is contacted", epilog=EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    val.add_argument("inventory", type=Path)
+    val.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS")
+    val.add_argument("--json", action="store_true", help="problems as JSON")
+    check = sub.add_parser("check", help="read-only qualification (preflight, BIOS, GPU smoke quick); "
+                           "without INVENTORY it checks this machine", epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("inventory", type=Path, nargs="?")
+    _add_run_flags(check)
+    smoke = sub.add_parser("smoke", help="run the GPU smoke test alone", epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    smoke.add_argument("inventory", type=Path)
+    smoke.add_argument("--level", choices=SMOKE_LEVELS, default="standard", help="smoke test depth")
+    _add_run_flags(smoke)
+    rep = sub.add_parser("report", help="print an earlier run's summary again")
+    rep.add_argument("run", nargs="?", default="latest", help="run id, id prefix, path, or 'latest'")
+    rep.add_argument("--run-dir", type=Path, help=f"where run directories are (default {paths.runs_dir()})")
+    rep.add_argument("--json", action="store_true", help="print report.json")
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """A bare inventory path means the default action, ``site``."""
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        return ["site", *argv]
+    return argv
+
+
+def _print_problems(console: Console, result: ValidationResult, inventory: Path) -> None:
+    for problem in result.problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        console.print(problem.render(), style=style, markup=False)
+    errors, warnings = len(result.errors), len(result.warnings)
+    verdict = "invalid" if errors else "valid"
+    console.print(f"{inventory}: {verdict} — {len(result.inventory.hosts)} hosts, "
+                  f"{errors} error(s), {warnings} warning(s)", markup=False)
+
+
+_SIMPLE_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _check_limit(limit: str | None, result: ValidationResult) -> None:
+    """Plain names in --limit must exist: a typo would otherwise run against no host at all."""
+    if not limit or limit.startswith("@"):
+        return
+    inv = result.inventory
+    unknown = [part for part in re.split(r"[,:]", limit)
+               if part and _SIMPLE_PATTERN.match(part.lstrip("&!"))
+               and part.lstrip("&!") not in inv.hosts and part.lstrip("&!") not in inv.groups]
+    if unknown:
+        raise UsageError(f"--limit {limit!r}: no host or group named {', '.join(map(repr, unknown))} in "
+                         f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
+
+
+def _local_inventory(run_dir: Path) -> Path:
+    path = run_dir / "inventory.yml"
+    path.write_text(
+        "# written by `autoglm-provision check` with no inventory: this machine, local connection\n"
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n", encoding="utf-8")
+    return path
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    become = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
+    vault = getpass.getpass("Vault password: ") if args.ask_vault_pass else None
+    if args.vault_password_file and not Path(args.vault_password_file).exists():
+        raise UsageError(f"--vault-password-file {args.vault_password_file}: no such file")
+    if args.private_key and not Path(args.private_key).expanduser().exists():
+        raise UsageError(f"--private-key {args.private_key}: no such file")
+    if args.forks is not None and args.forks < 1:
+        raise UsageError(f"--forks {args.forks}: must be 1 or more")
+    return RunOptions(check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
+                      skip_tags=args.skip_tags, extra_vars=args.extra_vars, forks=args.forks,
+                      private_key=args.private_key, user=args.user, verbosity=args.verbose,
+                      become_password=become, vault_password=vault,
+                      vault_password_file=args.vault_password_file)
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    if not args.inventory.is_file():
+        raise UsageError(f"inventory {args.inventory}: no such file")
+    result = validate(args.inventory, args.extra_vars)
+    if args.json:
+        print(json.dumps({"inventory": str(args.inventory), "hosts": len(result.inventory.hosts),
+                          "valid": not result.errors,
+                          "problems": [p.__dict__ for p in result.problems]}, indent=2, default=str))
+    else:
+        _print_problems(console, result, args.inventory)
+    return EXIT_USAGE if result.errors else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    action = args.command
+    if args.inventory is not None and not args.inventory.is_file():
+        raise UsageError(f"inventory {args.inventory}: no such file")
+    options = _options(args)
+    run_dir = None
+    if args.inventory is None:  # check this machine: the generated inventory lives in the run dir
+        run_dir = rundir.create(args.run_dir, args.keep_runs)
+    inventory = (args.inventory or _local_inventory(run_dir)).resolve()
+    result = validate(inventory, options.extra_vars)
+    if result.errors:
+        _print_problems(console, result, inventory)
+        raise InventoryError(result.problems)
+    for warning in result.warnings:
+        console.print(warning.render(), style="yellow", markup=False)
+    _check_limit(options.limit, result)
+    run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
+    extravars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir)}
+    if action == "smoke":
+        extravars["gpu_smoke_level"] = args.level
+    report = RunReport(run_id=run_dir.name, action=action, inventory=str(inventory), options=options.public())
+    console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
+                  f"run {run_dir.name}", markup=False)
+    run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
+                 host_count=len(result.inventory.hosts), options=options, report=report,
+                 run_dir=run_dir, console=console, extravars=extravars)
+    report.write(run_dir)
+    print_summary(console, report.to_dict(), str(run_dir))
+    return report.exit_code()
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    run = rundir.resolve(args.run, args.run_dir)
+    data = load(run)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_summary(console, data, str(run))
+    return int(data.get("exit_code", EXIT_TOOL_ERROR))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    console = make_console(force_plain=getattr(args, "plain", False))
+    try:
+        if args.command == "validate":
+            return cmd_validate(args, console)
+        if args.command == "report":
+            return cmd_report(args, console)
+        return cmd_run(args, console)
+    except InventoryError as exc:
+        console.print(f"error: {exc}; nothing was run", style="red", markup=False)
+        return exc.exit_code
+    except ProvisionerError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted", style="yellow")
+        return EXIT_INTERRUPTED
+    except EOFError:  # a password prompt with no terminal
+        console.print("error: a password prompt got no input (no terminal?)", style="red")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "EXIT_UNREACHABLE"]

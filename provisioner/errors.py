@@ -1,0 +1,62 @@
+"""Typed exceptions and the CLI's documented exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_HOST_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TOOL_ERROR = 3
+EXIT_UNREACHABLE = 4
+EXIT_INTERRUPTED = 130
+
+
+class ProvisionerError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = EXIT_TOOL_ERROR
+
+
+class UsageError(ProvisionerError):
+    """Bad flags, missing files, a run id that does not exist: nothing was run."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input problem, located as precisely as the source allows."""
+
+    message: str
+    file: str = ""
+    line: int | None = None
+    column: int | None = None
+    host: str = ""
+    variable: str = ""
+    severity: str = "error"  # or "warning"
+
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
+
+    def render(self) -> str:
+        parts = [p for p in (self.location(),
+                             f"host {self.host}" if self.host else "",
+                             f"variable {self.variable}" if self.variable else "") if p]
+        where = ", ".join(parts)
+        return f"{self.severity}: {where + ': ' if where else ''}{self.message}"
+
+
+class InventoryError(ProvisionerError):
+    """The inventory (or extra vars) failed validation; every problem is listed at once."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} inventory error(s)")

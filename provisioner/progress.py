@@ -1,0 +1,116 @@
+"""What the operator sees: a live per-host view in a terminal, plain lines in CI logs, and the
+end-of-run summary. Nothing here decides results; it renders :class:`report.RunReport`."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .report import COUNTERS, RunReport
+
+LIVE_ROWS = 25
+STATUS_STYLE = {"ok": "green", "failed": "bold red", "unreachable": "bold magenta", "not run": "yellow"}
+
+
+def make_console(force_plain: bool = False) -> Console:
+    """Colour and live updates only on a terminal; CI logs get plain text with no ANSI codes."""
+    console = Console(highlight=False, soft_wrap=False)
+    if force_plain or not console.is_terminal:
+        console = Console(highlight=False, no_color=True, force_terminal=False, width=max(console.width, 120))
+    return console
+
+
+class Progress:
+    """Event sink: the live table on a terminal, one line per notable event otherwise."""
+
+    def __init__(self, report: RunReport, console: Console, verbosity: int = 0):
+        self.report, self.console, self.verbosity = report, console, verbosity
+        self.live: Live | None = None
+        self.task = ""
+        self._last_refresh = 0.0
+
+    def __enter__(self) -> Progress:
+        if self.console.is_terminal and self.verbosity == 0:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.__exit__(None, None, None)
+
+    def __call__(self, event: dict) -> bool:
+        """ansible-runner's event_handler: fold the event into the report, then show it."""
+        self.report.handle_event(event)
+        if self.verbosity and event.get("stdout"):
+            self.console.print(Text(event["stdout"]))
+        data = event.get("event_data") or {}
+        kind = event.get("event", "")
+        if kind == "playbook_on_task_start":
+            self.task = data.get("task", "")
+            if not self.live and not self.verbosity:
+                self.console.print(f"TASK [{self.task}]")
+        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            if not self.live and not self.verbosity:
+                failure = self.report.host(data.get("host", "?")).failures[-1]
+                word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
+                self.console.print(f"  {word} {data.get('host')}: {failure['message'].splitlines()[0]}")
+        elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+            if not self.live and not self.verbosity:
+                self.console.print(f"  changed {data.get('host')}")
+        if self.live and time.monotonic() - self._last_refresh > 0.2:
+            self._last_refresh = time.monotonic()
+            self.live.update(self._render())
+        return True  # keep ansible-runner's own artifact files
+
+    def _render(self) -> Table | Group:
+        hosts = self.report.hosts
+        table = Table(title=f"autoglm-provision {self.report.action} — {self.task or 'starting'}",
+                      expand=False)
+        table.add_column("host")
+        table.add_column("current task", overflow="ellipsis", max_width=60)
+        for counter in COUNTERS[:5]:
+            table.add_column(counter, justify="right")
+        # Problems first, then the busiest: a 1,000-host view shows what needs eyes.
+        ranked = sorted(hosts.items(), key=lambda kv: (kv[1].status == "ok", -kv[1].changed, kv[0]))
+        for name, result in ranked[:LIVE_ROWS]:
+            table.add_row(Text(name, style=STATUS_STYLE.get(result.status, "")), result.current_task,
+                          *(str(getattr(result, c)) for c in COUNTERS[:5]))
+        if len(ranked) > LIVE_ROWS:
+            table.caption = f"{len(ranked) - LIVE_ROWS} more hosts not shown"
+        return table
+
+
+def summary_table(data: dict) -> Table:
+    """The end-of-run table from a report.json dict (also used by ``report RUN``)."""
+    table = Table(title=f"{data['action']} run {data['run_id']}: {data['status']} "
+                        f"in {data['duration_s']:.1f} s (exit {data['exit_code']})")
+    table.add_column("host")
+    table.add_column("status")
+    for counter in COUNTERS[:5]:
+        table.add_column(counter, justify="right")
+    for name, host in data["hosts"].items():
+        table.add_row(name, Text(host["status"], style=STATUS_STYLE.get(host["status"], "")),
+                      *(str(host[c]) for c in COUNTERS[:5]))
+    return table
+
+
+def print_summary(console: Console, data: dict, run_dir: str) -> None:
+    console.print(summary_table(data))
+    for name, host in data["hosts"].items():
+        for failure in host["failures"]:
+            if failure["kind"] == "rescued":
+                continue
+            console.print(Text(f"{failure['kind'].upper()} {name}: TASK [{failure['task']}]",
+                               style=STATUS_STYLE.get(failure["kind"], "")))
+            for line in failure["message"].splitlines() or [""]:
+                console.print(Text(f"    {line}"))
+    for warning in data.get("warnings") or []:
+        console.print(Text(f"WARNING: {warning}", style="yellow"))
+    if data.get("interrupted"):
+        console.print(Text("Run interrupted: results above are partial.", style="bold yellow"))
+    console.print(f"Run directory: {run_dir}  (report.json, report.junit.xml, runner artifacts)")

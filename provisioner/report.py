@@ -1,0 +1,203 @@
+"""Per-host results from ansible-runner events: report.json, JUnit XML and the exit code."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+
+REPORT_JSON = "report.json"
+REPORT_JUNIT = "report.junit.xml"
+FACT_PREFIX = "autoglm_report_"
+COUNTERS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+_STATS_KEYS = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+               "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+MESSAGE_LIMIT = 2000
+
+
+@dataclass
+class HostResult:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+    current_task: str = ""
+    failures: list[dict] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.unreachable and not self.failed:
+            return "unreachable"
+        if self.failed:
+            return "failed"
+        return "ok"
+
+
+def _task_name(data: dict) -> str:
+    task = data.get("task") or ""
+    role = data.get("role")
+    return f"{role} : {task}" if role and not task.startswith(f"{role} :") else task
+
+
+def _message(res: dict) -> str:
+    """The module's own explanation, as ansible-playbook would show it."""
+    parts = []
+    for key in ("msg", "reason", "stderr", "module_stderr", "stdout"):
+        value = res.get(key)
+        if value and str(value).strip() and str(value) not in parts:
+            parts.append(str(value).strip())
+            if key in ("msg", "reason"):
+                break
+    if res.get("results") and not parts:  # a loop: the failed items' messages
+        parts = [_message(item) for item in res["results"] if isinstance(item, dict) and item.get("failed")]
+    text = "\n".join(p for p in parts if p) or "(the module gave no message)"
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " …(truncated)"
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    action: str
+    inventory: str
+    options: dict = field(default_factory=dict)
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    finished: str = ""
+    duration_s: float = 0.0
+    status: str = "running"
+    runner_rc: int | None = None
+    interrupted: bool = False
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _stats_seen: bool = False
+
+    def host(self, name: str) -> HostResult:
+        return self.hosts.setdefault(name, HostResult())
+
+    def handle_event(self, event: dict) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if kind == "runner_on_start" and host:
+            self.host(host).current_task = _task_name(data)
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
+            self._on_result(kind, host, data)
+        elif kind == "playbook_on_stats":
+            self._on_stats(data)
+        elif kind == "warning":
+            self.warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())
+
+    def _on_result(self, kind: str, host: str, data: dict) -> None:
+        result = self.host(host)
+        res = data.get("res") or {}
+        if kind == "runner_on_ok":
+            result.ok += 1
+            result.changed += bool(res.get("changed"))
+            for key, value in (res.get("ansible_facts") or {}).items():
+                if key.startswith(FACT_PREFIX):
+                    result.facts[key[len(FACT_PREFIX):]] = value
+        elif kind == "runner_on_skipped":
+            result.skipped += 1
+        elif kind == "runner_on_unreachable":
+            result.unreachable += 1
+            result.failures.append({"task": _task_name(data), "kind": "unreachable", "message": _message(res)})
+        elif data.get("ignore_errors"):
+            result.ignored += 1
+        else:
+            result.failed += 1
+            result.failures.append({"task": _task_name(data), "kind": "failed", "message": _message(res)})
+
+    def _on_stats(self, data: dict) -> None:
+        """The play recap is authoritative (it knows about rescues); later plays' stats accumulate."""
+        if not self._stats_seen:
+            for result in self.hosts.values():
+                for counter in COUNTERS:
+                    setattr(result, counter, 0)
+        self._stats_seen = True
+        for stats_key, counter in _STATS_KEYS.items():
+            for host, count in (data.get(stats_key) or {}).items():
+                result = self.host(host)
+                setattr(result, counter, getattr(result, counter) + count)
+        for result in self.hosts.values():
+            if not result.failed and not result.unreachable:
+                for failure in result.failures:
+                    failure["kind"] = "rescued"
+
+    def finish(self, runner_rc: int | None, status: str, duration_s: float) -> None:
+        self.runner_rc = runner_rc
+        self.status = "interrupted" if self.interrupted else status
+        self.duration_s = round(duration_s, 2)
+        self.finished = datetime.now(UTC).isoformat(timespec="seconds")
+        for result in self.hosts.values():
+            result.current_task = ""
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        statuses = {r.status for r in self.hosts.values()}
+        if "failed" in statuses:
+            return EXIT_HOST_FAILED
+        if "unreachable" in statuses:
+            return EXIT_UNREACHABLE
+        if self.runner_rc not in (0, None) or self.status not in ("successful", "running"):
+            return EXIT_TOOL_ERROR  # ansible-playbook failed without a host result (syntax, no hosts)
+        return EXIT_OK
+
+    def to_dict(self) -> dict:
+        totals = {c: sum(getattr(r, c) for r in self.hosts.values()) for c in COUNTERS}
+        by_status: dict[str, int] = {}
+        for r in self.hosts.values():
+            by_status[r.status] = by_status.get(r.status, 0) + 1
+        return {
+            "run_id": self.run_id, "action": self.action, "inventory": self.inventory,
+            "options": self.options, "started": self.started, "finished": self.finished,
+            "duration_s": self.duration_s, "status": self.status, "interrupted": self.interrupted,
+            "runner_rc": self.runner_rc, "exit_code": self.exit_code(),
+            "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings,
+            "hosts": {name: {"status": r.status, **{k: v for k, v in asdict(r).items()
+                                                    if k != "current_task"}}
+                      for name, r in sorted(self.hosts.items())},
+        }
+
+    def write(self, run_dir: Path) -> None:
+        data = self.to_dict()
+        tmp = run_dir / f".{REPORT_JSON}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.replace(run_dir / REPORT_JSON)
+        write_junit(data, run_dir / REPORT_JUNIT)
+
+
+def write_junit(data: dict, path: Path) -> None:
+    """One testcase per host; a failed host carries <failure>, an unreachable one <error>."""
+    hosts = data["hosts"]
+    suite = ET.Element("testsuite", {
+        "name": f"autoglm-provision.{data['action']}", "tests": str(len(hosts)),
+        "failures": str(sum(h["status"] == "failed" for h in hosts.values())),
+        "errors": str(sum(h["status"] == "unreachable" for h in hosts.values())),
+        "time": str(data["duration_s"]), "timestamp": data["started"]})
+    for name, host in hosts.items():
+        case = ET.SubElement(suite, "testcase", {"classname": f"autoglm-provision.{data['action']}",
+                                                 "name": name, "time": str(data["duration_s"])})
+        failures = [f for f in host["failures"] if f["kind"] != "rescued"]
+        if host["status"] in ("failed", "unreachable"):
+            tag = "failure" if host["status"] == "failed" else "error"
+            first = failures[0] if failures else {"task": "", "message": host["status"]}
+            element = ET.SubElement(case, tag, {"message": f"{first['task']}: {first['message']}"[:500],
+                                                "type": host["status"]})
+            element.text = "\n\n".join(f"TASK [{f['task']}] {f['kind']}\n{f['message']}" for f in failures)
+        counts = ", ".join(f"{c}={host[c]}" for c in COUNTERS)
+        ET.SubElement(case, "system-out").text = counts
+    if data.get("interrupted"):
+        ET.SubElement(suite, "system-err").text = "run interrupted: results are partial"
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def load(run_dir: Path) -> dict:
+    return json.loads((run_dir / REPORT_JSON).read_text(encoding="utf-8"))

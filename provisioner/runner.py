@@ -1,0 +1,168 @@
+"""Run one playbook through ansible-runner's Python API, with clean cancellation on
+SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+from rich.console import Console
+
+from . import settings
+from .progress import Progress
+from .report import RunReport
+
+# Environment keys worth keeping in runner's "command" artifact; every other value is redacted
+# (runner copies the whole caller environment there, tokens and passwords included).
+SAFE_ENV_PREFIXES = ("ANSIBLE_", "LC_")
+SAFE_ENV_KEYS = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "PWD", "SHELL", "TERM", "VIRTUAL_ENV",
+                 "PYTHONPATH", "RUNNER_OMIT_EVENTS", "RUNNER_ONLY_FAILED_EVENTS", "AWX_ISOLATED_DATA_DIR",
+                 "PYTHONUNBUFFERED", "ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"}
+BECOME_PROMPT = r"^BECOME password.*:\s*?$"
+VAULT_PROMPT = r"^Vault password.*:\s*?$"
+
+
+@dataclass
+class RunOptions:
+    """Pass-through options, as ansible-playbook knows them."""
+
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    tags: str | None = None
+    skip_tags: str | None = None
+    extra_vars: list[str] = field(default_factory=list)
+    forks: int | None = None
+    private_key: str | None = None
+    user: str | None = None
+    verbosity: int = 0
+    become_password: str | None = None
+    vault_password: str | None = None
+    vault_password_file: str | None = None
+
+    def cmdline(self) -> list[str]:
+        args: list[str] = []
+        args += ["--check"] if self.check else []
+        args += ["--diff"] if self.diff else []
+        for flag, value in (("--limit", self.limit), ("--tags", self.tags), ("--skip-tags", self.skip_tags),
+                            ("--private-key", self.private_key), ("--user", self.user),
+                            ("--vault-password-file", self.vault_password_file)):
+            if value:
+                args += [flag, value]
+        for item in self.extra_vars:
+            args += ["--extra-vars", item]
+        args += ["--ask-become-pass"] if self.become_password is not None else []
+        args += ["--ask-vault-pass"] if self.vault_password is not None else []
+        return args
+
+    def public(self) -> dict:
+        """What report.json records: the flags, never a password."""
+        return {"check": self.check, "diff": self.diff, "limit": self.limit, "tags": self.tags,
+                "skip_tags": self.skip_tags, "extra_vars": list(self.extra_vars), "forks": self.forks,
+                "user": self.user, "private_key": self.private_key, "verbosity": self.verbosity,
+                "ask_become_pass": self.become_password is not None}
+
+
+class Cancellation:
+    """SIGINT/SIGTERM ask ansible-runner to stop (it kills the playbook's process group); a second
+    SIGINT while stopping is honoured at once."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Cancellation:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __call__(self) -> bool:
+        return self.requested is not None
+
+
+def scrub_command_artifacts(private_data_dir: Path) -> None:
+    for command_file in private_data_dir.glob("artifacts/*/command"):
+        try:
+            data = json.loads(command_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        env = data.get("env") or {}
+        data["env"] = {k: (v if k in SAFE_ENV_KEYS or k.startswith(SAFE_ENV_PREFIXES) else "<redacted>")
+                       for k, v in env.items()}
+        command_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def close_ssh_masters(control_dir: Path) -> None:
+    """After an interrupted run, stop ControlPersist masters so nothing of the run lingers."""
+    for socket in control_dir.glob("*") if control_dir.is_dir() else []:
+        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "autoglm-cleanup"],
+                       capture_output=True, timeout=10, check=False)
+
+
+def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: RunOptions,
+                 report: RunReport, run_dir: Path, console: Console, extravars: dict) -> RunReport:
+    private_data_dir = run_dir / "runner"
+    private_data_dir.mkdir(exist_ok=True)
+    envvars = settings.runner_env(host_count)
+    if options.forks:
+        envvars["ANSIBLE_FORKS"] = str(options.forks)
+    control_dir = run_dir / "cp"
+    envvars.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(control_dir))
+    passwords = {}
+    if options.become_password is not None:
+        passwords[BECOME_PROMPT] = options.become_password
+    if options.vault_password is not None:
+        passwords[VAULT_PROMPT] = options.vault_password
+    # ansible-playbook is installed beside this interpreter (the CLI's venv), maybe not on PATH.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    started = time.monotonic()
+    runner = None
+    try:
+        with Cancellation() as cancel, Progress(report, console, options.verbosity) as progress:
+            runner = ansible_runner.run(
+                private_data_dir=str(private_data_dir), ident=report.run_id,
+                project_dir=str(playbook.parent.parent), playbook=str(playbook),
+                inventory=str(inventory), envvars=envvars, extravars=extravars,
+                cmdline=shlex.join(options.cmdline()), passwords=passwords or None,
+                verbosity=options.verbosity or None, quiet=True, rotate_artifacts=0,
+                event_handler=progress, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
+            )
+            if cancel.requested:
+                report.interrupted = True
+                report.warnings.append(f"interrupted by {cancel.requested}: results are partial")
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.warnings.append("interrupted twice: stopped at once, results are partial")
+    finally:
+        scrub_command_artifacts(private_data_dir)
+        if report.interrupted:
+            close_ssh_masters(Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"]))
+    status = runner.status if runner is not None else "canceled"
+    rc = runner.rc if runner is not None else None
+    report.finish(rc, status, time.monotonic() - started)
+    if runner is not None and status not in ("successful", "canceled") and not report.hosts:
+        tail = (private_data_dir / "artifacts" / report.run_id / "stdout")
+        if tail.exists():
+            lines = tail.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+            report.warnings.append("ansible-playbook failed before any host ran:\n" + "\n".join(lines))
+    return report
+

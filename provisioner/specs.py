@@ -1,0 +1,146 @@
+"""The roles' ``meta/argument_specs.yml``: the single source of truth for every project variable.
+
+The CLI validates inventories against the same specs Ansible enforces when a role starts, so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from . import paths
+
+# Variables of the CLI itself (set by the CLI, allowed in inventories too).
+PROJECT_VARIABLES = {
+    "autoglm_action": {"type": "str", "choices": ["site", "check", "smoke"],
+                       "description": "The action being run; set by the CLI."},
+    "autoglm_run_dir": {"type": "path", "description": "The run directory; set by the CLI."},
+    "autoglm_batch": {"type": "raw", "description": "Rollout batch size (Ansible serial forms)."},
+    "autoglm_max_fail_percentage": {"type": "int", "description": "Stop the rollout above this share."},
+}
+
+_TRUE = {"yes", "on", "true", "1", "y", "t"}
+_FALSE = {"no", "off", "false", "0", "n", "f"}
+
+
+@dataclass(frozen=True)
+class VarSpec:
+    name: str
+    role: str
+    type: str = "str"
+    choices: tuple = ()
+    elements: str = ""
+    description: str = ""
+    default: object = None
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.type == "list" and self.elements:
+            return f"a list of {self.elements}" + (f" from {', '.join(map(repr, self.choices))}"
+                                                  if self.choices else "")
+        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+                "list": "a list", "dict": "a mapping", "path": "a path", "raw": "any value"}.get(
+                    self.type, self.type)
+
+
+def _description(spec: dict) -> str:
+    text = spec.get("description", "")
+    return " ".join(text) if isinstance(text, list) else str(text)
+
+
+@cache
+def load_specs(roles_dir: Path = paths.ROLES) -> dict[str, VarSpec]:
+    """Every option of every role's ``main`` entry point, by variable name."""
+    specs: dict[str, VarSpec] = {
+        name: VarSpec(name, "(cli)", s["type"], tuple(s.get("choices", ())), "", s["description"])
+        for name, s in PROJECT_VARIABLES.items()
+    }
+    for spec_file in sorted(roles_dir.glob("*/meta/argument_specs.y*ml")):
+        role = spec_file.parent.parent.name
+        data = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
+        options = ((data.get("argument_specs") or {}).get("main") or {}).get("options") or {}
+        for name, opt in options.items():
+            specs[name] = VarSpec(
+                name=name, role=role, type=opt.get("type", "str"),
+                choices=tuple(opt.get("choices") or ()), elements=opt.get("elements", ""),
+                description=_description(opt), default=opt.get("default"))
+    return specs
+
+
+@cache
+def role_defaults(roles_dir: Path = paths.ROLES) -> dict[str, object]:
+    """Every role's ``defaults/main.yml`` merged: what a host gets when the inventory is silent."""
+    merged: dict[str, object] = {}
+    for defaults in sorted(roles_dir.glob("*/defaults/main.y*ml")):
+        merged.update(yaml.safe_load(defaults.read_text(encoding="utf-8")) or {})
+    return merged
+
+
+def role_prefixes(specs: dict[str, VarSpec]) -> set[str]:
+    return {s.role + "_" for s in specs.values() if s.role != "(cli)"} | {"autoglm_"}
+
+
+def suggest(name: str, specs: dict[str, VarSpec]) -> str | None:
+    matches = difflib.get_close_matches(name, specs.keys(), n=1, cutoff=0.75)
+    return matches[0] if matches else None
+
+
+def _coerce(value: object, type_name: str) -> tuple[bool, object]:
+    """Mirror Ansible's lenient conversions (``"8"`` is an int, ``"yes"`` a bool)."""
+    if type_name in ("raw", "") or value is None:
+        return True, value
+    if type_name in ("str", "path"):
+        return isinstance(value, str | int | float) and not isinstance(value, bool), value
+    if type_name == "bool":
+        if isinstance(value, bool):
+            return True, value
+        if isinstance(value, str | int) and str(value).lower() in _TRUE | _FALSE:
+            return True, str(value).lower() in _TRUE
+        return False, value
+    if type_name == "int":
+        if isinstance(value, bool):
+            return False, value
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        try:
+            return True, int(str(value).strip())
+        except ValueError:
+            return False, value
+    if type_name == "float":
+        if isinstance(value, bool):
+            return False, value
+        try:
+            return True, float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False, value
+    if type_name == "list":
+        return isinstance(value, list), value
+    if type_name == "dict":
+        return isinstance(value, dict), value
+    return True, value
+
+
+def check_value(spec: VarSpec, value: object) -> str | None:
+    """None when ``value`` satisfies ``spec``; otherwise why not, naming what is allowed."""
+    ok, coerced = _coerce(value, spec.type)
+    if not ok:
+        return f"{value!r} is not {spec.allowed()}"
+    if spec.type == "list" and isinstance(coerced, list):
+        for item in coerced:
+            item_ok, item_value = _coerce(item, spec.elements or "raw")
+            if not item_ok:
+                return f"item {item!r} is not {spec.elements}"
+            if spec.choices and item_value not in spec.choices:
+                return f"item {item!r} is not one of {', '.join(map(repr, spec.choices))}"
+        return None
+    if spec.choices and coerced not in spec.choices:
+        return f"{value!r} is not {spec.allowed()}"
+    return None

@@ -1,0 +1,163 @@
+"""Inventory validation with no host contact: structure, variables against the roles' specs,
+and the semantic rules of :mod:`provisioner.rules`. Every problem is reported at once."""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import rules, specs
+from .errors import InventoryError, Problem
+from .inventory import Inventory, VarDef, read_inventory
+from .yamlsrc import VaultValue, YamlSyntaxError, load
+
+MAX_HOSTS_NAMED = 5
+
+
+@dataclass
+class ValidationResult:
+    inventory: Inventory
+    extra_vars: dict[str, VarDef] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise InventoryError(self.problems)
+
+
+def parse_extra_vars(items: list[str], problems: list[Problem]) -> dict[str, VarDef]:
+    """``-e`` values as ansible-playbook takes them: ``@file``, a YAML/JSON mapping, or key=value."""
+    result: dict[str, VarDef] = {}
+    for item in items:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            if not path.is_file():
+                problems.append(Problem(f"extra-vars file {path} does not exist", file=str(path)))
+                continue
+            try:
+                data = load(path)
+            except YamlSyntaxError as exc:
+                problems.append(Problem(str(exc), file=str(path), line=exc.line, column=exc.column))
+                continue
+            if isinstance(data, VaultValue) or data is None:
+                continue
+            if not isinstance(data, dict):
+                problems.append(Problem("an extra-vars file must hold a mapping", file=str(path)))
+                continue
+            result.update({k: VarDef(v, str(path), data.lines.get(k, (None,))[0] if hasattr(data, "lines")
+                                     else None) for k, v in data.items()})
+        elif item.lstrip().startswith("{"):
+            try:
+                data = yaml.safe_load(item)
+            except yaml.YAMLError as exc:
+                problems.append(Problem(f"-e {item!r} is not valid YAML/JSON: {exc}", file="(command line)"))
+                continue
+            result.update({k: VarDef(v, "(command line -e)") for k, v in (data or {}).items()})
+        else:
+            for pair in shlex.split(item):
+                key, sep, value = pair.partition("=")
+                if not sep or not key:
+                    problems.append(Problem(f"-e {pair!r} is not key=value, @file or a YAML mapping",
+                                            file="(command line)"))
+                    continue
+                result[key] = VarDef(value, "(command line -e)")
+    return result
+
+
+def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str, specs.VarSpec],
+                      prefixes: set[str]) -> Problem | None:
+    value = definition.value
+    where = {"file": definition.file, "line": definition.line, "variable": name,
+             "host": owner.removeprefix("host ") if owner.startswith("host ") else ""}
+    if name in known:
+        if isinstance(value, VaultValue) or rules.is_templated(value):
+            return None
+        reason = specs.check_value(known[name], value)
+        if reason:
+            spec = known[name]
+            return Problem(f"{reason}; allowed: {spec.allowed()} (role {spec.role})", **where)
+        return None
+    hint = specs.suggest(name, known)
+    if any(name.startswith(prefix) for prefix in prefixes):
+        extra = f"; did you mean {hint!r}?" if hint else ""
+        return Problem(f"unknown variable {name!r} for this project's roles{extra}", **where)
+    if hint and not name.startswith("ansible_"):
+        return Problem(f"{name!r} is not a variable of this project; did you mean {hint!r}?",
+                       severity="warning", **where)
+    return None
+
+
+def _check_variables(result: ValidationResult) -> None:
+    known = specs.load_specs()
+    prefixes = specs.role_prefixes(known)
+    inv = result.inventory
+    for group in inv.groups.values():
+        for name, definition in group.vars.items():
+            if problem := _check_definition(name, definition, f"group {group.name}", known, prefixes):
+                result.problems.append(problem)
+    seen: set[int] = set()  # hosts expanded from one range share their VarDefs: check each once
+    for host in inv.hosts.values():
+        for name, definition in host.vars.items():
+            if id(definition) in seen:
+                continue
+            seen.add(id(definition))
+            if problem := _check_definition(name, definition, f"host {host.name}", known, prefixes):
+                result.problems.append(problem)
+    for name, definition in result.extra_vars.items():
+        if problem := _check_definition(name, definition, "", known, prefixes):
+            result.problems.append(problem)
+
+
+def _run_rules(result: ValidationResult) -> None:
+    """Semantic rules per host; hosts with identical variables are judged once and grouped."""
+    defaults = specs.role_defaults()
+    inv = result.inventory
+    by_signature: dict[tuple, list[str]] = defaultdict(list)
+    merged_for: dict[tuple, dict[str, VarDef]] = {}
+    for name in inv.hosts:
+        merged = inv.merged_vars(name)
+        merged.update(result.extra_vars)
+        signature = tuple((k, id(v)) for k, v in merged.items())
+        by_signature[signature].append(name)
+        merged_for.setdefault(signature, merged)
+    grouped: dict[tuple, list[str]] = defaultdict(list)
+    all_rules = rules.all_rules()
+    for signature, hosts in by_signature.items():
+        merged = merged_for[signature]
+        values = {**defaults, **{k: v.value for k, v in merged.items()}}
+        for rule in all_rules:
+            for finding in rule(hosts[0], values):
+                definition = merged.get(finding.variable)
+                key = (finding.variable, repr(finding.value), finding.message, finding.allowed,
+                       definition.file if definition else "(role default)",
+                       definition.line if definition else None)
+                grouped[key].extend(hosts)
+    for (variable, _value, message, allowed, file, line), hosts in grouped.items():
+        named = ", ".join(hosts[:MAX_HOSTS_NAMED]) + (
+            f" (+{len(hosts) - MAX_HOSTS_NAMED} more)" if len(hosts) > MAX_HOSTS_NAMED else "")
+        text = message + (f"; allowed: {allowed}" if allowed else "")
+        result.problems.append(Problem(text, file=file, line=line, host=named, variable=variable))
+
+
+def validate(inventory_path: Path, extra_vars: list[str] | None = None) -> ValidationResult:
+    """Validate everything that needs no host: returns the result; call ``raise_for_errors``."""
+    inventory = read_inventory(inventory_path)
+    result = ValidationResult(inventory)
+    result.problems.extend(inventory.problems)
+    result.extra_vars = parse_extra_vars(extra_vars or [], result.problems)
+    if not any(p.message.startswith("YAML syntax error") for p in inventory.problems):
+        _check_variables(result)
+        _run_rules(result)
+    return result
