@@ -12,8 +12,17 @@ from pathlib import Path
 from rich.console import Console
 
 from . import paths, rundir
-from .errors import (EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE,
-                     EXIT_USAGE, InventoryError, ProvisionerError, UsageError)
+from .errors import (
+    EXIT_HOST_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TOOL_ERROR,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    InventoryError,
+    ProvisionerError,
+    UsageError,
+)
 from .progress import make_console, print_summary
 from .report import RunReport, load
 from .runner import RunOptions, run_playbook

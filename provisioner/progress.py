@@ -59,9 +59,9 @@ class Progress:
                 failure = self.report.host(data.get("host", "?")).failures[-1]
                 word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
                 self.console.print(f"  {word} {data.get('host')}: {failure['message'].splitlines()[0]}")
-        elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
-            if not self.live and not self.verbosity:
-                self.console.print(f"  changed {data.get('host')}")
+        elif (kind == "runner_on_ok" and (data.get("res") or {}).get("changed")
+              and not self.live and not self.verbosity):
+            self.console.print(f"  changed {data.get('host')}")
         if self.live and time.monotonic() - self._last_refresh > 0.2:
             self._last_refresh = time.monotonic()
             self.live.update(self._render())
