@@ -96,7 +96,8 @@ def _coerce(value: object, type_name: str) -> tuple[bool, object]:
     if type_name in ("raw", "") or value is None:
         return True, value
     if type_name in ("str", "path"):
-        return isinstance(value, str | int | float) and not isinstance(value, bool), value
+        ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+        return ok, str(value) if ok else value
     if type_name == "bool":
         if isinstance(value, bool):
             return True, value

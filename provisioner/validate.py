@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import rules, specs
+from . import paths, rules, specs
 from .errors import InventoryError, Problem
 from .inventory import Inventory, VarDef, read_inventory
 from .yamlsrc import VaultValue, YamlSyntaxError, load
@@ -99,8 +99,8 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
     return None
 
 
-def _check_variables(result: ValidationResult) -> None:
-    known = specs.load_specs()
+def _check_variables(result: ValidationResult, roles_dir: Path) -> None:
+    known = specs.load_specs(roles_dir)
     prefixes = specs.role_prefixes(known)
     inv = result.inventory
     for group in inv.groups.values():
@@ -120,9 +120,9 @@ def _check_variables(result: ValidationResult) -> None:
             result.problems.append(problem)
 
 
-def _run_rules(result: ValidationResult) -> None:
+def _run_rules(result: ValidationResult, roles_dir: Path) -> None:
     """Semantic rules per host; hosts with identical variables are judged once and grouped."""
-    defaults = specs.role_defaults()
+    defaults = specs.role_defaults(roles_dir)
     inv = result.inventory
     by_signature: dict[tuple, list[str]] = defaultdict(list)
     merged_for: dict[tuple, dict[str, VarDef]] = {}
@@ -151,13 +151,14 @@ def _run_rules(result: ValidationResult) -> None:
         result.problems.append(Problem(text, file=file, line=line, host=named, variable=variable))
 
 
-def validate(inventory_path: Path, extra_vars: list[str] | None = None) -> ValidationResult:
+def validate(inventory_path: Path, extra_vars: list[str] | None = None,
+             roles_dir: Path = paths.ROLES) -> ValidationResult:
     """Validate everything that needs no host: returns the result; call ``raise_for_errors``."""
     inventory = read_inventory(inventory_path)
     result = ValidationResult(inventory)
     result.problems.extend(inventory.problems)
     result.extra_vars = parse_extra_vars(extra_vars or [], result.problems)
     if not any(p.message.startswith("YAML syntax error") for p in inventory.problems):
-        _check_variables(result)
-        _run_rules(result)
+        _check_variables(result, roles_dir)
+        _run_rules(result, roles_dir)
     return result

@@ -1,0 +1,97 @@
+import json
+import xml.etree.ElementTree as ET
+
+from provisioner.errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+from provisioner.report import RunReport
+
+
+def ev(kind, host=None, **data):
+    if host:
+        data["host"] = host
+    return {"event": kind, "event_data": data}
+
+
+def feed(report, events):
+    for event in events:
+        report.handle_event(event)
+    return report
+
+
+def make():
+    return RunReport(run_id="r1", action="site", inventory="inv.yml")
+
+
+def test_counts_failures_facts_and_exit_codes():
+    report = feed(make(), [
+        ev("runner_on_start", "a", task="Install", role="kernel"),
+        ev("runner_on_ok", "a", task="Install", res={"changed": True,
+                                                     "ansible_facts": {"autoglm_report_kernel": {"v": 1},
+                                                                       "other": 2}}),
+        ev("runner_on_failed", "b", task="Install", role="kernel", res={"msg": "No package matching"}),
+        ev("runner_on_failed", "a", task="Probe", res={"msg": "ignored"}, ignore_errors=True),
+        ev("runner_on_unreachable", "c", task="Gathering Facts", res={"msg": "ssh: connect refused"}),
+        ev("runner_on_skipped", "a", task="Skip"),
+    ])
+    assert report.hosts["a"].facts == {"kernel": {"v": 1}}
+    assert (report.hosts["a"].ok, report.hosts["a"].changed, report.hosts["a"].ignored) == (1, 1, 1)
+    assert report.hosts["b"].failures == [{"task": "kernel : Install", "kind": "failed",
+                                           "message": "No package matching"}]
+    assert report.hosts["c"].status == "unreachable"
+    report.finish(2, "failed", 1.0)
+    assert report.exit_code() == EXIT_HOST_FAILED
+    data = report.to_dict()
+    assert data["hosts_by_status"] == {"ok": 1, "failed": 1, "unreachable": 1}
+
+
+def test_unreachable_only_and_ok_and_tool_error_and_interrupt():
+    r = feed(make(), [ev("runner_on_unreachable", "c", task="t", res={"msg": "timeout"})])
+    r.finish(4, "failed", 1)
+    assert r.exit_code() == EXIT_UNREACHABLE
+    ok = feed(make(), [ev("runner_on_ok", "a", task="t", res={})])
+    ok.finish(0, "successful", 1)
+    assert ok.exit_code() == EXIT_OK
+    broken = make()
+    broken.finish(4, "failed", 0.1)
+    assert broken.exit_code() == EXIT_TOOL_ERROR
+    stopped = feed(make(), [ev("runner_on_ok", "a", task="t", res={})])
+    stopped.interrupted = True
+    stopped.finish(254, "canceled", 1)
+    assert stopped.exit_code() == EXIT_INTERRUPTED and stopped.status == "interrupted"
+
+
+def test_stats_are_authoritative_and_mark_rescued_failures():
+    r = feed(make(), [
+        ev("runner_on_failed", "a", task="Try", res={"msg": "first try failed"}),
+        ev("runner_on_ok", "a", task="Rescue", res={}),
+        ev("playbook_on_stats", ok={"a": 5}, changed={"a": 1}, failures={}, dark={}, skipped={"a": 2},
+           rescued={"a": 1}, ignored={}),
+    ])
+    r.finish(0, "successful", 1)
+    host = r.hosts["a"]
+    assert (host.ok, host.changed, host.failed, host.skipped, host.rescued) == (5, 1, 0, 2, 1)
+    assert host.status == "ok" and host.failures[0]["kind"] == "rescued"
+    assert r.exit_code() == EXIT_OK
+
+
+def test_loop_failures_and_long_messages():
+    r = feed(make(), [ev("runner_on_failed", "a", task="Loop", res={"results": [
+        {"failed": True, "msg": "item one broke"}, {"failed": False, "msg": "fine"}]}),
+        ev("runner_on_failed", "b", task="Big", res={"stderr": "x" * 5000})])
+    assert r.hosts["a"].failures[0]["message"] == "item one broke"
+    assert r.hosts["b"].failures[0]["message"].endswith("…(truncated)")
+
+
+def test_written_files_json_and_junit(tmp_path):
+    r = feed(make(), [ev("runner_on_ok", "a", task="t", res={}),
+                      ev("runner_on_failed", "b", task="Gate", res={"msg": "smoke test failed"}),
+                      ev("runner_on_unreachable", "c", task="t", res={"msg": "no route"})])
+    r.finish(2, "failed", 3.5)
+    r.write(tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["exit_code"] == 1 and data["hosts"]["b"]["failures"][0]["message"] == "smoke test failed"
+    suite = ET.parse(tmp_path / "report.junit.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["a"].find("failure") is None
+    assert "smoke test failed" in cases["b"].find("failure").get("message")
+    assert "no route" in cases["c"].find("error").text

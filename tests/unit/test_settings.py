@@ -1,0 +1,16 @@
+from provisioner import settings
+
+
+def test_forks_sized_to_inventory_and_capped_by_cpus():
+    assert settings.forks_for(3, cpu_count=2) == 3
+    assert settings.forks_for(1000, cpu_count=2) == 40
+    assert settings.forks_for(1000, cpu_count=64) == settings.FORKS_CAP
+    assert settings.forks_for(0, cpu_count=2) == 1
+
+
+def test_fleet_defaults_and_caller_overrides_win():
+    env = settings.runner_env(10, environ={"ANSIBLE_FORKS": "7"})
+    assert "ANSIBLE_FORKS" not in env  # the caller's own value stays in force
+    assert env["ANSIBLE_PIPELINING"] == "True" and env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    assert "ControlPersist=30m" in env["ANSIBLE_SSH_ARGS"]
+    assert env["ANSIBLE_ROLES_PATH"].endswith("roles")
