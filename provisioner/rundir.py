@@ -18,8 +18,8 @@ LATEST = "latest"
 def create(base: Path | None = None, keep: int = DEFAULT_KEEP) -> Path:
     base = base or paths.runs_dir()
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    now = datetime.now(UTC)  # milliseconds keep names in creation order for rotation
-    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+    now = datetime.now(UTC)  # microseconds keep names in creation order for rotation
+    run_id = f"{now:%Y%m%dT%H%M%S.%f}Z-{secrets.token_hex(3)}"
     run = base / run_id
     run.mkdir(mode=0o700)
     link = base / LATEST

@@ -39,11 +39,11 @@ class VarSpec:
     default: object = None
 
     def allowed(self) -> str:
+        if self.type == "list":
+            return f"a list of {self.elements or 'values'}" + (
+                f" from {', '.join(map(repr, self.choices))}" if self.choices else "")
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.type == "list" and self.elements:
-            return f"a list of {self.elements}" + (f" from {', '.join(map(repr, self.choices))}"
-                                                  if self.choices else "")
         return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                 "list": "a list", "dict": "a mapping", "path": "a path", "raw": "any value"}.get(
                     self.type, self.type)
