@@ -1651,7 +1651,7 @@ def parse_args(argv=None):
         help="ECC disabled on an ECC-capable GPU warns instead of failing",
     )
     p.add_argument("--require-p2p", action="store_true", help="fail when any GPU pair lacks peer access")
-    p.add_argument("--max-temperature-c", type=float, default=85.0)
+    p.add_argument("--max-temperature-c", type=float, default=87.0)
     p.add_argument("--memtest-fraction", type=float, default=0.5, help="fraction of VRAM the pattern test covers")
     p.add_argument("--burn-minutes", type=float, default=10.0)
     p.add_argument(
