@@ -168,7 +168,7 @@ def run(tmp_path, gpus=None, nvml=None, argv=(), pci=None, module_version="580.1
     sysfs = make_sysfs(tmp_path, pci)
     version = tmp_path / "version"
     if module_version:
-        version.write_text(f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {module_version}  Release Build\n")
+        version.write_text(f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {module_version}  Build\n")
     opts = smoke.parse_args(list(argv) + (["--allow-missing-torch"] if torch_missing else []))
     return smoke.run_smoke(
         opts,

@@ -1,0 +1,73 @@
+"""provisioner.fleet: slow-node detection against the median of same-SKU GPUs in a run.
+
+Inputs are smoke reports in the program's JSON shape; the per-GPU figures are made up around
+what the real H100 measured (bf16 ~700 TFLOP/s, memory ~3000 GB/s), one of them slow.
+"""
+
+import pytest
+
+from provisioner.fleet import compare_fleet
+
+
+def report(*gpus):
+    return {"verdict": "pass", "gpus": [dict(index=i, uuid=f"GPU-{i}", **g) for i, g in enumerate(gpus)]}
+
+
+def h100(bf16=700.0, mem=3000.0):
+    return {"sku": "H100-SXM5-80GB", "figures": {"matmul_bf16_tflops": bf16, "memory_bw_gbs": mem}}
+
+
+def test_slow_gpu_flags_its_host_only():
+    reports = {
+        "a": report(h100(), h100(705.0)),
+        "b": report(h100(698.0), h100(560.0)),  # gpu1: 20 % below the median
+        "c": report(h100(702.0, 2990.0)),
+    }
+    out = compare_fleet(reports)
+    assert out["a"]["slow"] is False and out["c"]["slow"] is False
+    assert out["b"]["slow"] is True
+    (flag,) = out["b"]["flags"]
+    assert flag["gpu"] == 1 and flag["figure"] == "matmul_bf16_tflops" and flag["peers"] == 5
+    assert flag["median"] == 700.0 and flag["deficit"] == pytest.approx(0.2)
+    assert out["a"]["compared"] == 4
+
+
+def test_threshold_is_configurable():
+    reports = {"a": report(h100(), h100()), "b": report(h100(640.0))}  # 8.6 % below
+    assert compare_fleet(reports)["b"]["slow"] is False
+    assert compare_fleet(reports, threshold=0.05)["b"]["slow"] is True
+
+
+def test_skus_are_compared_separately_and_small_groups_skipped():
+    a100 = {"sku": "A100-SXM4-80GB", "figures": {"matmul_bf16_tflops": 250.0}}
+    reports = {"h": report(h100(), h100(), h100()), "a": report(a100)}
+    out = compare_fleet(reports)
+    assert out["a"]["slow"] is False and out["a"]["compared"] == 0
+    assert "only 1 GPU(s) of A100-SXM4-80GB" in out["a"]["skipped"][0]
+    assert out["h"]["compared"] == 6
+
+
+def test_unknown_sku_groups_by_device_id():
+    gpu = {"sku": None, "pci_device_id": "0x1234", "figures": {"memory_bw_gbs": 900.0}}
+    slow = dict(gpu, figures={"memory_bw_gbs": 600.0})
+    out = compare_fleet({"x": report(gpu, gpu), "y": report(slow)})
+    assert out["y"]["slow"] is True and out["y"]["flags"][0]["sku"] == "0x1234"
+
+
+def test_hosts_without_gpus_or_reports():
+    out = compare_fleet({"cpu-node": {"verdict": "pass", "gpu_present": False, "gpus": []}, "broken": None})
+    assert out == {"cpu-node": {"slow": False, "compared": 0, "flags": [], "skipped": []},
+                   "broken": {"slow": False, "compared": 0, "flags": [], "skipped": []}}
+
+
+def test_non_figures_and_missing_values_are_ignored():
+    gpu = {"sku": "H100-SXM5-80GB", "figures": {"matmul_bf16_tflops": None, "something_else": 1.0}}
+    out = compare_fleet({"a": report(gpu, gpu, gpu)})
+    assert out["a"] == {"slow": False, "compared": 0, "flags": [], "skipped": []}
+
+
+@pytest.mark.parametrize(("kwargs", "text"), [({"threshold": 0}, "threshold"), ({"threshold": 1.5}, "threshold"),
+                                              ({"min_peers": 1}, "min_peers")])
+def test_bad_arguments(kwargs, text):
+    with pytest.raises(ValueError, match=text):
+        compare_fleet({}, **kwargs)
