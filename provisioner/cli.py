@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run", nargs="?", default="latest", help="run id, id prefix, path, or 'latest'")
     rep.add_argument("--run-dir", type=Path, help=f"where run directories are (default {paths.runs_dir()})")
     rep.add_argument("--json", action="store_true", help="print report.json")
+    rep.add_argument("--plain", action="store_true", help="plain output even on a terminal")
     return parser
 
 

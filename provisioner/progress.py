@@ -20,7 +20,9 @@ def make_console(force_plain: bool = False) -> Console:
     """Colour and live updates only on a terminal; CI logs get plain text with no ANSI codes."""
     console = Console(highlight=False, soft_wrap=False)
     if force_plain or not console.is_terminal:
-        console = Console(highlight=False, no_color=True, force_terminal=False, width=max(console.width, 120))
+        # No wrapping either: a log line must stay whole for grep and CI log viewers.
+        console = Console(highlight=False, no_color=True, force_terminal=False, soft_wrap=True,
+                          width=max(console.width, 120))
     return console
 
 

@@ -3,12 +3,15 @@ SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +112,44 @@ def scrub_command_artifacts(private_data_dir: Path) -> None:
         command_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line), from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        table[int(entry.name)] = (ppid, cmdline)
+    return table
+
+
+def kill_leftovers(marker: str, grace_s: float = 3.0) -> list[int]:
+    """Stop every process whose command line holds ``marker`` (this run's private data dir) and
+    all their descendants. ansible-runner kills the playbook's process group, but Ansible's
+    workers run in sessions of their own and would finish their task unobserved."""
+    table = _process_table()
+    doomed = {pid for pid, (_, cmd) in table.items() if marker in cmd and pid != os.getpid()}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _) in table.items() if ppid in doomed} - doomed
+        grew = bool(children)
+        doomed |= children
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in doomed):
+            time.sleep(0.1)
+    return sorted(doomed)
+
+
 def close_ssh_masters(control_dir: Path) -> None:
-    """After an interrupted run, stop ControlPersist masters so nothing of the run lingers."""
+    """Stop this run's ControlPersist masters so no process of the run outlives it."""
     for socket in control_dir.glob("*") if control_dir.is_dir() else []:
         subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "autoglm-cleanup"],
                        capture_output=True, timeout=10, check=False)
@@ -123,7 +162,9 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
     envvars = settings.runner_env(host_count)
     if options.forks:
         envvars["ANSIBLE_FORKS"] = str(options.forks)
-    control_dir = run_dir / "cp"
+    # SSH control sockets of this run: a short private dir (socket paths must stay < 108 bytes);
+    # the masters are closed and the dir removed when the run ends, so nothing lingers.
+    control_dir = Path(tempfile.mkdtemp(prefix="agp-cp-"))
     envvars.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(control_dir))
     passwords = {}
     if options.become_password is not None:
@@ -155,7 +196,9 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
     finally:
         scrub_command_artifacts(private_data_dir)
         if report.interrupted:
-            close_ssh_masters(Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"]))
+            kill_leftovers(str(private_data_dir))
+        close_ssh_masters(control_dir)
+        shutil.rmtree(control_dir, ignore_errors=True)
     status = runner.status if runner is not None else "canceled"
     rc = runner.rc if runner is not None else None
     report.finish(rc, status, time.monotonic() - started)

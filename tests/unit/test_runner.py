@@ -9,7 +9,7 @@ def test_cmdline_passes_flags_and_never_passwords():
                          become_password="s3cret", vault_password="v4ult")
     args = options.cmdline()
     assert args[:2] == ["--check", "--diff"]
-    assert ["--limit", "gpu"] == args[2:4] and "--ask-become-pass" in args and "--ask-vault-pass" in args
+    assert args[2:4] == ["--limit", "gpu"] and "--ask-become-pass" in args and "--ask-vault-pass" in args
     assert args.count("--extra-vars") == 2
     assert "s3cret" not in json.dumps(args) + json.dumps(options.public())
     assert "v4ult" not in json.dumps(args) + json.dumps(options.public())

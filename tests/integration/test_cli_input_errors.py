@@ -1,0 +1,45 @@
+"""Bad input through the real CLI: exit 2, every problem named, no run started."""
+
+from pathlib import Path
+
+from .conftest import write_inventory
+
+
+def test_validate_lists_every_problem_with_locations(cli, tmp_path: Path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    gpu01: {ansible_host: 10.0.0.1}\n    gpu01: {}\n"
+                   "    bad_host:\n  vars:\n    modprobe_blacklst: [nouveau]\n")
+    result = cli("validate", str(inv))
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = result.stdout
+    assert f"{inv}:4:5" in out and "duplicate host 'gpu01'" in out
+    assert "host 'bad_host' has no ansible_host" in out
+    assert f"{inv}:7" in out and "did you mean" in out
+    assert "invalid" in out
+
+
+def test_yaml_syntax_error_names_line_and_column(cli, tmp_path: Path):
+    inv = tmp_path / "broken.yml"
+    inv.write_text("all:\n  hosts:\n    a: {ansible_host: [1, 2\n")
+    result = cli("validate", str(inv))
+    assert result.returncode == 2
+    assert f"{inv}:4:" in result.stdout and "YAML syntax error" in result.stdout
+
+
+def test_site_with_invalid_inventory_runs_nothing(cli, tmp_path: Path):
+    inv = write_inventory(tmp_path / "hosts.yml", {"localhost": {"ansible_connection": "local"}},
+                          {"modprobe_blacklist": "nouveau"})  # a string where a list is required
+    result = cli(str(inv))
+    assert result.returncode == 2
+    assert "modprobe_blacklist" in result.stdout and "nothing was run" in result.stdout
+    assert not (cli.state / "runs").exists()
+
+
+def test_usage_errors_exit_2(cli, tmp_path: Path):
+    assert cli("site", str(tmp_path / "missing.yml")).returncode == 2
+    assert cli("--no-such-flag").returncode == 2
+    inv = write_inventory(tmp_path / "hosts.yml", {"localhost": {"ansible_connection": "local"}})
+    limited = cli("check", str(inv), "--limit", "nosuchhost")
+    assert limited.returncode == 2 and "no host or group named 'nosuchhost'" in limited.stdout
+    assert cli("report", "nosuchrun").returncode == 2
+    assert cli("check", str(inv), "--forks", "0").returncode == 2

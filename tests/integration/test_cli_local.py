@@ -1,0 +1,40 @@
+"""The real CLI and ansible-runner against this machine through a local connection."""
+
+import json
+import xml.etree.ElementTree as ET
+
+
+def test_check_this_machine_writes_reports_and_report_replays_them(cli):
+    result = cli("check", "--plain")
+    out = result.stdout
+    report = cli.report()
+    # This machine may or may not qualify (CI machines have 2 cores); whatever the verdict, the
+    # exit code, report.json and the JUnit file must agree.
+    assert result.returncode in (0, 1), out + result.stderr
+    assert report["exit_code"] == result.returncode and report["action"] == "check"
+    assert list(report["hosts"]) == ["localhost"]
+    host = report["hosts"]["localhost"]
+    assert host["facts"]["host"]["connection"] == "local"
+    assert host["ok"] > 0
+    assert "\x1b[" not in out  # plain output carries no ANSI codes
+    assert "localhost" in out and "Run directory:" in out
+    suite = ET.parse(cli.latest() / "report.junit.xml").getroot()
+    assert suite.get("tests") == "1" and suite.get("name") == "autoglm-provision.check"
+    runner_dir = cli.latest() / "runner" / "artifacts" / report["run_id"]
+    assert (runner_dir / "job_events").is_dir() and any((runner_dir / "job_events").iterdir())
+    env = json.loads((runner_dir / "command").read_text())["env"]
+    assert env.get("ANSIBLE_PIPELINING") == "True" and env.get("ANSIBLE_HOST_KEY_CHECKING") == "True"
+
+    replay = cli("report", "--plain")
+    assert replay.returncode == result.returncode
+    assert report["run_id"] in replay.stdout and "localhost" in replay.stdout
+    as_json = cli("report", report["run_id"], "--json")
+    assert json.loads(as_json.stdout)["run_id"] == report["run_id"]
+
+
+def test_secret_env_does_not_reach_runner_artifacts(cli):
+    secret = "env-secret-7f3a9c"
+    cli("check", "--plain", env={"AUTOGLM_TEST_SECRET_TOKEN": secret})
+    for path in cli.latest().rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
