@@ -1,0 +1,337 @@
+"""redfish_bios against real Redfish services on 127.0.0.1 (nothing else is reached).
+
+- sushy-emulator with libvirt's in-process test hypervisor (test:///default) and HTTP basic auth:
+  its libvirt driver keeps BIOS attributes in the domain's metadata; each test first resets them
+  (Bios.ResetBios) and PATCHes a vendor's attribute set (Dell, HPE, Lenovo, Intel names), then runs
+  the module. The emulator applies PATCHes at once (a real BMC keeps them pending until a reboot).
+- sushy-emulator --fake: a BMC whose system has no Bios resource.
+- sushy-static over mockup files written here: a vendor with unknown attribute names whose
+  AttributeRegistry (served through /redfish/v1/Registries) gives the display names.
+- a TCP listener that accepts and never answers: a hung BMC (timeout path); a closed port: unreachable.
+The module runs as Ansible runs it: its file executed with an args file (password never on argv).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+pytest.importorskip("libvirt", reason="libvirt-python is needed for sushy-emulator's libvirt driver")
+bcrypt = pytest.importorskip("bcrypt")
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+USER, PASSWORD = "root", "Rf-calvin-7731!"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, auth=None, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, auth=auth, timeout=2).status_code < 500:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up in {seconds}s")
+
+
+@contextlib.contextmanager
+def serve(argv: list[str], url: str, log: Path, auth=None, env=None):
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_http(url, auth)
+        yield url.rsplit("/redfish/v1", 1)[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """sushy-emulator on libvirt test:///default with basic auth; yields (base url, system path).
+    bcrypt cost 4 keeps the per-request password check fast on a 2-core CI machine."""
+    work = tmp_path_factory.mktemp("emu")
+    port = free_port()
+    (work / "htpasswd").write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
+    (work / "emulator.conf").write_text(
+        "SUSHY_EMULATOR_LIBVIRT_URI = 'test:///default'\n"
+        "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
+        f"SUSHY_EMULATOR_LISTEN_PORT = {port}\n"
+        f"SUSHY_EMULATOR_AUTH_FILE = '{work / 'htpasswd'}'\n"
+    )
+    argv = [str(BIN / "sushy-emulator"), "--config", str(work / "emulator.conf")]
+    url = f"http://127.0.0.1:{port}/redfish/v1/Systems"
+    with serve(argv, url, work / "emulator.log", auth=(USER, PASSWORD)) as base:
+        members = requests.get(url, auth=(USER, PASSWORD), timeout=5).json()["Members"]
+        yield base, members[0]["@odata.id"]
+
+
+def seed(emulator, attributes: dict) -> None:
+    """Give the emulated system a vendor's BIOS attribute set (reset to defaults, then PATCH)."""
+    base, system = emulator
+    auth = (USER, PASSWORD)
+    requests.post(f"{base}{system}/BIOS/Actions/Bios.ResetBios", auth=auth, timeout=5).raise_for_status()
+    requests.patch(
+        f"{base}{system}/BIOS/Settings", json={"Attributes": attributes}, auth=auth, timeout=5
+    ).raise_for_status()
+
+
+def current(emulator) -> dict:
+    base, system = emulator
+    return requests.get(f"{base}{system}/BIOS", auth=(USER, PASSWORD), timeout=5).json()["Attributes"]
+
+
+def run_module(tmp_path: Path, base: str, password: str = PASSWORD, check_mode: bool = False, **args) -> dict:
+    params = {"address": base, "username": USER, "password": password, "timeout": 5, **args}
+    if check_mode:
+        params["_ansible_check_mode"] = True
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    args_file.chmod(0o600)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "library" / "redfish_bios.py"), str(args_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = json.loads(proc.stdout)
+    out["_elapsed"] = time.monotonic() - started
+    assert PASSWORD not in proc.stdout + proc.stderr
+    return out
+
+
+def verdicts(out: dict) -> dict:
+    return {k: v["verdict"] for k, v in out["requirements"].items()}
+
+
+def test_dell_attributes(emulator, tmp_path):
+    seed(emulator, {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "MmioAbove4Gb": "Enabled"})
+    out = run_module(tmp_path, emulator[0])
+    assert out["bmc_status"] == "ok" and out["changed"] is False
+    assert verdicts(out) == {"iommu": "PASS", "sriov": "FAIL", "above_4g": "PASS"}
+    sriov = out["requirements"]["sriov"]
+    assert sriov["attributes"] == {"SriovGlobalEnable": "Disabled"}
+    assert "SriovGlobalEnable=Enabled" in sriov["remediation"]
+    assert out["system"]["id"] == emulator[1].rsplit("/", 1)[1]
+
+
+def test_hpe_and_lenovo_and_intel_attributes(emulator, tmp_path):
+    seed(emulator, {"ProcVirtualization": "Enabled", "IntelProcVtd": "Disabled", "Sriov": "Enabled"})
+    out = run_module(tmp_path, emulator[0])
+    assert verdicts(out) == {"iommu": "FAIL", "sriov": "PASS", "above_4g": "UNKNOWN"}
+    assert out["requirements"]["iommu"]["wanted"] == {"IntelProcVtd": "Enabled"}
+    assert out["requirements"]["above_4g"]["cause"] == "attribute_not_found"
+
+    seed(
+        emulator,
+        {
+            "Processors_IntelVTforDirectedIOVTd": "Enable",
+            "VTdSupport": "Disable",
+            "SRIOVEnable": "Enable",
+            "DevicesandIOPorts_Above4GBDecoding": "Enable",
+        },
+    )
+    out = run_module(tmp_path, emulator[0])
+    assert verdicts(out) == {"iommu": "FAIL", "sriov": "PASS", "above_4g": "PASS"}
+    assert out["requirements"]["iommu"]["wanted"] == {"VTdSupport": "Enable"}
+
+
+def test_stage_check_mode_then_real_then_idempotent(emulator, tmp_path):
+    seed(emulator, {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "MmioAbove4Gb": "Disabled"})
+    dry = run_module(tmp_path, emulator[0], stage=True, check_mode=True)
+    assert dry["changed"] is True and dry["staged"] == {"SriovGlobalEnable": "Enabled", "MmioAbove4Gb": "Enabled"}
+    assert current(emulator)["SriovGlobalEnable"] == "Disabled"  # check mode sent nothing
+
+    staged = run_module(tmp_path, emulator[0], stage=True)
+    assert staged["changed"] is True and staged["rebooted"] is False
+    assert staged["requirements"]["sriov"]["cause"] == "pending_reboot"
+    seen = current(emulator)  # read back over plain HTTP, independent of sushy
+    assert seen["SriovGlobalEnable"] == "Enabled" and seen["MmioAbove4Gb"] == "Enabled"
+
+    again = run_module(tmp_path, emulator[0], stage=True)
+    assert again["changed"] is False and verdicts(again) == {"iommu": "PASS", "sriov": "PASS", "above_4g": "PASS"}
+
+
+def test_bad_credentials(emulator, tmp_path):
+    out = run_module(tmp_path, emulator[0], password="wrong-" + PASSWORD[::-1])
+    assert out["bmc_status"] == "auth_failed"
+    assert set(verdicts(out).values()) == {"UNKNOWN"}
+    assert "refused the credentials (HTTP 401)" in out["requirements"]["iommu"]["evidence"][0]
+    assert "wrong-" not in json.dumps(out)
+
+
+def test_hung_bmc_times_out(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(listener.accept()[0]) for _ in range(8)], daemon=True).start()
+    try:
+        out = run_module(tmp_path, f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=2)
+    finally:
+        listener.close()
+    assert out["bmc_status"] == "timeout"
+    assert "timed out" in out["requirements"]["sriov"]["evidence"][0]
+    assert out["_elapsed"] < 20
+
+
+def test_unreachable_bmc(tmp_path):
+    out = run_module(tmp_path, f"http://127.0.0.1:{free_port()}", timeout=2)
+    assert out["bmc_status"] == "unreachable" and out["_elapsed"] < 20
+
+
+def test_bmc_without_bios_resource(tmp_path):
+    port = free_port()
+    (tmp_path / "fake.conf").write_text(
+        f"SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\nSUSHY_EMULATOR_LISTEN_PORT = {port}\n"
+    )
+    argv = [str(BIN / "sushy-emulator"), "--config", str(tmp_path / "fake.conf"), "--fake"]
+    with serve(argv, f"http://127.0.0.1:{port}/redfish/v1/Systems", tmp_path / "fake.log") as base:
+        out = run_module(tmp_path, base)
+    assert out["bmc_status"] == "no_bios_resource"
+    assert set(verdicts(out).values()) == {"UNKNOWN"}
+    assert "has no Redfish Bios resource" in out["requirements"]["iommu"]["evidence"][0]
+
+
+def mockup(root: Path) -> None:
+    """A vendor BMC with attribute names nobody maps; only its AttributeRegistry names them."""
+
+    def put(path: str, body: dict) -> None:
+        (root / path).mkdir(parents=True, exist_ok=True)
+        (root / path / "index.json").write_text(
+            json.dumps({"@odata.id": "/redfish/v1/" + path if path else "/redfish/v1", **body})
+        )
+
+    registry = "AcmeBiosAttributeRegistry.1.2.0"
+    put(
+        "",
+        {
+            "@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot",
+            "Id": "RootService",
+            "Name": "Root Service",
+            "RedfishVersion": "1.6.0",
+            "Systems": {"@odata.id": "/redfish/v1/Systems"},
+            "Registries": {"@odata.id": "/redfish/v1/Registries"},
+        },
+    )
+    put(
+        "Systems",
+        {
+            "@odata.type": "#ComputerSystemCollection.ComputerSystemCollection",
+            "Name": "Systems",
+            "Members": [{"@odata.id": "/redfish/v1/Systems/Self"}],
+            "Members@odata.count": 1,
+        },
+    )
+    put(
+        "Systems/Self",
+        {
+            "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+            "Id": "Self",
+            "Name": "Acme",
+            "Manufacturer": "Acme",
+            "Model": "GX-8",
+            "BiosVersion": "2.4.1",
+            "Bios": {"@odata.id": "/redfish/v1/Systems/Self/Bios"},
+        },
+    )
+    put(
+        "Systems/Self/Bios",
+        {
+            "@odata.type": "#Bios.v1_1_0.Bios",
+            "Id": "Bios",
+            "Name": "BIOS",
+            "AttributeRegistry": registry,
+            "Attributes": {"Cfg0x1A2": "Disabled", "Cfg0x1B7": "Enabled", "Cfg0x2C0": "Enabled"},
+            "@Redfish.Settings": {
+                "@odata.type": "#Settings.v1_3_0.Settings",
+                "SettingsObject": {"@odata.id": "/redfish/v1/Systems/Self/Bios/Settings"},
+            },
+        },
+    )
+    put(
+        "Systems/Self/Bios/Settings",
+        {
+            "@odata.type": "#Bios.v1_1_0.Bios",
+            "Id": "Settings",
+            "Name": "Pending",
+            "Attributes": {"Cfg0x1A2": "Enabled"},
+        },
+    )
+    put(
+        "Registries",
+        {
+            "@odata.type": "#MessageRegistryFileCollection.MessageRegistryFileCollection",
+            "Name": "Registries",
+            "Members": [{"@odata.id": "/redfish/v1/Registries/" + registry}],
+            "Members@odata.count": 1,
+        },
+    )
+    put(
+        "Registries/" + registry,
+        {
+            "@odata.type": "#MessageRegistryFile.v1_1_0.MessageRegistryFile",
+            "Id": registry,
+            "Name": "BIOS registry",
+            "Languages": ["en"],
+            "Registry": registry,
+            "Location": [{"Language": "en", "Uri": "/redfish/v1/RegistryStore/" + registry}],
+        },
+    )
+    entry = [
+        ("Cfg0x1A2", "Intel(R) VT for Directed I/O"),
+        ("Cfg0x1B7", "SR-IOV Support"),
+        ("Cfg0x2C0", "Above 4G Decoding"),
+    ]
+    put(
+        "RegistryStore/" + registry,
+        {
+            "@odata.type": "#AttributeRegistry.v1_3_0.AttributeRegistry",
+            "Id": registry,
+            "Name": "Acme BIOS",
+            "Language": "en",
+            "OwningEntity": "Acme",
+            "RegistryVersion": "1.2.0",
+            "RegistryEntries": {
+                "Attributes": [
+                    {
+                        "AttributeName": n,
+                        "DisplayName": d,
+                        "Type": "Enumeration",
+                        "Value": [{"ValueName": "Disabled"}, {"ValueName": "Enabled"}],
+                    }
+                    for n, d in entry
+                ]
+            },
+        },
+    )
+
+
+def test_registry_display_name_fallback_and_pending(tmp_path):
+    mockup(tmp_path / "mockup")
+    port = free_port()
+    argv = [str(BIN / "sushy-static"), "-i", "127.0.0.1", "-p", str(port), "-m", str(tmp_path / "mockup")]
+    with serve(argv, f"http://127.0.0.1:{port}/redfish/v1/Systems", tmp_path / "static.log") as base:
+        out = run_module(tmp_path, base, verify_tls="false")
+    assert verdicts(out) == {"iommu": "FAIL", "sriov": "PASS", "above_4g": "PASS"}
+    iommu = out["requirements"]["iommu"]
+    assert iommu["cause"] == "pending_reboot" and iommu["pending"] == {"Cfg0x1A2": "Enabled"}
+    assert "registry: Intel(R) VT for Directed I/O" in iommu["evidence"][0]
+    assert out["registry_entries"] == 3
