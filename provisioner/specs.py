@@ -87,7 +87,12 @@ def role_prefixes(specs: dict[str, VarSpec]) -> set[str]:
 
 
 def suggest(name: str, specs: dict[str, VarSpec]) -> str | None:
-    matches = difflib.get_close_matches(name, specs.keys(), n=1, cutoff=0.75)
+    return _suggest(name, tuple(specs))
+
+
+@cache
+def _suggest(name: str, known: tuple[str, ...]) -> str | None:
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
     return matches[0] if matches else None
 
 

@@ -3,6 +3,8 @@
 Each rule module exposes ``check(host: str, hostvars: dict) -> list[Finding]``. ``hostvars`` is
 the host's variables with role defaults underneath inventory values and extra vars on top; values
 that are still Jinja templates (contain ``{{``) are left to Ansible and should be skipped.
+Rules are run once per distinct set of variables, ignoring per-host addresses (ansible_host,
+ansible_port): a rule must not judge those.
 """
 
 from __future__ import annotations
