@@ -1,0 +1,198 @@
+"""Ubuntu 22.04 paths of the nvidia_driver role, run for real with Ubuntu facts.
+
+Ubuntu's archive is unreachable here, so no Ubuntu container can run the role. These tests run
+the role's own resolution and validation task files (roles/nvidia_driver/tasks/resolve.yml and
+validate.yml) with ansible-playbook against a local connection, one inventory host per case,
+with Ubuntu 22.04 facts injected into the fact cache (set_fact cacheable: the facts are what is
+faked; the tasks, vars files and Jinja are the role's). Debian 12 hosts are included to check
+the per-distro selection the Molecule scenario then runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+UBUNTU_FACTS = {
+    "distribution": "Ubuntu", "distribution_major_version": "22", "distribution_version": "22.04",
+    "kernel": "5.15.0-91-generic", "architecture": "x86_64",
+    "virtualization_role": "host", "virtualization_type": "kvm",
+}
+DEBIAN_FACTS = {
+    "distribution": "Debian", "distribution_major_version": "12", "distribution_version": "12.7",
+    "kernel": "6.1.0-26-amd64", "architecture": "x86_64",
+    "virtualization_role": "host", "virtualization_type": "kvm",
+}
+
+
+def run_resolution(tmp_path: Path, role: str, task_files: list[str], outputs: list[str],
+                   cases: dict[str, tuple[dict, dict]]) -> dict[str, dict]:
+    """Run ``task_files`` of ``role`` for every case (host -> (facts, role variables)).
+
+    Returns host -> {output variable: value}, or {"failed": message} for a host whose tasks failed.
+    """
+    hosts = {}
+    for host, (facts, role_vars) in cases.items():
+        hosts[host] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                       "case_facts": {f"ansible_{k}": v for k, v in facts.items()}, **role_vars}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    include = [{"name": f"Run {role} {name}", "ansible.builtin.include_role":
+                {"name": role, "tasks_from": name, "public": True}} for name in task_files]
+    play = [{
+        "name": "Resolve with injected facts", "hosts": "all", "gather_facts": False,
+        "tasks": [
+            {"name": "Inject the case's facts", "ansible.builtin.set_fact": {
+                "cacheable": True, **{}}, "vars": {}},
+            {"name": "Run and record", "block": include + [
+                {"name": "Record", "ansible.builtin.copy": {
+                    "dest": f"{outdir}/{{{{ inventory_hostname }}}}.json",
+                    "content": "{{ {" + ", ".join(f"'{o}': {o}" for o in outputs) + "} | to_json }}",
+                    "mode": "0644"}}],
+             "rescue": [
+                 {"name": "Record the failure", "ansible.builtin.copy": {
+                     "dest": f"{outdir}/{{{{ inventory_hostname }}}}.json",
+                     "content": "{{ {'failed': ansible_failed_result.msg} | to_json }}",
+                     "mode": "0644"}}]},
+        ],
+    }]
+    # set_fact keys must be literal: the facts differ per host, so inject them by name.
+    fact_names = sorted({k for facts, _ in cases.values() for k in facts})
+    play[0]["tasks"][0]["ansible.builtin.set_fact"].update(
+        {f"ansible_{k}": f"{{{{ case_facts['ansible_{k}'] }}}}" for k in fact_names})
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+           "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore", "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_LOCALHOST_WARNING": "0"}
+    proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return {host: json.loads((outdir / f"{host}.json").read_text()) for host in cases}
+
+
+OUTPUTS = ["nvidia_driver__source", "nvidia_driver__install_packages", "nvidia_driver__apt_names",
+           "nvidia_driver__uses_dkms", "nvidia_driver__userland_package", "nvidia_driver__module_name",
+           "nvidia_driver__kernel_flavour", "nvidia_driver__in_container", "nvidia_driver__on_controller",
+           "nvidia_driver__fabricmanager_package", "nvidia_driver__hold_sources_regex"]
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory):
+    hwe = {**UBUNTU_FACTS, "kernel": "6.5.0-45-generic"}
+    container = {**UBUNTU_FACTS, "virtualization_role": "guest", "virtualization_type": "podman"}
+    cases = {
+        "ubuntu-default": (UBUNTU_FACTS, {}),
+        "ubuntu-hwe": (hwe, {}),
+        "ubuntu-pinned": (UBUNTU_FACTS, {"nvidia_driver_version": "535.183.01"}),
+        "ubuntu-dkms": (UBUNTU_FACTS, {"nvidia_driver_source": "dkms"}),
+        "ubuntu-cuda-repo": (UBUNTU_FACTS, {"nvidia_driver_source": "cuda-repo", "nvidia_driver_branch": "550"}),
+        "ubuntu-container": (container, {}),
+        "ubuntu-lowlatency": (UBUNTU_FACTS, {"nvidia_driver_ubuntu_kernel_flavour": "lowlatency"}),
+        "ubuntu-bad-pin": (UBUNTU_FACTS, {"nvidia_driver_version": "550.54.14"}),
+        "debian-default": (DEBIAN_FACTS, {}),
+        "debian-signed": (DEBIAN_FACTS, {"nvidia_driver_source": "signed"}),
+        "debian-cuda-repo": (DEBIAN_FACTS, {"nvidia_driver_source": "cuda-repo"}),
+        "debian-550": (DEBIAN_FACTS, {"nvidia_driver_branch": "550"}),
+        "debian-pinned": (DEBIAN_FACTS, {"nvidia_driver_version": "535.261.03"}),
+    }
+    return run_resolution(tmp_path_factory.mktemp("nvidia"), "nvidia_driver", ["resolve.yml", "validate.yml"],
+                          OUTPUTS, cases)
+
+
+def test_ubuntu_default_is_canonicals_signed_modules_for_the_running_kernel(resolved):
+    r = resolved["ubuntu-default"]
+    assert r["nvidia_driver__source"] == "signed"
+    assert not r["nvidia_driver__uses_dkms"]
+    assert r["nvidia_driver__kernel_flavour"] == "generic"
+    assert r["nvidia_driver__install_packages"] == [
+        "linux-modules-nvidia-535-server-generic",
+        "nvidia-headless-no-dkms-535-server",
+        "nvidia-utils-535-server",
+        "linux-modules-nvidia-535-server-5.15.0-91-generic",
+    ]
+    assert r["nvidia_driver__apt_names"] == r["nvidia_driver__install_packages"]
+    assert r["nvidia_driver__userland_package"] == "nvidia-utils-535-server"
+    assert r["nvidia_driver__module_name"] == "nvidia"
+    assert r["nvidia_driver__fabricmanager_package"] == "nvidia-fabricmanager-535"
+    assert not r["nvidia_driver__in_container"]
+    # These tests run over a local connection: the role must see the controller (never rebooted).
+    assert r["nvidia_driver__on_controller"]
+
+
+def test_ubuntu_hwe_kernel_uses_the_hwe_flavour_meta_package(resolved):
+    r = resolved["ubuntu-hwe"]
+    assert r["nvidia_driver__kernel_flavour"] == "generic-hwe-22.04"
+    assert r["nvidia_driver__install_packages"][0] == "linux-modules-nvidia-535-server-generic-hwe-22.04"
+    assert r["nvidia_driver__install_packages"][-1] == "linux-modules-nvidia-535-server-6.5.0-45-generic"
+
+
+def test_flavour_override(resolved):
+    assert resolved["ubuntu-lowlatency"]["nvidia_driver__install_packages"][0] == \
+        "linux-modules-nvidia-535-server-lowlatency"
+
+
+def test_version_pin_applies_to_userland_not_to_kernel_module_packages(resolved):
+    names = resolved["ubuntu-pinned"]["nvidia_driver__apt_names"]
+    assert names == [
+        "linux-modules-nvidia-535-server-generic",
+        "nvidia-headless-no-dkms-535-server=535.183.01-*",
+        "nvidia-utils-535-server=535.183.01-*",
+        "linux-modules-nvidia-535-server-5.15.0-91-generic",
+    ]
+
+
+def test_ubuntu_dkms_source(resolved):
+    r = resolved["ubuntu-dkms"]
+    assert r["nvidia_driver__uses_dkms"]
+    assert r["nvidia_driver__install_packages"] == ["nvidia-headless-535-server", "nvidia-utils-535-server"]
+
+
+def test_ubuntu_cuda_repo_source(resolved):
+    r = resolved["ubuntu-cuda-repo"]
+    assert r["nvidia_driver__uses_dkms"]
+    assert r["nvidia_driver__install_packages"] == ["cuda-drivers-550"]
+    assert r["nvidia_driver__userland_package"] == "nvidia-utils-550"
+    assert "cuda-drivers-550" in r["nvidia_driver__hold_sources_regex"]
+
+
+def test_ubuntu_container_gets_no_running_kernel_module_package(resolved):
+    r = resolved["ubuntu-container"]
+    assert r["nvidia_driver__in_container"]
+    assert r["nvidia_driver__install_packages"] == [
+        "linux-modules-nvidia-535-server-generic", "nvidia-headless-no-dkms-535-server", "nvidia-utils-535-server"]
+
+
+def test_pin_from_another_branch_fails_naming_host_and_variables(resolved):
+    msg = resolved["ubuntu-bad-pin"]["failed"]
+    assert "ubuntu-bad-pin" in msg and "nvidia_driver_version=550.54.14" in msg
+
+
+def test_debian_resolves_to_the_non_free_dkms_packages(resolved):
+    r = resolved["debian-default"]
+    assert r["nvidia_driver__source"] == "dkms"
+    assert r["nvidia_driver__install_packages"] == [
+        "nvidia-kernel-dkms", "nvidia-smi", "libcuda1", "libnvidia-ml1", "nvidia-persistenced"]
+    assert r["nvidia_driver__module_name"] == "nvidia-current"
+    pinned = resolved["debian-pinned"]["nvidia_driver__apt_names"]
+    assert pinned == ["nvidia-kernel-dkms=535.261.03-*", "nvidia-smi=535.261.03-*", "libcuda1=535.261.03-*",
+                      "libnvidia-ml1=535.261.03-*", "nvidia-persistenced"]
+
+
+@pytest.mark.parametrize(("host", "needle"), [
+    ("debian-signed", "nvidia_driver_source=signed"),
+    ("debian-cuda-repo", "nvidia_driver_source=cuda-repo"),
+    ("debian-550", "this distro packages 535"),
+])
+def test_debian_rejects_ubuntu_only_sources_and_unpackaged_branches(resolved, host, needle):
+    msg = resolved[host]["failed"]
+    assert host in msg and needle in msg and "allowed here: auto, dkms" in msg
