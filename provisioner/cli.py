@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import paths, rundir
+from . import paths, rundir, state
 from .errors import (
     EXIT_HOST_FAILED,
     EXIT_INTERRUPTED,
@@ -23,13 +23,14 @@ from .errors import (
     ProvisionerError,
     UsageError,
 )
-from .progress import make_console, print_summary
+from .patterns import select
+from .progress import make_console, print_summary, status_table
 from .report import RunReport, load
 from .runner import RunOptions, run_playbook
 from .validate import ValidationResult, validate
 
 ACTIONS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
-COMMANDS = ("site", "validate", "check", "smoke", "report")
+COMMANDS = ("site", "validate", "check", "smoke", "status", "report")
 SMOKE_LEVELS = ("quick", "standard", "burn")
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    every host ok
@@ -39,6 +40,24 @@ EXIT_CODES = f"""exit codes:
   {EXIT_UNREACHABLE}    at least one host unreachable, none failed
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C / SIGTERM); a partial report was written
 """
+
+
+def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
+    rollout = parser.add_argument_group(
+        "rollout", "Batches are Ansible's `serial`; the threshold is Ansible's `max_fail_percentage`. Both may "
+        "also be set in the inventory (autoglm_batch, autoglm_max_fail_percentage under all: vars); "
+        "the flags win.")
+    rollout.add_argument("--batch", metavar="SIZES",
+                         help="hosts per batch: a number (10), a percentage (25%%), or a canary list "
+                              "(1,10%%,100%%: one host first, then 10%% of the hosts, then the rest, the "
+                              "last size repeating). A batch in which every host fails stops the rollout.")
+    rollout.add_argument("--max-fail-percentage", type=int, metavar="N",
+                         help="stop the rollout when MORE than N%% of the hosts of a batch fail: the "
+                              "threshold must be exceeded, not equalled (N=0 stops on the first failure; "
+                              "N=25 in a batch of 4 stops at 2 failures, not at 1)")
+    rollout.add_argument("--retry-failed", nargs="?", const=rundir.LATEST, metavar="RUN",
+                         help="run only the hosts that failed, were unreachable or were not reached "
+                              "in RUN (default: the latest run)")
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     site.add_argument("inventory", type=Path)
     _add_run_flags(site)
+    _add_rollout_flags(site)
     val = sub.add_parser("validate", help="validate an inventory; no host is contacted", epilog=EXIT_CODES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     val.add_argument("inventory", type=Path)
@@ -90,11 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("inventory", type=Path)
     smoke.add_argument("--level", choices=SMOKE_LEVELS, default="standard", help="smoke test depth")
     _add_run_flags(smoke)
+    _add_rollout_flags(smoke)
+    status = sub.add_parser("status", help="per-host state across runs: which hosts are ready")
+    status.add_argument("inventory", type=Path)
+    status.add_argument("--json", action="store_true", help="the records as JSON")
+    status.add_argument("-l", "--limit", help="only these hosts/groups (Ansible pattern)")
+    status.add_argument("--plain", action="store_true", help="plain output even on a terminal")
     rep = sub.add_parser("report", help="print an earlier run's summary again")
     rep.add_argument("run", nargs="?", default="latest", help="run id, id prefix, path, or 'latest'")
     rep.add_argument("--run-dir", type=Path, help=f"where run directories are (default {paths.runs_dir()})")
     rep.add_argument("--json", action="store_true", help="print report.json")
     rep.add_argument("--plain", action="store_true", help="plain output even on a terminal")
+    rep.add_argument("--html", nargs="?", const="", metavar="PATH",
+                     help="write the self-contained HTML sign-off report (default: RUN/report.html)")
+    rep.add_argument("--slow-threshold", type=float, default=0.10, metavar="FRACTION",
+                     help="flag GPUs this far below their SKU's fleet median (default 0.10)")
     return parser
 
 
@@ -169,6 +199,55 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_USAGE if result.errors else EXIT_OK
 
 
+_BATCH_ITEM = re.compile(r"^(?:[1-9][0-9]*|(?:[1-9][0-9]?|100)%)$")
+
+
+def parse_batch(value: object, source: str) -> list[int | str] | None:
+    """Ansible ``serial`` forms: 10, "25%", "1,10%,100%" (or a YAML list of those)."""
+    if value in (None, "", []):
+        return None
+    items = value if isinstance(value, list) else str(value).split(",")
+    parsed: list[int | str] = []
+    for item in (str(i).strip() for i in items):
+        if not _BATCH_ITEM.match(item):
+            raise UsageError(f"{source} {value!r}: {item!r} is not a batch size; allowed: a positive number "
+                             "(10), a percentage from 1% to 100% (25%), or a comma-separated list of those "
+                             "(1,10%,100%)")
+        parsed.append(item if item.endswith("%") else int(item))
+    return parsed
+
+
+def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
+    """Batch and threshold from the flags, else from the inventory's ``all`` vars."""
+    if not hasattr(args, "batch"):
+        return {}
+    inventory_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
+    extravars: dict[str, object] = {}
+    batch_source = "--batch" if args.batch is not None else "autoglm_batch"
+    raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
+    if (batch := parse_batch(raw, batch_source)) is not None:
+        extravars["autoglm_batch"] = batch
+    threshold = args.max_fail_percentage
+    if threshold is None and "autoglm_max_fail_percentage" in inventory_vars:
+        threshold = int(inventory_vars["autoglm_max_fail_percentage"].value)
+    if threshold is not None:
+        if not 0 <= threshold <= 100:
+            raise UsageError(f"--max-fail-percentage {threshold}: allowed 0 to 100")
+        extravars["autoglm_max_fail_percentage"] = threshold
+    return extravars
+
+
+def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console) -> list[str]:
+    previous = load(rundir.resolve(ref, base))
+    hosts = [h for h, r in previous["hosts"].items() if r["status"] in ("failed", "unreachable", "not_run")]
+    if previous.get("inventory") and Path(previous["inventory"]) != inventory:
+        console.print(f"warning: run {previous['run_id']} used inventory {previous['inventory']}, "
+                      f"this run uses {inventory}", style="yellow", markup=False)
+    console.print(f"retrying {len(hosts)} host(s) from run {previous['run_id']}: {', '.join(hosts) or 'none'}",
+                  markup=False)
+    return hosts
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
     if args.inventory is not None and not args.inventory.is_file():
@@ -185,24 +264,67 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for warning in result.warnings:
         console.print(warning.render(), style="yellow", markup=False)
     _check_limit(options.limit, result)
+    rollout = _rollout_vars(args, result)
+    retry = None
+    if getattr(args, "retry_failed", None):
+        if options.limit:
+            raise UsageError("--retry-failed picks the hosts itself: drop --limit")
+        retry = _retry_hosts(args.retry_failed, args.run_dir, inventory, console)
+        if not retry:
+            console.print("nothing to retry: every host of that run was ok", markup=False)
+            return EXIT_OK
+    targeted = select(result.inventory, options.limit, retry)
     run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
-    extravars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir)}
+    if retry is not None:
+        limit_file = run_dir / "retry.limit"
+        limit_file.write_text("\n".join(retry) + "\n", encoding="utf-8")
+        options.limit = f"@{limit_file}"
+    extravars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
     if action == "smoke":
         extravars["gpu_smoke_level"] = args.level
-    report = RunReport(run_id=run_dir.name, action=action, inventory=str(inventory), options=options.public())
+    report = RunReport(run_id=run_dir.name, action=action, inventory=str(inventory), options=options.public(),
+                       targeted=targeted)
+    report.options.update({k: v for k, v in rollout.items()})
+    if retry is not None:
+        report.options["retry_of"] = args.retry_failed
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
     run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
                  host_count=len(result.inventory.hosts), options=options, report=report,
                  run_dir=run_dir, console=console, extravars=extravars)
     report.write(run_dir)
-    print_summary(console, report.to_dict(), str(run_dir))
+    data = report.to_dict()
+    state.record_run(data)
+    print_summary(console, data, str(run_dir))
     return report.exit_code()
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    if not args.inventory.is_file():
+        raise UsageError(f"inventory {args.inventory}: no such file")
+    result = validate(args.inventory)
+    if result.errors:
+        _print_problems(console, result, args.inventory)
+        raise InventoryError(result.problems)
+    _check_limit(args.limit, result)
+    rows = state.status_rows(select(result.inventory, args.limit))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        console.print(status_table(rows))
+        ready = sum(bool(r.get("ready")) for r in rows)
+        console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     run = rundir.resolve(args.run, args.run_dir)
     data = load(run)
+    if args.html is not None:
+        from .html_report import write_html
+
+        out = write_html(run, Path(args.html) if args.html else None, slow_threshold=args.slow_threshold)
+        console.print(f"HTML report: {out}", markup=False)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -222,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(args, console)
         if args.command == "report":
             return cmd_report(args, console)
+        if args.command == "status":
+            return cmd_status(args, console)
         return cmd_run(args, console)
     except InventoryError as exc:
         console.print(f"error: {exc}; nothing was run", style="red", markup=False)

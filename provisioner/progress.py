@@ -116,3 +116,21 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
     if data.get("interrupted"):
         console.print(Text("Run interrupted: results above are partial.", style="bold yellow"))
     console.print(f"Run directory: {run_dir}  (report.json, report.junit.xml, runner artifacts)")
+
+
+def status_table(rows: list[dict]) -> Table:
+    """`autoglm-provision status`: one row per host from its state record."""
+    from .state import COLUMNS
+
+    table = Table(title="host state across runs")
+    for column in ("host", "ready", "last run", "action", "result", *(c for c, _, _ in COLUMNS), "reboot"):
+        table.add_column(column)
+    for row in rows:
+        summary = row.get("summary") or {}
+        ready = row.get("ready")
+        table.add_row(row["host"], Text("yes" if ready else "no", style="green" if ready else "red"),
+                      str(row.get("last_run_id") or "-"), str(row.get("last_action") or "-"),
+                      Text(str(row.get("last_status")), style=STATUS_STYLE.get(str(row.get("last_status")), "")),
+                      *(str(summary.get(c) if summary.get(c) is not None else "-") for c, _, _ in COLUMNS),
+                      "pending" if summary.get("reboot_pending") else "-")
+    return table

@@ -29,11 +29,14 @@ class HostResult:
     rescued: int = 0
     ignored: int = 0
     current_task: str = ""
+    not_run: bool = False  # targeted, but no task ever ran (rollout stopped, or interrupted)
     failures: list[dict] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
+        if self.not_run:
+            return "not_run"
         if self.unreachable and not self.failed:
             return "unreachable"
         if self.failed:
@@ -56,6 +59,9 @@ def _message(res: dict) -> str:
             parts.append(str(value).strip())
             if key in ("msg", "reason"):
                 break
+    for module, sub in (res.get("failed_modules") or {}).items():  # fact gathering: say which and why
+        detail = " ".join(str(sub.get(k)).strip() for k in ("msg", "module_stderr") if sub.get(k))
+        parts.append(f"{module}: {detail or _message(sub)}")
     if res.get("results") and not parts:  # a loop: the failed items' messages
         parts = [_message(item) for item in res["results"] if isinstance(item, dict) and item.get("failed")]
     text = "\n".join(p for p in parts if p) or "(the module gave no message)"
@@ -75,6 +81,7 @@ class RunReport:
     runner_rc: int | None = None
     interrupted: bool = False
     hosts: dict[str, HostResult] = field(default_factory=dict)
+    targeted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     _stats_seen: bool = False
 
@@ -137,6 +144,16 @@ class RunReport:
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         for result in self.hosts.values():
             result.current_task = ""
+        missing = [h for h in self.targeted if h not in self.hosts]
+        for name in missing:
+            self.hosts[name] = HostResult(not_run=True)
+        if missing and not self.interrupted:
+            failed = sum(r.status in ("failed", "unreachable") for r in self.hosts.values())
+            cause = (f"the rollout stopped after {failed} host(s) failed or were unreachable "
+                     "(a whole batch failed, or --max-fail-percentage was exceeded)" if failed
+                     else "no task ran on them")
+            self.warnings.append(f"{len(missing)} targeted host(s) were not run: {cause}. "
+                                 "`--retry-failed` runs them together with the failed ones.")
 
     def exit_code(self) -> int:
         if self.interrupted:
@@ -162,7 +179,7 @@ class RunReport:
             "runner_rc": self.runner_rc, "exit_code": self.exit_code(),
             "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings,
             "hosts": {name: {"status": r.status, **{k: v for k, v in asdict(r).items()
-                                                    if k != "current_task"}}
+                                                    if k not in ("current_task", "not_run")}}
                       for name, r in sorted(self.hosts.items())},
         }
 
@@ -186,6 +203,8 @@ def write_junit(data: dict, path: Path) -> None:
         case = ET.SubElement(suite, "testcase", {"classname": f"autoglm-provision.{data['action']}",
                                                  "name": name, "time": str(data["duration_s"])})
         failures = [f for f in host["failures"] if f["kind"] != "rescued"]
+        if host["status"] == "not_run":
+            ET.SubElement(case, "skipped", {"message": "not run: the rollout stopped or was interrupted"})
         if host["status"] in ("failed", "unreachable"):
             tag = "failure" if host["status"] == "failed" else "error"
             first = failures[0] if failures else {"task": "", "message": host["status"]}

@@ -95,3 +95,22 @@ def test_written_files_json_and_junit(tmp_path):
     assert cases["a"].find("failure") is None
     assert "smoke test failed" in cases["b"].find("failure").get("message")
     assert "no route" in cases["c"].find("error").text
+
+
+def test_fact_gathering_failure_names_the_module_and_its_stderr():
+    r = feed(make(), [ev("runner_on_failed", "a", task="Gathering Facts", res={
+        "msg": "The following modules failed to execute: ansible.legacy.setup.",
+        "failed_modules": {"ansible.legacy.setup": {"msg": "Module result deserialization failed",
+                                                    "module_stderr": "python3.13: command not found"}}})])
+    message = r.hosts["a"].failures[0]["message"]
+    assert "ansible.legacy.setup: Module result deserialization failed" in message
+    assert "python3.13: command not found" in message
+
+
+def test_targeted_hosts_that_never_ran_are_reported_not_run():
+    r = RunReport(run_id="r", action="site", inventory="i", targeted=["a", "b", "c"])
+    feed(r, [ev("runner_on_failed", "a", task="Gate", res={"msg": "canary failed"})])
+    r.finish(2, "failed", 1)
+    data = r.to_dict()
+    assert data["hosts"]["b"]["status"] == "not_run" and data["hosts"]["c"]["status"] == "not_run"
+    assert "rollout stopped" in data["warnings"][0] and r.exit_code() == EXIT_HOST_FAILED

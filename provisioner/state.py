@@ -1,0 +1,109 @@
+"""Per-host state across runs: the datacenter view of "which hosts are ready".
+
+One JSON file per host under ``<state dir>/hosts/`` (a thousand-host fleet rewrites only the
+hosts a run touched). Each run merges what it learnt: a ``check`` refreshes preflight, BIOS and
+smoke verdicts; a ``site`` run refreshes everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from . import paths
+
+PASS_WORDS = {"pass", "passed", "ok", "qualified", "success", "successful", "true"}
+# Status columns: (column, role fact, keys tried in order for the value shown).
+COLUMNS = (
+    ("preflight", "preflight", ("verdict", "status")),
+    ("bios", "bios_check", ("verdict",)),
+    ("driver", "nvidia_driver", ("installed_version", "version", "driver_version")),
+    ("cuda", "cuda", ("version",)),
+    ("venv", "python_venv", ("profile", "python_version")),
+    ("smoke", "gpu_smoke", ("verdict",)),
+)
+VERDICT_COLUMNS = {"preflight", "bios", "smoke"}
+
+
+def hosts_dir(base: Path | None = None) -> Path:
+    return (base or paths.state_dir()) / "hosts"
+
+
+def _file(name: str, base: Path | None) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    return hosts_dir(base) / f"{safe}.json"
+
+
+def load_host(name: str, base: Path | None = None) -> dict | None:
+    path = _file(name, base)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def _bios_verdict(fact: dict) -> str | None:
+    if "failed_mandatory" in fact:
+        return "FAIL" if fact["failed_mandatory"] else "PASS"
+    return fact.get("verdict")
+
+
+def summarize(facts: dict) -> dict:
+    """The status columns from a host's accumulated role facts."""
+    summary: dict[str, object] = {}
+    for column, role, keys in COLUMNS:
+        fact = facts.get(role)
+        if not isinstance(fact, dict):
+            summary[column] = None
+            continue
+        if column == "bios":
+            summary[column] = _bios_verdict(fact)
+            continue
+        summary[column] = next((fact[k] for k in keys if fact.get(k) not in (None, "")), None)
+    summary["reboot_pending"] = any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
+    return summary
+
+
+def is_ready(record: dict) -> bool:
+    """Ready = the last provisioning run succeeded, every gate passed, no reboot pending."""
+    summary = record.get("summary", {})
+    verdicts_ok = all(str(summary.get(c) or "").lower() in PASS_WORDS for c in VERDICT_COLUMNS)
+    return bool(record.get("last_site_ok")) and verdicts_ok and not summary.get("reboot_pending")
+
+
+def record_run(report: dict, base: Path | None = None) -> None:
+    """Merge one run's report into each touched host's record."""
+    directory = hosts_dir(base)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, host in report["hosts"].items():
+        record = load_host(name, base) or {"host": name, "facts": {}}
+        record["facts"].update(host.get("facts") or {})
+        record.update({
+            "last_run_id": report["run_id"], "last_action": report["action"], "last_status": host["status"],
+            "last_run_finished": report["finished"], "inventory": report["inventory"],
+            "summary": summarize(record["facts"]),
+        })
+        if report["action"] == "site" and not report["options"].get("check"):
+            record["last_site_ok"] = host["status"] == "ok" and not report.get("interrupted")
+            record["last_site_run_id"] = report["run_id"]
+        record["ready"] = is_ready(record)
+        path = _file(name, base)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        tmp.replace(path)
+
+
+def status_rows(hosts: list[str], base: Path | None = None) -> list[dict]:
+    rows = []
+    for name in hosts:
+        record = load_host(name, base)
+        if record is None:
+            rows.append({"host": name, "ready": False, "last_run_id": None, "last_action": None,
+                         "last_status": "never run", "summary": {}})
+        else:
+            rows.append(record)
+    return rows

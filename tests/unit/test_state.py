@@ -1,0 +1,35 @@
+from provisioner import state
+
+
+def report(run_id, action, hosts, check=False):
+    return {"run_id": run_id, "action": action, "inventory": "inv.yml", "finished": "2026-11-24T00:00:00+00:00",
+            "interrupted": False, "options": {"check": check}, "hosts": hosts}
+
+
+def test_records_merge_across_runs_and_readiness(tmp_path):
+    facts_site = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []},
+                  "nvidia_driver": {"installed_version": "535.261.03", "reboot_pending": False},
+                  "cuda": {"version": "11.8"}, "python_venv": {"profile": "cu118-default"},
+                  "gpu_smoke": {"verdict": "PASS"}}
+    state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts_site},
+                                           "b": {"status": "failed", "facts": {"preflight": {"verdict": "FAIL"}}}}),
+                     tmp_path)
+    rows = {r["host"]: r for r in state.status_rows(["a", "b", "c"], tmp_path)}
+    assert rows["a"]["ready"] is True
+    assert rows["a"]["summary"]["driver"] == "535.261.03" and rows["a"]["summary"]["bios"] == "PASS"
+    assert rows["b"]["ready"] is False and rows["b"]["summary"]["preflight"] == "FAIL"
+    assert rows["c"]["last_status"] == "never run" and rows["c"]["ready"] is False
+    # A later read-only check whose smoke test fails makes the host not ready, keeping driver facts.
+    state.record_run(report("r2", "check", {"a": {"status": "failed", "facts": {"gpu_smoke": {"verdict": "FAIL"}}}}),
+                     tmp_path)
+    a = state.load_host("a", tmp_path)
+    assert a["ready"] is False and a["summary"]["driver"] == "535.261.03" and a["last_run_id"] == "r2"
+    assert a["last_site_run_id"] == "r1"
+
+
+def test_reboot_pending_blocks_readiness(tmp_path):
+    facts = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []},
+             "gpu_smoke": {"verdict": "PASS"}, "nvidia_driver": {"reboot_pending": True}}
+    state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts}}), tmp_path)
+    record = state.load_host("a", tmp_path)
+    assert record["summary"]["reboot_pending"] is True and record["ready"] is False
