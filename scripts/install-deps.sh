@@ -10,7 +10,8 @@ apt_pkgs=(python3-venv ca-certificates openssh-client)
 pip_extra=""
 if [[ "${1:-}" == "--test" ]]; then
     apt_pkgs+=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
-               ipmitool libvirt-dev pkg-config)
+               ipmitool libvirt-dev pkg-config
+               chromium)   # headless browser: renders the HTML sign-off report in its test
     pip_extra="[test]"
 fi
 
