@@ -3,11 +3,18 @@ test_nvidia_ubuntu_resolution.py for the mechanism: the role's resolve.yml with 
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
-from tests.unit.test_nvidia_ubuntu_resolution import DEBIAN_FACTS, UBUNTU_FACTS, run_resolution
+# Shared runner, loaded by path so that it works whether or not tests/ is a package.
+_spec = importlib.util.spec_from_file_location(
+    "nvidia_ubuntu_resolution", Path(__file__).with_name("test_nvidia_ubuntu_resolution.py"))
+_runner = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_runner)
+DEBIAN_FACTS, UBUNTU_FACTS, run_resolution = _runner.DEBIAN_FACTS, _runner.UBUNTU_FACTS, _runner.run_resolution
 
 OUTPUTS = ["cuda__uses_repo", "cuda__repo_url", "cuda__packages", "cuda__apt_names", "cuda__home",
            "cuda__nvcc_bin", "cuda__path_dirs", "cuda__lib_dirs", "cuda__hold_regex", "cuda__in_container"]
