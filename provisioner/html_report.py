@@ -200,6 +200,7 @@ def _host_facts(facts: dict, smoke_report: dict | None) -> dict:
     cuda = facts.get("cuda") or {}
     venv = facts.get("python_venv") or {}
     bios = facts.get("bios_check") or {}
+    preflight = facts.get("preflight") or {}
     smoke_fact = facts.get("gpu_smoke") or {}
     packages = venv.get("packages") or {}
     torch = packages.get("torch") if isinstance(packages, dict) else None
@@ -219,6 +220,9 @@ def _host_facts(facts: dict, smoke_report: dict | None) -> dict:
         "venv_profile": _text(venv.get("profile")),
         "venv_torch": _text(torch),
         "venv_python": _text(venv.get("python_version")),
+        "preflight_verdict": {True: "PASS", False: "FAIL"}.get(preflight.get("qualified"), ""),
+        "preflight_failures": [str(f) for f in preflight.get("failures") or []],
+        "preflight_lowered": bool(preflight.get("thresholds_lowered")),
         "bios_verdict": _text(bios.get("verdict")),
         "bios_requirements": [(name, _text((req or {}).get("verdict")), bool((req or {}).get("mandatory")))
                               for name, req in (bios.get("requirements") or {}).items()],

@@ -11,6 +11,7 @@ page must render from itself alone.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -117,10 +118,15 @@ def test_screenshot_shows_the_slow_bar_and_the_failed_host(report_html, tmp_path
     ok_bars = runs(OK_BAR_RGB)
     assert slow, "no slow-coloured bar drawn"
     assert ok_bars, "no regular bar drawn"
-    # The slow bar starts where the others start and is ~20 % shorter than them (axis 0..800).
-    slow_start, slow_len = slow[0][1], max(r[2] for r in slow)
-    ok_len = max(r[2] for r in ok_bars if r[1] == slow_start)
-    assert 0.75 < slow_len / ok_len < 0.85, (slow_len, ok_len)
+    # Drawn to scale: the bf16 chart (the first, the slowest bar on it) runs 0..800 TFLOP/s over
+    # 550 px; the slow host's bar is its slowest GPU, the longest regular bar the best host's.
+    smoke = {p.stem: json.loads(p.read_text()) for p in (report_html.parent.parent / "runs").glob("*/smoke/*.json")}
+    worst = {h: min(g["figures"]["matmul_bf16_tflops"] for g in s["gpus"]) for h, s in smoke.items()}
+    slow_start, slow_len = slow[0][1], slow[0][2]
+    slow_y = slow[0][0]  # the three ok hosts' bars sit in the three 20 px rows above it
+    ok_len = max(r[2] for r in ok_bars if r[1] == slow_start and slow_y - 70 < r[0] < slow_y)
+    assert slow_len == pytest.approx(worst[SLOW_HOST] / 800 * 550, abs=2), slow_len
+    assert ok_len == pytest.approx(max(v for h, v in worst.items() if h != SLOW_HOST) / 800 * 550, abs=2), ok_len
     # The failed host's row carries the red marker (4 px border) and its message box.
     red_rows = {y for y in range(height) for x in range(0, 80) if pixels[x, y] == FAIL_RGB}
     assert len(red_rows) > 20
