@@ -23,6 +23,7 @@ from .errors import (
     ProvisionerError,
     UsageError,
 )
+from .fleet import DEFAULT_THRESHOLD, compare_fleet
 from .patterns import select
 from .progress import make_console, print_summary, status_table
 from .report import RunReport, load
@@ -81,6 +82,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--keep-runs", type=int, default=rundir.DEFAULT_KEEP,
                       help="run directories to keep (older ones are deleted; 0 keeps all)")
     runs.add_argument("--plain", action="store_true", help="plain output even on a terminal")
+    runs.add_argument("--slow-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="FRACTION",
+                      help="flag GPUs this far below the median of their SKU in the run (default 0.10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +251,27 @@ def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console)
     return hosts
 
 
+def _fleet_view(report: RunReport, run_dir: Path, threshold: float) -> None:
+    """Compare each host's smoke figures with the median of its SKU in this run: a slow node is a
+    faulty node, even when it passes its own per-SKU floor."""
+    smoke_dir = run_dir / "smoke"
+    reports = {}
+    for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
+        try:
+            reports[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            report.warnings.append(f"unreadable smoke result {path}")
+    if not reports:
+        return
+    report.fleet = compare_fleet(reports, threshold)
+    for host, view in report.fleet.items():
+        for flag in view.get("flags", []):
+            report.warnings.append(
+                f"SLOW NODE {host} GPU {flag['gpu']} ({flag['sku']}): {flag['figure']} {flag['value']:.1f} is "
+                f"{flag['deficit']:.0%} below the median {flag['median']:.1f} of {flag['peers']} same-SKU GPUs "
+                f"in this run (threshold {threshold:.0%})")
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
     if args.inventory is not None and not args.inventory.is_file():
@@ -292,6 +316,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
                  host_count=len(result.inventory.hosts), options=options, report=report,
                  run_dir=run_dir, console=console, extravars=extravars)
+    _fleet_view(report, run_dir, getattr(args, "slow_threshold", DEFAULT_THRESHOLD))
     report.write(run_dir)
     data = report.to_dict()
     state.record_run(data)

@@ -83,6 +83,7 @@ class RunReport:
     hosts: dict[str, HostResult] = field(default_factory=dict)
     targeted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    fleet: dict[str, dict] = field(default_factory=dict)  # per-host slow-node flags (provisioner.fleet)
     _stats_seen: bool = False
 
     def host(self, name: str) -> HostResult:
@@ -177,7 +178,7 @@ class RunReport:
             "options": self.options, "started": self.started, "finished": self.finished,
             "duration_s": self.duration_s, "status": self.status, "interrupted": self.interrupted,
             "runner_rc": self.runner_rc, "exit_code": self.exit_code(),
-            "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings,
+            "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings, "fleet": self.fleet,
             "hosts": {name: {"status": r.status, **{k: v for k, v in asdict(r).items()
                                                     if k not in ("current_task", "not_run")}}
                       for name, r in sorted(self.hosts.items())},

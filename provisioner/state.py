@@ -72,7 +72,8 @@ def is_ready(record: dict) -> bool:
     """Ready = the last provisioning run succeeded, every gate passed, no reboot pending."""
     summary = record.get("summary", {})
     verdicts_ok = all(str(summary.get(c) or "").lower() in PASS_WORDS for c in VERDICT_COLUMNS)
-    return bool(record.get("last_site_ok")) and verdicts_ok and not summary.get("reboot_pending")
+    return (bool(record.get("last_site_ok")) and verdicts_ok and not summary.get("reboot_pending")
+            and not summary.get("slow_node"))
 
 
 def record_run(report: dict, base: Path | None = None) -> None:
@@ -87,6 +88,9 @@ def record_run(report: dict, base: Path | None = None) -> None:
             "last_run_finished": report["finished"], "inventory": report["inventory"],
             "summary": summarize(record["facts"]),
         })
+        if name in (report.get("fleet") or {}):  # a smoke run judged this host against its peers
+            record["slow_node"] = bool(report["fleet"][name].get("slow"))
+        record["summary"]["slow_node"] = record.get("slow_node", False)
         if report["action"] == "site" and not report["options"].get("check"):
             record["last_site_ok"] = host["status"] == "ok" and not report.get("interrupted")
             record["last_site_run_id"] = report["run_id"]

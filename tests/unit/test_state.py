@@ -33,3 +33,13 @@ def test_reboot_pending_blocks_readiness(tmp_path):
     state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts}}), tmp_path)
     record = state.load_host("a", tmp_path)
     assert record["summary"]["reboot_pending"] is True and record["ready"] is False
+
+
+def test_slow_node_from_fleet_view_blocks_readiness(tmp_path):
+    facts = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []}, "gpu_smoke": {"verdict": "PASS"}}
+    run = report("r1", "site", {"a": {"status": "ok", "facts": facts}})
+    run["fleet"] = {"a": {"slow": True, "flags": [{"figure": "matmul_bf16_tflops"}]}}
+    state.record_run(run, tmp_path)
+    assert state.load_host("a", tmp_path)["ready"] is False
+    state.record_run(report("r2", "check", {"a": {"status": "ok", "facts": {}}}), tmp_path)  # no smoke figures
+    assert state.load_host("a", tmp_path)["summary"]["slow_node"] is True  # verdict kept until re-measured
