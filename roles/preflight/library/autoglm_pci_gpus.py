@@ -62,8 +62,7 @@ def scan(sysfs_root: str = "/sys") -> dict:
 def main() -> None:
     from ansible.module_utils.basic import AnsibleModule
 
-    module = AnsibleModule(argument_spec={"sysfs_root": {"type": "path", "default": "/sys"}},
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec={"sysfs_root": {"type": "path", "default": "/sys"}}, supports_check_mode=True)
     module.exit_json(changed=False, **scan(module.params["sysfs_root"]))
 
 

@@ -108,8 +108,13 @@ def measure_read(directory: str, size_mb: int) -> dict:
         finally:
             os.close(fd)
             buf.close()
-        return {"read_gbps": round(done / seconds / 1e9, 3), "read_bytes": done, "read_seconds": round(seconds, 3),
-                "read_method": method, "test_file_bytes": size}
+        return {
+            "read_gbps": round(done / seconds / 1e9, 3),
+            "read_bytes": done,
+            "read_seconds": round(seconds, 3),
+            "read_method": method,
+            "test_file_bytes": size,
+        }
     finally:
         if os.path.exists(path):
             os.unlink(path)
