@@ -140,8 +140,8 @@ def _layout(chart: Chart, threshold: float) -> Chart:
 
 def build_charts(smoke: dict[str, dict], comparison: dict[str, dict], threshold: float,
                  min_peers: int = fleet.DEFAULT_MIN_PEERS) -> list[Chart]:
-    """One chart per (figure, SKU): a bar per host at its slowest GPU, a tick per GPU, the
-    same-SKU median of all GPUs in the run and the slow threshold below it."""
+    """One chart per (figure, SKU): a bar per host at its slowest GPU (slowest host first), a tick
+    per GPU, the same-SKU median of all GPUs in the run and the slow threshold below it."""
     per_host: dict[tuple[str, str], dict[str, list[tuple[int | None, float]]]] = defaultdict(dict)
     for host, report in sorted(smoke.items()):
         for gpu in (report or {}).get("gpus") or []:
@@ -161,6 +161,7 @@ def build_charts(smoke: dict[str, dict], comparison: dict[str, dict], threshold:
                           for f in (comparison.get(host) or {}).get("flags", []))
             rows.append(ChartRow(host=host, worst=worst, values=values, slow=flagged,
                                  deficit=(median - worst) / median if median else None))
+        rows.sort(key=lambda r: (r.worst, r.host))  # slowest first: in a big fleet the problems are on top
         title, unit = FIGURES.get(figure, (figure, ""))
         note = "" if median is not None else (
             f"not compared: only {len(samples)} GPU(s) of {sku} in this run (need {min_peers})")

@@ -123,8 +123,8 @@ def test_screenshot_shows_the_slow_bar_and_the_failed_host(report_html, tmp_path
     smoke = {p.stem: json.loads(p.read_text()) for p in (report_html.parent.parent / "runs").glob("*/smoke/*.json")}
     worst = {h: min(g["figures"]["matmul_bf16_tflops"] for g in s["gpus"]) for h, s in smoke.items()}
     slow_start, slow_len = slow[0][1], slow[0][2]
-    slow_y = slow[0][0]  # the three ok hosts' bars sit in the three 20 px rows above it
-    ok_len = max(r[2] for r in ok_bars if r[1] == slow_start and slow_y - 70 < r[0] < slow_y)
+    slow_y = slow[0][0]  # slowest first: the three ok hosts' bars sit in the three 20 px rows below it
+    ok_len = max(r[2] for r in ok_bars if r[1] == slow_start and slow_y < r[0] < slow_y + 70)
     assert slow_len == pytest.approx(worst[SLOW_HOST] / 800 * 550, abs=2), slow_len
     assert ok_len == pytest.approx(max(v for h, v in worst.items() if h != SLOW_HOST) / 800 * 550, abs=2), ok_len
     # The failed host's row carries the red marker (4 px border) and its message box.

@@ -129,6 +129,7 @@ def test_slow_nodes_table_and_charts(page, inputs):
     assert {c["attrs"]["data-sku"] for c in charts} == {"H100-SXM5-80GB"}
     bars = find(elements, "g", class_="bar-row")
     assert len(bars) == 6 * 4
+    assert [b["attrs"]["data-host"] for b in bars[:4]][0] == SLOW_HOST  # bf16 chart: slowest host first
     slow_bars = [b for b in bars if b["attrs"]["data-slow"] == "true"]
     assert {b["attrs"]["data-host"] for b in slow_bars} == {SLOW_HOST} and len(slow_bars) == 2
     median = statistics.median(g["figures"]["matmul_bf16_tflops"] for s in smoke.values() for g in s["gpus"])
