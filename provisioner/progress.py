@@ -13,6 +13,7 @@ from rich.text import Text
 from .report import COUNTERS, RunReport
 
 LIVE_ROWS = 25
+DETAIL_ALL_HOSTS_UP_TO = 20
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "unreachable": "bold magenta", "not run": "yellow"}
 
 
@@ -101,7 +102,49 @@ def summary_table(data: dict) -> Table:
     return table
 
 
+VERDICT_STYLE = {"PASS": "green", "OK": "green", "WARN": "yellow", "FAIL": "bold red", "UNKNOWN": "yellow",
+                 "NOT_APPLICABLE": "dim", "INFO": "cyan", "SKIP": "dim"}
+
+
+def _verdict_line(console: Console, verdict: str, text: str) -> None:
+    line = Text("    ")
+    line.append(f"{verdict.upper():<15}", style=VERDICT_STYLE.get(verdict.upper(), ""))
+    line.append(text)
+    console.print(line)
+
+
+def print_qualification(console: Console, host: str, facts: dict) -> None:
+    """Per-host verdicts of the gates (preflight checks, BIOS requirements, GPU smoke), with the
+    evidence and remediation of whatever did not pass."""
+    preflight, bios, smoke = facts.get("preflight"), facts.get("bios_check"), facts.get("gpu_smoke")
+    if not any(isinstance(f, dict) for f in (preflight, bios, smoke)):
+        return
+    console.print(Text(f"{host}: qualification", style="bold"))
+    for check in (preflight or {}).get("checks", []):
+        _verdict_line(console, str(check.get("status", "?")), f"preflight  {check.get('message', check.get('item'))}")
+    if (preflight or {}).get("thresholds_lowered"):
+        console.print(Text(f"      thresholds lowered (lab): {'; '.join(preflight['thresholds_lowered'])}",
+                           style="yellow"))
+    for name, req in ((bios or {}).get("requirements") or {}).items():
+        mandatory = "mandatory" if req.get("mandatory") else "optional"
+        _verdict_line(console, str(req.get("verdict")),
+                      f"BIOS       {req.get('label', name)} ({mandatory}, via {req.get('source')})")
+        if req.get("verdict") not in ("PASS", "NOT_APPLICABLE"):
+            for evidence in req.get("evidence") or []:
+                console.print(Text(f"      evidence: {evidence}"))
+            if req.get("remediation"):
+                console.print(Text(f"      remediation: {req['remediation']}"))
+    if isinstance(smoke, dict):
+        _verdict_line(console, str(smoke.get("verdict")),
+                      f"GPU smoke  {smoke.get('level')}: {smoke.get('reason') or ''} ({smoke.get('wall_time_s')} s)")
+
+
 def print_summary(console: Console, data: dict, run_dir: str) -> None:
+    detailed = data["hosts"].items()
+    if len(data["hosts"]) > DETAIL_ALL_HOSTS_UP_TO:  # a fleet: details only where something is wrong
+        detailed = [(n, h) for n, h in detailed if h["status"] != "ok"]
+    for name, host in detailed:
+        print_qualification(console, name, host.get("facts") or {})
     console.print(summary_table(data))
     for name, host in data["hosts"].items():
         for failure in host["failures"]:

@@ -46,6 +46,12 @@ def load_host(name: str, base: Path | None = None) -> dict | None:
         return None
 
 
+def _preflight_verdict(fact: dict) -> str | None:
+    if "qualified" in fact:
+        return "PASS" if fact["qualified"] else "FAIL"
+    return fact.get("verdict")
+
+
 def _bios_verdict(fact: dict) -> str | None:
     if "failed_mandatory" in fact:
         return "FAIL" if fact["failed_mandatory"] else "PASS"
@@ -60,8 +66,8 @@ def summarize(facts: dict) -> dict:
         if not isinstance(fact, dict):
             summary[column] = None
             continue
-        if column == "bios":
-            summary[column] = _bios_verdict(fact)
+        if column in ("bios", "preflight"):
+            summary[column] = (_bios_verdict if column == "bios" else _preflight_verdict)(fact)
             continue
         summary[column] = next((fact[k] for k in keys if fact.get(k) not in (None, "")), None)
     summary["reboot_pending"] = any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
