@@ -480,6 +480,22 @@ def parse_resources(text):
     return bars
 
 
+def nvidia_bar1(bars):
+    """NVIDIA's "BAR1" (the framebuffer aperture) is the second BAR in register order. A 64-bit BAR
+    takes two register slots, so it is sysfs resource1 after a 32-bit BAR0 and resource2 after a
+    64-bit one (the H100 SXM read on the GPU machine: 16 MiB BAR0 64-bit, 128 GiB at resource2)."""
+    by_slot = {b["bar"]: b for b in bars}
+    slot, logical = 0, []
+    while slot < 6:
+        bar = by_slot.get(slot)
+        if bar is None or (bar["size"] == 0 and bar["flags"] == 0):
+            slot += 1
+            continue
+        logical.append(bar)
+        slot += 2 if bar["flags"] & IORESOURCE_MEM_64 else 1
+    return logical[1] if len(logical) > 1 else None
+
+
 def human(size):
     return f"{size // GIB} GiB" if size >= GIB else f"{size >> 20} MiB"
 
@@ -494,8 +510,9 @@ def check_above_4g(host, devices, log_lines, log_source, min_bar1_mib, facts):
         unreadable += not bars
         model, mem_gib = NVIDIA_MEMORY_CLASS.get(gpu["device"], ("NVIDIA {}".format(gpu["device"]), None))
         need = mem_gib * GIB if mem_gib else min_bar1_mib << 20
-        bar1 = next((b for b in bars if b["bar"] == 1), None)
-        wide = [f"BAR{b['bar']} {human(b['size'])} @ {b['start']:#x}" for b in bars if b["mem64_prefetch"]]
+        bar1 = nvidia_bar1(bars)
+        wide = [f"{'BAR1 = ' if b is bar1 else ''}resource{b['bar']} {human(b['size'])} @ {b['start']:#x}"
+                for b in bars if b["mem64_prefetch"]]
         label = "{} ({})".format(gpu["bdf"], model)
         evidence.append("{} 64-bit prefetchable BARs: {}".format(label, ", ".join(wide) or "none"))
         details["gpus"].append(

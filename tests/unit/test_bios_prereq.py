@@ -23,6 +23,8 @@ spec = importlib.util.spec_from_file_location("bios_prereq", REPO / "library" / 
 bios_prereq = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bios_prereq)
 
+BAR0_32 = (0xAC000000, 16 << 20, 0x40200)  # a 32-bit non-prefetchable BAR0 (IORESOURCE_MEM)
+
 
 def run(root: Path, log: Path, **kwargs) -> dict:
     lines = log.read_text().splitlines()
@@ -40,7 +42,7 @@ def test_all_features_on(tmp_path, cpu, table, param):
     assert any(param in e for e in req["iommu"]["evidence"])
     assert req["iommu"]["details"]["iommu_groups"] == 42
     assert any("sriov_totalvfs=8" in e and "ens1f0np0" in e for e in req["sriov"]["evidence"])
-    assert any("BAR1 128 GiB @ 0x206000000000" in e and "H100 PCIe" in e for e in req["above_4g"]["evidence"])
+    assert any("BAR1 = resource1 128 GiB @ 0x206000000000" in e and "H100 PCIe" in e for e in req["above_4g"]["evidence"])
     assert out["kernel_params"]["needed"] is False
 
 
@@ -155,13 +157,20 @@ def test_above_4g_off(tmp_path):
     assert "Above 4G Decoding = Enabled" in req["remediation"]
 
 
+def test_above_4g_real_h100_layout_with_64bit_bar0(tmp_path):
+    """Models the H100 SXM read on the GPU machine: 64-bit BAR0, so NVIDIA's BAR1 is sysfs resource2."""
+    req = run(tmp_path, build_host(tmp_path, above_4g="on_bar0_64"))["requirements"]["above_4g"]
+    assert req["verdict"] == "PASS", req
+    assert any("BAR1 = resource2 128 GiB @ 0x100000000000" in e for e in req["evidence"])
+
+
 def test_above_4g_bar1_too_small_and_below_4g(tmp_path):
     """Models firmware that placed a shrunken 256 MiB BAR1 of an H100 at 0xd0000000 (below 4 GiB)."""
     build_host(tmp_path, above_4g="on")
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({1: (0xD0000000, 256 << 20, MEM64_PREF)}))
+    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0xD0000000, 256 << 20, MEM64_PREF)}))
     req = bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]
     assert req["verdict"] == "FAIL" and any("below 4 GiB at 0xd0000000" in e for e in req["evidence"])
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({1: (0x206000000000, 256 << 20, MEM64_PREF)}))
+    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0x206000000000, 256 << 20, MEM64_PREF)}))
     req = bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]
     assert any("BAR1 is 256 MiB, smaller than the 80 GiB" in e for e in req["evidence"])
     assert any("kernel log unavailable" in e for e in req["evidence"])  # no log given: said, not hidden
@@ -171,7 +180,7 @@ def test_above_4g_unknown_card_uses_floor(tmp_path):
     """Models an NVIDIA card the table does not know (device 0x1234) with a 16 GiB BAR1 above 4 GiB."""
     build_host(tmp_path)
     write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/device", "0x1234\n")
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({1: (0x206000000000, 16 * GIB, MEM64_PREF)}))
+    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0x206000000000, 16 * GIB, MEM64_PREF)}))
     assert bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]["verdict"] == "PASS"
     req = bios_prereq.evaluate(str(tmp_path), gpu_min_bar1_mib=32768)["requirements"]["above_4g"]
     assert req["verdict"] == "FAIL" and any("smaller than the 32 GiB" in e for e in req["evidence"])
