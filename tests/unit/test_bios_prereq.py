@@ -42,7 +42,8 @@ def test_all_features_on(tmp_path, cpu, table, param):
     assert any(param in e for e in req["iommu"]["evidence"])
     assert req["iommu"]["details"]["iommu_groups"] == 42
     assert any("sriov_totalvfs=8" in e and "ens1f0np0" in e for e in req["sriov"]["evidence"])
-    assert any("BAR1 = resource1 128 GiB @ 0x206000000000" in e and "H100 PCIe" in e for e in req["above_4g"]["evidence"])
+    assert any("BAR1 = resource1 128 GiB @ 0x206000000000" in e and "H100 PCIe" in e
+               for e in req["above_4g"]["evidence"])
     assert out["kernel_params"]["needed"] is False
 
 
@@ -167,10 +168,11 @@ def test_above_4g_real_h100_layout_with_64bit_bar0(tmp_path):
 def test_above_4g_bar1_too_small_and_below_4g(tmp_path):
     """Models firmware that placed a shrunken 256 MiB BAR1 of an H100 at 0xd0000000 (below 4 GiB)."""
     build_host(tmp_path, above_4g="on")
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0xD0000000, 256 << 20, MEM64_PREF)}))
+    gpu_resource = "sys/bus/pci/devices/0000:17:00.0/resource"
+    write(tmp_path, gpu_resource, resource({0: BAR0_32, 1: (0xD0000000, 256 << 20, MEM64_PREF)}))
     req = bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]
     assert req["verdict"] == "FAIL" and any("below 4 GiB at 0xd0000000" in e for e in req["evidence"])
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0x206000000000, 256 << 20, MEM64_PREF)}))
+    write(tmp_path, gpu_resource, resource({0: BAR0_32, 1: (0x206000000000, 256 << 20, MEM64_PREF)}))
     req = bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]
     assert any("BAR1 is 256 MiB, smaller than the 80 GiB" in e for e in req["evidence"])
     assert any("kernel log unavailable" in e for e in req["evidence"])  # no log given: said, not hidden
@@ -180,7 +182,8 @@ def test_above_4g_unknown_card_uses_floor(tmp_path):
     """Models an NVIDIA card the table does not know (device 0x1234) with a 16 GiB BAR1 above 4 GiB."""
     build_host(tmp_path)
     write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/device", "0x1234\n")
-    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource({0: BAR0_32, 1: (0x206000000000, 16 * GIB, MEM64_PREF)}))
+    bars = {0: BAR0_32, 1: (0x206000000000, 16 * GIB, MEM64_PREF)}
+    write(tmp_path, "sys/bus/pci/devices/0000:17:00.0/resource", resource(bars))
     assert bios_prereq.evaluate(str(tmp_path))["requirements"]["above_4g"]["verdict"] == "PASS"
     req = bios_prereq.evaluate(str(tmp_path), gpu_min_bar1_mib=32768)["requirements"]["above_4g"]
     assert req["verdict"] == "FAIL" and any("smaller than the 32 GiB" in e for e in req["evidence"])
