@@ -7,6 +7,8 @@ import getpass
 import json
 import re
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -21,12 +23,13 @@ from .errors import (
     EXIT_USAGE,
     InventoryError,
     ProvisionerError,
+    ReachabilityError,
     UsageError,
 )
 from .fleet import DEFAULT_THRESHOLD, compare_fleet
 from .patterns import select
 from .progress import make_console, print_summary, status_table
-from .report import RunReport, load
+from .report import HostResult, RunReport, load
 from .runner import RunOptions, run_playbook
 from .validate import ValidationResult, validate
 
@@ -56,6 +59,11 @@ def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
                          help="stop the rollout when MORE than N%% of the hosts of a batch fail: the "
                               "threshold must be exceeded, not equalled (N=0 stops on the first failure; "
                               "N=25 in a batch of 4 stops at 2 failures, not at 1)")
+    rollout.add_argument("--no-probe", dest="probe", action="store_false",
+                         help="skip the SSH reachability pre-flight (by default every SSH host is probed in "
+                              "parallel first; hosts that fail it are reported and left out of the run)")
+    rollout.add_argument("--probe-strict", action="store_true",
+                         help="stop before the run (exit 4) when any host fails the reachability pre-flight")
     rollout.add_argument("--retry-failed", nargs="?", const=rundir.LATEST, metavar="RUN",
                          help="run only the hosts that failed, were unreachable or were not reached "
                               "in RUN (default: the latest run)")
@@ -272,6 +280,30 @@ def _fleet_view(report: RunReport, run_dir: Path, threshold: float) -> None:
                 f"in this run (threshold {threshold:.0%})")
 
 
+def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResult, targeted: list[str],
+           console: Console) -> list:
+    """SSH reachability pre-flight of the targeted SSH hosts (site and smoke rollouts)."""
+    if not getattr(args, "probe", False):
+        return []
+    from . import reachability
+
+    wanted = set(targeted)
+    targets = [t for t in reachability.targets_from_inventory(result.inventory, options.user, options.private_key)
+               if t.name in wanted]
+    if options.become_password is not None:
+        targets = [replace(t, become_password=t.become_password or options.become_password) for t in targets]
+    if not targets:
+        return []
+    started = time.monotonic()
+    probes = reachability.probe_all(targets)
+    failed = [p for p in probes if not p.ok]
+    console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
+                  f"in {time.monotonic() - started:.1f} s", markup=False)
+    if failed:
+        console.print(reachability.render_table(probes))
+    return probes
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
     if args.inventory is not None and not args.inventory.is_file():
@@ -298,10 +330,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print("nothing to retry: every host of that run was ok", markup=False)
             return EXIT_OK
     targeted = select(result.inventory, options.limit, retry)
+    probes = _probe(args, options, result, targeted, console)
+    left_out = {r.name for r in probes if not r.ok}
+    if left_out and args.probe_strict:
+        raise ReachabilityError(f"{len(left_out)} host(s) failed the reachability pre-flight (--probe-strict): "
+                                f"{', '.join(sorted(left_out))}; nothing was run")
     run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
-    if retry is not None:
-        limit_file = run_dir / "retry.limit"
-        limit_file.write_text("\n".join(retry) + "\n", encoding="utf-8")
+    if retry is not None or left_out:  # the exact host list goes to Ansible as a limit file
+        limit_file = run_dir / "hosts.limit"
+        limit_file.write_text("".join(f"{h}\n" for h in targeted if h not in left_out), encoding="utf-8")
         options.limit = f"@{limit_file}"
     extravars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
     if action == "smoke":
@@ -311,6 +348,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     report.options.update({k: v for k, v in rollout.items()})
     if retry is not None:
         report.options["retry_of"] = args.retry_failed
+    for probe in probes:
+        if not probe.ok:  # left out of the run: reported as unreachable, with the probe's reason
+            report.hosts[probe.name] = HostResult(unreachable=1, failures=[{
+                "task": "reachability pre-flight", "kind": "unreachable",
+                "message": f"{probe.category}: {probe.detail} (left out of the run)"}])
+    if left_out and len(left_out) == len(targeted):
+        console.print("every targeted host failed the reachability pre-flight: nothing to run", markup=False)
+        report.finish(None, "failed", 0.0)
+        report.write(run_dir)
+        state.record_run(report.to_dict())
+        print_summary(console, report.to_dict(), str(run_dir))
+        return report.exit_code()
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
     run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,

@@ -60,3 +60,9 @@ class InventoryError(ProvisionerError):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} inventory error(s)")
+
+
+class ReachabilityError(ProvisionerError):
+    """Hosts failed the SSH reachability pre-flight and the run was told to stop for that."""
+
+    exit_code = EXIT_UNREACHABLE

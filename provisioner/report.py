@@ -124,10 +124,11 @@ class RunReport:
 
     def _on_stats(self, data: dict) -> None:
         """The play recap is authoritative (it knows about rescues); later plays' stats accumulate."""
-        if not self._stats_seen:
-            for result in self.hosts.values():
+        if not self._stats_seen:  # hosts Ansible never saw (left out by the pre-flight) keep theirs
+            in_stats = {host for key in _STATS_KEYS for host in (data.get(key) or {})}
+            for name in in_stats & set(self.hosts):
                 for counter in COUNTERS:
-                    setattr(result, counter, 0)
+                    setattr(self.hosts[name], counter, 0)
         self._stats_seen = True
         for stats_key, counter in _STATS_KEYS.items():
             for host, count in (data.get(stats_key) or {}).items():

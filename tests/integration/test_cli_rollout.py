@@ -68,3 +68,25 @@ def test_bad_batch_is_a_usage_error(cli, tmp_path):
     result = cli("smoke", str(inv), "--batch", "1,0%,abc")
     assert result.returncode == 2 and "is not a batch size" in result.stdout
     assert not (cli.state / "runs").exists()
+
+
+def test_reachability_preflight_leaves_dead_hosts_out_or_stops_the_run(cli, tmp_path):
+    inv = write_inventory(tmp_path / "hosts.yml", {
+        "dead.example": {"ansible_host": "127.0.0.1", "ansible_port": 9},  # nothing listens: refused
+        "alive": local(gpu_smoke_require_gpu=False)})
+    run = cli("smoke", str(inv), "--level", "quick", "--plain")
+    report = cli.report()
+    assert run.returncode == 4, run.stdout
+    assert "reachability pre-flight: 0 of 1 SSH host(s) ready" in run.stdout
+    dead = report["hosts"]["dead.example"]
+    assert dead["status"] == "unreachable" and dead["failures"][0]["task"] == "reachability pre-flight"
+    assert dead["failures"][0]["message"].startswith("refused:")
+    assert report["hosts"]["alive"]["status"] == "ok"
+    assert (cli.latest() / "hosts.limit").read_text() == "alive\n"
+
+    strict = cli("smoke", str(inv), "--level", "quick", "--plain", "--probe-strict")
+    assert strict.returncode == 4 and "nothing was run" in strict.stdout
+
+    unprobed = cli("smoke", str(inv), "--level", "quick", "--plain", "--no-probe")
+    assert unprobed.returncode == 4
+    assert cli.report()["hosts"]["dead.example"]["failures"][0]["task"] == "Gathering Facts"  # Ansible's own view
