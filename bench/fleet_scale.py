@@ -174,7 +174,11 @@ def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path) 
     return result
 
 
-def table(results: list[dict], sizes: list[int]) -> str:
+def save(out: dict, workdir: Path) -> None:
+    (workdir / "results.json").write_text(json.dumps(out, indent=2))
+
+
+def table(results: list[dict], sizes: list[int], tuning_n: int) -> str:
     def med(variant: str, n: int) -> float | None:
         walls = [r["wall_s"] for r in results if r["variant"] == variant and r["n"] == n]
         return statistics.median(walls) if walls else None
@@ -185,14 +189,15 @@ def table(results: list[dict], sizes: list[int]) -> str:
         a, b, c = med("a", n), med("b", n), med("c", n)
         lines.append(f"| {n} | {a:.1f} | {b:.1f} | {c:.1f} | {a / b:.2f} | {a / c:.2f} | {a / n:.2f} |"
                      if a and b and c else f"| {n} | {a} | {b} | {c} | | | |")
-    tuned = sorted({r["variant"] for r in results} - {"a", "b", "c"})
+    tuned = [v for v in TUNING if any(r["variant"] == v for r in results)]
     if tuned:
-        n = max(sizes)
-        lines += ["", f"Tuning experiments at N={n} (median s; vs (c) at the same N):", "",
-                  "| variant | settings on top of (c) | wall (s) | vs c |", "|---|---|---:|---:|"]
+        n, ref = tuning_n, med("c_ref", tuning_n)
+        lines += ["", f"Tuning experiments at N={n} (median s), each against c_ref: (c) re-run in the same block:",
+                  "", "| variant | settings on top of (c) | wall (s) | vs c_ref |", "|---|---|---:|---:|",
+                  f"| c_ref | (none) | {ref:.1f} | 1.00 |"]
         for v in tuned:
             lines.append(f"| {v} | {' '.join(f'{k}={x}' for k, x in TUNING[v].items())} | {med(v, n):.1f} "
-                         f"| {med(v, n) / med('c', n):.2f} |")
+                         f"| {med(v, n) / ref:.2f} |")
     return "\n".join(lines)
 
 
@@ -202,12 +207,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant and N")
     parser.add_argument("--skip-tags", default=DEFAULT_SKIP_TAGS, help="passed to every variant")
     parser.add_argument("--tags", default="", help="passed to every variant")
-    parser.add_argument("--tuning", action="store_true", help=f"also time {', '.join(TUNING)} at max N")
+    parser.add_argument("--tuning", action="store_true", help=f"also time {', '.join(TUNING)} (each repetition)")
+    parser.add_argument("--tuning-size", type=int, help="N for the tuning experiments (default: the largest)")
     parser.add_argument("--apt-cache-port", type=int, default=3199)
     parser.add_argument("--no-apt-cache", action="store_true", help="converge straight from the archive")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/agp-fleet-bench"))
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    tuning_n = args.tuning_size or max(sizes)
+    if tuning_n not in sizes:
+        parser.error(f"--tuning-size {tuning_n} must be one of --sizes {args.sizes}")
+    # SIGTERM (timeout, kill) must still remove the containers and stop the cache: run the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     cache = None if args.no_apt_cache else AptCache(args.workdir, args.apt_cache_port)
@@ -239,14 +250,16 @@ def main() -> int:
                 for i, n in enumerate(sizes):  # rotate the order so no variant always runs first
                     order = variants[(rep + i) % 3:] + variants[:(rep + i) % 3]
                     out["results"] += [run_variant(v, inventories[n], n, args, args.workdir) for v in order]
+                    save(out, args.workdir)
                 if args.tuning:
-                    out["results"] += [run_variant(v, inventories[max(sizes)], max(sizes), args, args.workdir)
-                                       for v in TUNING]
+                    out["results"] += [run_variant(v, inventories[tuning_n], tuning_n, args, args.workdir)
+                                       for v in ["c_ref", *TUNING]]
+                    save(out, args.workdir)
         finally:
             if cache:
                 cache.stop()
-            (args.workdir / "results.json").write_text(json.dumps(out, indent=2))
-    print("\n" + table(out["results"], sizes))
+            save(out, args.workdir)
+    print("\n" + table(out["results"], sizes, tuning_n))
     print(f"\nraw results: {args.workdir / 'results.json'}")
     return 0
 

@@ -110,7 +110,10 @@ def _ssh_option_args(*arg_strings: object) -> dict[str, str]:
     for text in arg_strings:
         if not isinstance(text, str):
             continue
-        words = shlex.split(text)
+        try:
+            words = shlex.split(text)
+        except ValueError:  # unbalanced quotes: Ansible's own ssh call would fail; nothing to take
+            continue
         for flag, value in zip(words, [*words[1:], ""], strict=True):
             if flag == "-J":
                 options["proxyjump"] = value
