@@ -15,8 +15,8 @@ from rich.console import Console
 
 from . import paths, rundir, state
 from .errors import (
-    EXIT_HOST_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_MEANINGS,
     EXIT_OK,
     EXIT_TOOL_ERROR,
     EXIT_UNREACHABLE,
@@ -36,14 +36,7 @@ from .validate import ValidationResult, validate
 ACTIONS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
 COMMANDS = ("site", "validate", "check", "smoke", "status", "report")
 SMOKE_LEVELS = ("quick", "standard", "burn")
-EXIT_CODES = f"""exit codes:
-  {EXIT_OK}    every host ok
-  {EXIT_HOST_FAILED}    at least one host failed (a task, a gate, a smoke test)
-  {EXIT_USAGE}    usage or input error: bad flags, invalid inventory or variables; nothing was run
-  {EXIT_TOOL_ERROR}    ansible-playbook failed without a host result (e.g. no host matched --limit)
-  {EXIT_UNREACHABLE}    at least one host unreachable, none failed
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C / SIGTERM); a partial report was written
-"""
+EXIT_CODES = "exit codes:\n" + "".join(f"  {code:<4} {meaning}\n" for code, meaning in EXIT_MEANINGS.items())
 
 
 def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:

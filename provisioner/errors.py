@@ -11,6 +11,16 @@ EXIT_TOOL_ERROR = 3
 EXIT_UNREACHABLE = 4
 EXIT_INTERRUPTED = 130
 
+# The documented meaning of each exit code (CLI help, README, HTML report).
+EXIT_MEANINGS = {
+    EXIT_OK: "every host ok",
+    EXIT_HOST_FAILED: "at least one host failed (a task, a gate, a smoke test)",
+    EXIT_USAGE: "usage or input error: bad flags, invalid inventory or variables; nothing was run",
+    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result (e.g. a playbook error)",
+    EXIT_UNREACHABLE: "at least one host unreachable, none failed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C / SIGTERM); a partial report was written",
+}
+
 
 class ProvisionerError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""

@@ -18,15 +18,7 @@ from pathlib import Path
 import jinja2
 
 from . import fleet
-from .errors import (
-    EXIT_HOST_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TOOL_ERROR,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
-    UsageError,
-)
+from .errors import EXIT_MEANINGS, EXIT_OK, UsageError
 from .report import REPORT_JSON
 
 REPORT_HTML = "report.html"
@@ -34,14 +26,6 @@ SMOKE_DIR = "smoke"
 TEMPLATE = "report.html.j2"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
-EXIT_MEANINGS = {
-    EXIT_OK: "every host ok",
-    EXIT_HOST_FAILED: "at least one host failed (a task, a gate, a smoke test)",
-    EXIT_USAGE: "usage or input error; nothing was run",
-    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result",
-    EXIT_UNREACHABLE: "at least one host unreachable, none failed",
-    EXIT_INTERRUPTED: "interrupted; results are partial",
-}
 FIGURES = {  # smoke figure -> (title, unit); order is fleet.COMPARED_FIGURES'
     "matmul_bf16_tflops": ("bf16 matmul", "TFLOP/s"),
     "matmul_fp16_tflops": ("fp16 matmul", "TFLOP/s"),
