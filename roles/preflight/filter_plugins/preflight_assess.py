@@ -105,7 +105,8 @@ def preflight_assess(measured: dict, t: dict, product: dict) -> dict:
             "status": "warn" if rot else "ok",
             "message": "disk type: "
             + (
-                "rotational (HDD): model loading ~0.1 GB/s per the guide; SSD recommended"
+                f"rotational ({storage['block_device']}: sysfs queue/rotational=1; virtual disks may report 1"
+                " regardless): an HDD loads models at ~0.1 GB/s per the guide; SSD recommended"
                 if rot
                 else f"non-rotational ({storage['block_device']})"
                 if rot is False
