@@ -28,7 +28,8 @@ fi
 py="${PYTHON:-python3}"
 "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: the controller needs Python >= 3.11 ($py is $("$py" -V 2>&1))" >&2; exit 2; }
-[[ -x .venv/bin/python ]] || "$py" -m venv .venv
+# A venv left half-made by an interrupted run is made again.
+[[ -x .venv/bin/python && -x .venv/bin/pip ]] || "$py" -m venv --clear .venv
 stamp=".venv/.installed$pip_extra"
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     .venv/bin/pip install -q --upgrade pip
