@@ -52,8 +52,7 @@ def _format_value(module: str, param: str, value: object) -> str:
     if isinstance(value, str):
         if "\n" in value or '"' in value or "#" in value:
             raise ModprobeConfError(
-                f"modprobe_options.{module}.{param}: value {value!r} may not contain a newline,"
-                " a double quote or '#'"
+                f"modprobe_options.{module}.{param}: value {value!r} may not contain a newline, a double quote or '#'"
             )
         if value == "":
             raise ModprobeConfError(f"modprobe_options.{module}.{param}: empty value")
