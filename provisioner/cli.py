@@ -58,8 +58,8 @@ def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
     rollout.add_argument("--probe-strict", action="store_true",
                          help="stop before the run (exit 4) when any host fails the reachability pre-flight")
     rollout.add_argument("--retry-failed", nargs="?", const=rundir.LATEST, metavar="RUN",
-                         help="run only the hosts that failed, were unreachable or were not reached "
-                              "in RUN (default: the latest run)")
+                         help="run only the hosts that failed, were unreachable, were not reached or "
+                              "were cut short by an interruption in RUN (default: the latest run)")
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -243,7 +243,8 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
 
 def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console) -> list[str]:
     previous = load(rundir.resolve(ref, base))
-    hosts = [h for h, r in previous["hosts"].items() if r["status"] in ("failed", "unreachable", "not_run")]
+    hosts = [h for h, r in previous["hosts"].items()
+             if r["status"] in ("failed", "unreachable", "not_run", "interrupted")]
     if previous.get("inventory") and Path(previous["inventory"]) != inventory:
         console.print(f"warning: run {previous['run_id']} used inventory {previous['inventory']}, "
                       f"this run uses {inventory}", style="yellow", markup=False)

@@ -30,6 +30,7 @@ class HostResult:
     ignored: int = 0
     current_task: str = ""
     not_run: bool = False  # targeted, but no task ever ran (rollout stopped, or interrupted)
+    cut_short: bool = False  # the run was interrupted before this host finished the play
     failures: list[dict] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
 
@@ -37,6 +38,8 @@ class HostResult:
     def status(self) -> str:
         if self.not_run:
             return "not_run"
+        if self.cut_short and not self.failed and not self.unreachable:
+            return "interrupted"
         if self.unreachable and not self.failed:
             return "unreachable"
         if self.failed:
@@ -146,6 +149,7 @@ class RunReport:
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         for result in self.hosts.values():
             result.current_task = ""
+            result.cut_short = self.interrupted
         missing = [h for h in self.targeted if h not in self.hosts]
         for name in missing:
             self.hosts[name] = HostResult(not_run=True)
@@ -181,7 +185,7 @@ class RunReport:
             "runner_rc": self.runner_rc, "exit_code": self.exit_code(),
             "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings, "fleet": self.fleet,
             "hosts": {name: {"status": r.status, **{k: v for k, v in asdict(r).items()
-                                                    if k not in ("current_task", "not_run")}}
+                                                    if k not in ("current_task", "not_run", "cut_short")}}
                       for name, r in sorted(self.hosts.items())},
         }
 

@@ -114,3 +114,13 @@ def test_targeted_hosts_that_never_ran_are_reported_not_run():
     data = r.to_dict()
     assert data["hosts"]["b"]["status"] == "not_run" and data["hosts"]["c"]["status"] == "not_run"
     assert "rollout stopped" in data["warnings"][0] and r.exit_code() == EXIT_HOST_FAILED
+
+
+def test_interrupted_run_marks_unfinished_hosts_interrupted():
+    r = feed(make(), [ev("runner_on_ok", "a", task="t", res={}),
+                      ev("runner_on_failed", "b", task="t", res={"msg": "broke"})])
+    r.interrupted = True
+    r.finish(254, "canceled", 1)
+    data = r.to_dict()
+    assert data["hosts"]["a"]["status"] == "interrupted" and data["hosts"]["b"]["status"] == "failed"
+    assert r.exit_code() == EXIT_INTERRUPTED
