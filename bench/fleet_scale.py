@@ -152,7 +152,7 @@ def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path) 
             cwd = workdir / "empty-cwd"
             cwd.mkdir(exist_ok=True)
         else:
-            env, cwd = clean_env(**settings.runner_env(count, environ={}), **TUNING.get(variant, {})), ROOT
+            env, cwd = clean_env(**{**settings.runner_env(count, environ={}), **TUNING.get(variant, {})}), ROOT
             if variant == "c_factcache":
                 env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(workdir / "factcache")
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
@@ -263,8 +263,8 @@ def main() -> int:
             if args.check_idempotence:
                 out["idempotence"] = run_variant("a", inventories[max(sizes)], max(sizes), args, args.workdir)
             variants = ["a", "b", "c"]
-            for rep in range(args.repeat):
-                for i, n in enumerate(sizes):  # rotate the order so no variant always runs first
+            for rep in range(max(args.repeat, int(args.tuning))):  # --repeat 0 --tuning: tuning alone
+                for i, n in enumerate(sizes if rep < args.repeat else []):  # rotate the order per N
                     order = variants[(rep + i) % 3:] + variants[:(rep + i) % 3]
                     out["results"] += [run_variant(v, inventories[n], n, args, args.workdir) for v in order]
                     save(out, args.workdir)
