@@ -154,6 +154,12 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
                                style=STATUS_STYLE.get(failure["kind"], "")))
             for line in failure["message"].splitlines() or [""]:
                 console.print(Text(f"    {line}"))
+    retried = {name: host["retries"] for name, host in data["hosts"].items() if host.get("retries")}
+    if retried:
+        total = sum(len(r) for r in retried.values())
+        console.print(Text(f"{total} transient failure(s) retried on {len(retried)} host(s): "
+                           + "; ".join(f"{n} ({len(r)}x, e.g. {r[0]['task']})" for n, r in list(retried.items())[:10]),
+                           style="yellow"))
     for warning in data.get("warnings") or []:
         console.print(Text(f"WARNING: {warning}", style="yellow"))
     if data.get("interrupted"):

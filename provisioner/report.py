@@ -31,6 +31,7 @@ class HostResult:
     current_task: str = ""
     not_run: bool = False  # targeted, but no task ever ran (rollout stopped, or interrupted)
     cut_short: bool = False  # the run was interrupted before this host finished the play
+    retries: list[dict] = field(default_factory=list)  # transient failures retried (apt locks, mirrors)
     failures: list[dict] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
 
@@ -100,6 +101,10 @@ class RunReport:
             self.host(host).current_task = _task_name(data)
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
             self._on_result(kind, host, data)
+        elif kind == "runner_retry" and host:  # a task's `retries`/`until` tried again after a failure
+            res = data.get("res") or {}
+            self.host(host).retries.append({"task": _task_name(data), "attempt": res.get("attempts"),
+                                            "message": _message(res)[:300]})
         elif kind == "playbook_on_stats":
             self._on_stats(data)
         elif kind == "warning":
@@ -175,6 +180,7 @@ class RunReport:
 
     def to_dict(self) -> dict:
         totals = {c: sum(getattr(r, c) for r in self.hosts.values()) for c in COUNTERS}
+        totals["retries"] = sum(len(r.retries) for r in self.hosts.values())
         by_status: dict[str, int] = {}
         for r in self.hosts.values():
             by_status[r.status] = by_status.get(r.status, 0) + 1

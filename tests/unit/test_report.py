@@ -124,3 +124,14 @@ def test_interrupted_run_marks_unfinished_hosts_interrupted():
     data = r.to_dict()
     assert data["hosts"]["a"]["status"] == "interrupted" and data["hosts"]["b"]["status"] == "failed"
     assert r.exit_code() == EXIT_INTERRUPTED
+
+
+def test_retried_transient_failures_are_counted():
+    r = feed(make(), [ev("runner_retry", "a", task="Install packages", role="kernel",
+                         res={"attempts": 1, "msg": "Could not get lock /var/lib/dpkg/lock-frontend"}),
+                      ev("runner_on_ok", "a", task="Install packages", res={})])
+    r.finish(0, "successful", 1)
+    data = r.to_dict()
+    assert data["totals"]["retries"] == 1
+    assert data["hosts"]["a"]["retries"][0]["task"] == "kernel : Install packages"
+    assert "Could not get lock" in data["hosts"]["a"]["retries"][0]["message"]
