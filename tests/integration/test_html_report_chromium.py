@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from fixtures.signoff_run import (  # noqa: E402
+from tests.fixtures.signoff_run import (
     BIOS_MESSAGE,
     FAILED_HOST,
     OK_HOSTS,
@@ -33,6 +31,8 @@ from fixtures.signoff_run import (  # noqa: E402
     find,
     parse_elements,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [

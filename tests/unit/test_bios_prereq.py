@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.sysfs import GIB, MEM64_PREF, build_host, resource, write
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from fixtures.sysfs import GIB, MEM64_PREF, build_host, resource, write  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("bios_prereq", REPO / "library" / "bios_prereq.py")
 bios_prereq = importlib.util.module_from_spec(spec)

@@ -13,14 +13,13 @@ import copy
 import json
 import re
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from fixtures.signoff_run import (  # noqa: E402
+from provisioner.errors import UsageError
+from provisioner.html_report import read_smoke, render_html, write_html
+from tests.fixtures.signoff_run import (
     BIOS_MESSAGE,
     FAILED_HOST,
     OK_HOSTS,
@@ -34,8 +33,7 @@ from fixtures.signoff_run import (  # noqa: E402
     parse_elements,
 )
 
-from provisioner.errors import UsageError  # noqa: E402
-from provisioner.html_report import read_smoke, render_html, write_html  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

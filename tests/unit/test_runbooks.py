@@ -25,20 +25,18 @@ import io
 import re
 import shlex
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from fixtures.signoff_run import RUN_ID, build_run  # noqa: E402
+from provisioner import cli, python_stack, specs
+from provisioner.errors import Problem
+from provisioner.validate import parse_extra_vars, validate
+from tests.fixtures.signoff_run import RUN_ID, build_run
 
-from provisioner import cli, python_stack, specs  # noqa: E402
-from provisioner.errors import Problem  # noqa: E402
-from provisioner.validate import parse_extra_vars, validate  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 RUNBOOK_DIR = REPO / "docs" / "runbooks"
 RUNBOOKS = sorted(p for p in RUNBOOK_DIR.glob("*.md") if p.name != "README.md")
