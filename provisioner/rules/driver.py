@@ -75,16 +75,18 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
             return findings
 
     installed = pinned or f"newest {branch}.x"
+
+    def too_old(message: str, minimum: str) -> Finding:
+        """The pinned version, else the branch, is what the inventory must raise."""
+        return Finding(host, "nvidia_driver_version" if pinned else "nvidia_driver_branch", pinned or branch,
+                       message, f"a branch/version >= {minimum}, e.g. branch '535'")
     cuda_version = hostvars.get("cuda_version", "11.8")
     if not is_templated(cuda_version):
         cuda_version = str(cuda_version)
         minimum = CUDA_MIN_DRIVER.get(cuda_version)
         if minimum and not _satisfies(branch, pinned, minimum):
-            findings.append(Finding(host, "nvidia_driver_version" if pinned else "nvidia_driver_branch",
-                                    pinned or branch,
-                                    f"driver {installed} cannot run CUDA {cuda_version} (cuda_version), "
-                                    f"which needs driver >= {minimum}",
-                                    f"a branch/version >= {minimum}, e.g. branch '535'"))
+            findings.append(too_old(f"driver {installed} cannot run CUDA {cuda_version} (cuda_version), "
+                                    f"which needs driver >= {minimum}", minimum))
 
     models = hostvars.get("nvidia_driver_gpu_models", []) or []
     if isinstance(models, str):
@@ -95,9 +97,6 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
         key = str(model).upper().split()[0] if str(model).strip() else ""
         minimum = GPU_MIN_DRIVER.get(key)
         if minimum and not _satisfies(branch, pinned, minimum):
-            findings.append(Finding(host, "nvidia_driver_version" if pinned else "nvidia_driver_branch",
-                                    pinned or branch,
-                                    f"driver {installed} does not support {model} GPUs "
-                                    f"(nvidia_driver_gpu_models), which need driver >= {minimum}",
-                                    f"a branch/version >= {minimum}, e.g. branch '535'"))
+            findings.append(too_old(f"driver {installed} does not support {model} GPUs "
+                                    f"(nvidia_driver_gpu_models), which need driver >= {minimum}", minimum))
     return findings
