@@ -1,0 +1,151 @@
+"""NCCL all-reduce over the measured GPUs, one process per GPU, as a size sweep (nccl-tests'
+definition of bus bandwidth), correct at every size. The workers start early and wait: they load
+torch and make their NCCL communicator while the parent measures the GPUs, and run the sweep when
+the parent writes the 'go' file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from autoglm_smoke import NCCL_SAFE_ENV
+from autoglm_smoke.figures import bus_bandwidth_gbs
+
+SWEEP_BYTES = (1 << 20, 16 << 20, 256 << 20, 1 << 30, 2 << 30)
+WORKER_FLAG = "--collective-worker"
+
+
+def self_command():
+    """(argv prefix, extra env) that starts this program again: the zipapp file, or the package."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isfile(root):  # running from the zipapp
+        return [sys.executable, root], {}
+    return [sys.executable, "-m", "autoglm_smoke"], {"PYTHONPATH": os.pathsep.join([root] + sys.path[1:])}
+
+
+def iterations(nbytes):
+    """Enough back-to-back all-reduces to time well past launch cost, few at the large sizes."""
+    return max(5, min(200, int((2 << 30) * 10 // nbytes)))
+
+
+def worker(rank, world, cuda_index, workdir, sizes):
+    """One rank: make the communicator, wait for 'go', then for every size check the sum and time
+    iterations() all-reduces with CUDA events on this GPU's stream. Rank 0 writes result.json."""
+    import torch  # noqa: PLC0415
+    import torch.distributed as dist  # noqa: PLC0415
+
+    dev = torch.device("cuda", cuda_index)
+    torch.cuda.set_device(dev)
+    init = {"init_method": "file://" + os.path.join(workdir, "store"), "rank": rank, "world_size": world}
+    try:
+        dist.init_process_group("nccl", device_id=dev, **init)
+    except TypeError:  # torch before 2.3 has no device_id
+        dist.init_process_group("nccl", **init)
+    try:
+        warm = torch.ones(1 << 18, device=dev)
+        dist.all_reduce(warm)  # the communicator is made here, before the parent says go
+        torch.cuda.synchronize(dev)
+        go = os.path.join(workdir, "go")
+        deadline = time.time() + 1800
+        while not os.path.exists(go):
+            if time.time() > deadline or os.getppid() == 1:
+                return 3  # the parent is gone or never said go
+            time.sleep(0.02)
+        stream = torch.cuda.current_stream(dev)
+        sweep = []
+        for nbytes in sizes:
+            numel = nbytes // 4
+            base = (torch.arange(numel, device=dev) % 251).to(torch.float32)
+            x = base + rank
+            dist.all_reduce(x)
+            expected = base * world + world * (world - 1) // 2
+            max_err = (x - expected).abs().max().item()
+            del x, expected, base
+            buf = torch.zeros(numel, device=dev, dtype=torch.float32)  # sums of zeros stay finite
+            for _ in range(3):
+                dist.all_reduce(buf)
+            n_iter = iterations(nbytes)
+            dist.all_reduce(warm)
+            stream.synchronize()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record(stream)
+            for _ in range(n_iter):
+                dist.all_reduce(buf)
+            end.record(stream)
+            end.synchronize()
+            secs = start.elapsed_time(end) / 1000.0 / n_iter
+            del buf
+            torch.cuda.empty_cache()
+            sweep.append(
+                {
+                    "bytes": numel * 4,
+                    "iterations": n_iter,
+                    "seconds": secs,
+                    "algbw_gbs": numel * 4 / secs / 1e9,
+                    "busbw_gbs": bus_bandwidth_gbs(numel * 4, secs, world),
+                    "correct": max_err == 0.0,
+                    "max_abs_error": max_err,
+                }
+            )
+        if rank == 0:
+            tmp = os.path.join(workdir, "result.json.tmp")
+            with open(tmp, "w") as fh:
+                json.dump({"world": world, "backend": "nccl", "sweep": sweep}, fh)
+            os.replace(tmp, os.path.join(workdir, "result.json"))
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+class AllReduceSweep:
+    """Start the workers now (start()), let them run the sweep later (collect())."""
+
+    def __init__(self, cuda_indices, sizes=SWEEP_BYTES, timeout_s=300):
+        self.cuda_indices, self.sizes, self.timeout_s = list(cuda_indices), sizes, timeout_s
+        self.workdir = tempfile.mkdtemp(prefix="autoglm-allreduce-")
+        self.procs = []
+
+    def start(self):
+        argv, extra_env = self_command()
+        env = dict(os.environ, **extra_env)
+        env.update(NCCL_SAFE_ENV)
+        world = len(self.cuda_indices)
+        sizes = ",".join(str(s) for s in self.sizes)
+        for rank, cuda_index in enumerate(self.cuda_indices):
+            cmd = argv + [WORKER_FLAG, str(rank), str(world), str(cuda_index), self.workdir, sizes]
+            self.procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        return self
+
+    def collect(self):
+        """Say go, wait for every worker, and return the result (or {"error": ...})."""
+        with open(os.path.join(self.workdir, "go"), "w") as fh:
+            fh.write("go\n")
+        logs, deadline = [], time.time() + self.timeout_s
+        try:
+            for p in self.procs:
+                stdout, _ = p.communicate(timeout=max(1, deadline - time.time()))
+                logs.append(stdout.decode("utf-8", "replace")[-600:])
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            return {"error": f"all-reduce did not finish within {self.timeout_s} s"}
+        result_path = os.path.join(self.workdir, "result.json")
+        try:
+            if any(p.returncode for p in self.procs) or not os.path.exists(result_path):
+                return {"error": "all-reduce worker failed: " + " | ".join(s.strip() for s in logs if s.strip())}
+            with open(result_path) as fh:
+                return json.load(fh)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def cancel(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            p.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
