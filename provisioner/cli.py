@@ -109,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("inventory", type=Path, nargs="?")
     _add_run_flags(check)
-    smoke = sub.add_parser("smoke", help="run the GPU smoke test alone", epilog=EXIT_CODES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    smoke.add_argument("inventory", type=Path)
+    smoke = sub.add_parser("smoke", help="run the GPU smoke test alone; without INVENTORY on this machine",
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    smoke.add_argument("inventory", type=Path, nargs="?")
     smoke.add_argument("--level", choices=SMOKE_LEVELS, default="standard", help="smoke test depth")
     _add_run_flags(smoke)
     _add_rollout_flags(smoke)
@@ -165,10 +165,10 @@ def _check_limit(limit: str | None, result: ValidationResult) -> None:
                          f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
 
 
-def _local_inventory(run_dir: Path) -> Path:
+def _local_inventory(run_dir: Path, action: str) -> Path:
     path = run_dir / "inventory.yml"
     path.write_text(
-        "# written by `autoglm-provision check` with no inventory: this machine, local connection\n"
+        f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n", encoding="utf-8")
     return path
@@ -304,9 +304,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"inventory {args.inventory}: no such file")
     options = _options(args)
     run_dir = None
-    if args.inventory is None:  # check this machine: the generated inventory lives in the run dir
+    if args.inventory is None:  # check/smoke this machine: the generated inventory lives in the run dir
         run_dir = rundir.create(args.run_dir, args.keep_runs)
-    inventory = (args.inventory or _local_inventory(run_dir)).resolve()
+    inventory = (args.inventory or _local_inventory(run_dir, action)).resolve()
     result = validate(inventory, options.extra_vars)
     if result.errors:
         _print_problems(console, result, inventory)

@@ -38,3 +38,16 @@ def test_secret_env_does_not_reach_runner_artifacts(cli):
     for path in cli.latest().rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+
+
+def test_smoke_without_an_inventory_tests_this_machine(cli):
+    # As `check` does: no inventory means this machine over a local connection. This machine has no
+    # NVIDIA GPU, so the smoke verdict is a clear fail (exit 1) with the JSON in the run directory.
+    result = cli("smoke", "--plain", "--level", "quick")
+    report = cli.report()
+    assert result.returncode == report["exit_code"], result.stdout + result.stderr
+    assert report["action"] == "smoke" and list(report["hosts"]) == ["localhost"]
+    smoke = json.loads((cli.latest() / "smoke" / "localhost.json").read_text())
+    assert smoke["schema"] == "autoglm-gpu-smoke/2" and smoke["level"] == "quick"
+    if not smoke["gpu_present"]:
+        assert result.returncode == 1 and "no NVIDIA GPU/driver" in smoke["verdict_reason"]

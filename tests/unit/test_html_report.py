@@ -63,7 +63,7 @@ def test_fixture_is_what_the_cli_writes(inputs):
     assert report["exit_code"] == 1
     assert set(smoke) == {*OK_HOSTS, SLOW_HOST}
     slow = smoke[SLOW_HOST]
-    assert slow["schema"] == "autoglm-gpu-smoke/1" and len(slow["gpus"]) == 8
+    assert slow["schema"] == "autoglm-gpu-smoke/2" and len(slow["gpus"]) == 8
     # The slow GPU passes its own spec floor: only the fleet comparison catches it.
     assert slow["verdict"] == "pass" and slow["gpus"][SLOW_GPU]["sku"] == "H100-SXM5-80GB"
 
