@@ -2,7 +2,7 @@
 
 Every GPU's throughput figures are compared with the median of all GPUs of the same SKU in the
 run (across hosts); a figure more than ``threshold`` below that median flags its host. Pure
-function over the smoke program's JSON reports (roles/gpu_smoke/files/autoglm_gpu_smoke.py).
+function over the smoke program's JSON reports (the autoglm_smoke package).
 """
 
 from __future__ import annotations

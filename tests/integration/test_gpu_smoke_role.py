@@ -37,7 +37,7 @@ def test_site_fails_a_host_whose_smoke_test_fails(cli, container, tmp_path):
     assert fact["verdict"] == "fail" and fact["gpu_present"] is False and fact["level"] == "quick"
     smoke_json = json.loads((cli.latest() / "smoke" / f"{container}.json").read_text())
     assert smoke_json["verdict"] == "fail" and smoke_json["host_checks"][0]["name"] == "nvidia_gpu_present"
-    assert smoke_json["environment"]["nvml_bindings"].startswith("bundled")  # no pynvml in the container: the zipapp's copy
+    assert smoke_json["environment"]["nvml_bindings"].startswith("bundled")  # no pynvml in the container
 
 
 def test_host_needing_no_gpu_passes_idempotently_and_check_mode_is_clean(cli, container, tmp_path):
