@@ -1,7 +1,9 @@
 """NCCL all-reduce over the measured GPUs, one process per GPU, as a size sweep (nccl-tests'
 definition of bus bandwidth), correct at every size. The workers start early and wait: they load
 torch and make their NCCL communicator while the parent measures the GPUs, and run the sweep when
-the parent writes the 'go' file."""
+the parent writes the 'go' file. They make their communicators (CUDA contexts, NCCL buffers) only
+when the parent writes 'init', at a step that times nothing, so that no measured figure shares
+its GPU with that set-up."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ import time
 from autoglm_smoke import NCCL_SAFE_ENV
 from autoglm_smoke.figures import bus_bandwidth_gbs
 
-SWEEP_BYTES = (1 << 20, 16 << 20, 256 << 20, 1 << 30, 2 << 30)
+# From 128 MiB: each all-reduce is issued from Python through c10d (~20 us a call), which below
+# ~128 MiB on NVLink is a visible share of the time (1 MiB: half); small-message latency is
+# nccl-tests' business, bandwidth at the sizes that carry gradients is this check's.
+SWEEP_BYTES = (128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30)
 WORKER_FLAG = "--collective-worker"
 
 
@@ -30,7 +35,17 @@ def self_command():
 
 def iterations(nbytes):
     """Enough back-to-back all-reduces to time well past launch cost, few at the large sizes."""
-    return max(5, min(200, int((2 << 30) * 10 // nbytes)))
+    return max(5, min(50, int((2 << 30) * 10 // nbytes)))
+
+
+def wait_for(path, timeout_s=1800):
+    """True once `path` exists; False when the parent died (re-parented to init) or time ran out."""
+    deadline = time.time() + timeout_s
+    while not os.path.exists(path):
+        if time.time() > deadline or os.getppid() == 1:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def worker(rank, world, cuda_index, workdir, sizes):
@@ -39,6 +54,8 @@ def worker(rank, world, cuda_index, workdir, sizes):
     import torch  # noqa: PLC0415
     import torch.distributed as dist  # noqa: PLC0415
 
+    if not wait_for(os.path.join(workdir, "init")):
+        return 3  # the parent is gone or never said init
     dev = torch.device("cuda", cuda_index)
     torch.cuda.set_device(dev)
     init = {"init_method": "file://" + os.path.join(workdir, "store"), "rank": rank, "world_size": world}
@@ -50,13 +67,10 @@ def worker(rank, world, cuda_index, workdir, sizes):
         warm = torch.ones(1 << 18, device=dev)
         dist.all_reduce(warm)  # the communicator is made here, before the parent says go
         torch.cuda.synchronize(dev)
-        go = os.path.join(workdir, "go")
-        deadline = time.time() + 1800
-        while not os.path.exists(go):
-            if time.time() > deadline or os.getppid() == 1:
-                return 3  # the parent is gone or never said go
-            time.sleep(0.02)
-        stream = torch.cuda.current_stream(dev)
+        with open(os.path.join(workdir, f"ready.{rank}"), "w") as fh:
+            fh.write("ready\n")
+        if not wait_for(os.path.join(workdir, "go")):
+            return 3  # the parent is gone or never said go
         sweep = []
         for nbytes in sizes:
             numel = nbytes // 4
@@ -70,15 +84,7 @@ def worker(rank, world, cuda_index, workdir, sizes):
             for _ in range(3):
                 dist.all_reduce(buf)
             n_iter = iterations(nbytes)
-            dist.all_reduce(warm)
-            stream.synchronize()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record(stream)
-            for _ in range(n_iter):
-                dist.all_reduce(buf)
-            end.record(stream)
-            end.synchronize()
-            secs = start.elapsed_time(end) / 1000.0 / n_iter
+            secs = timed_allreduce(torch, dist, dev, buf, warm, n_iter)
             del buf
             torch.cuda.empty_cache()
             sweep.append(
@@ -102,6 +108,20 @@ def worker(rank, world, cuda_index, workdir, sizes):
     return 0
 
 
+def timed_allreduce(torch, dist, dev, buf, warm, n_iter):
+    """Seconds per all-reduce: n_iter back to back, timed with CUDA events on this GPU's stream."""
+    stream = torch.cuda.current_stream(dev)
+    dist.all_reduce(warm)  # the ranks start the timed part together
+    stream.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(stream)
+    for _ in range(n_iter):
+        dist.all_reduce(buf)
+    end.record(stream)
+    end.synchronize()
+    return start.elapsed_time(end) / 1000.0 / n_iter
+
+
 class AllReduceSweep:
     """Start the workers now (start()), let them run the sweep later (collect())."""
 
@@ -121,10 +141,28 @@ class AllReduceSweep:
             self.procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         return self
 
+    def _signal(self, name):
+        with open(os.path.join(self.workdir, name), "w") as fh:
+            fh.write(name + "\n")
+
+    def init(self):
+        """Let the workers make their communicators now."""
+        self._signal("init")
+
+    def wait_ready(self, timeout_s=120):
+        """Wait until every worker has its communicator (or one has exited, or time ran out)."""
+        self.init()
+        deadline = time.time() + timeout_s
+        ready = [os.path.join(self.workdir, f"ready.{r}") for r in range(len(self.procs))]
+        while time.time() < deadline and not all(os.path.exists(p) for p in ready):
+            if any(p.poll() is not None for p in self.procs):
+                return
+            time.sleep(0.02)
+
     def collect(self):
         """Say go, wait for every worker, and return the result (or {"error": ...})."""
-        with open(os.path.join(self.workdir, "go"), "w") as fh:
-            fh.write("go\n")
+        self.init()
+        self._signal("go")
         logs, deadline = [], time.time() + self.timeout_s
         try:
             for p in self.procs:

@@ -198,7 +198,7 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     try:
         if opts.level in ("standard", "burn") and len(measured) >= 2:
             sweep = AllReduceSweep([g["cuda_index"] for g in measured]).start()
-        loads = measure_gpus(report, opts, nvml, torch, measured)
+        loads = measure_gpus(report, opts, nvml, torch, measured, sweep)
         for g in gpus:
             g["checks"] = evaluate_gpu_health(g["nvml"], opts, xids, log_source, loads.get(g["index"])) + g["checks"]
             if not g["measured"]:
@@ -269,7 +269,7 @@ def add_checks(gpu, result):
     gpu["checks"].extend(result if isinstance(result, list) else [result])
 
 
-def measure_gpus(report, opts, nvml, torch, measured):
+def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
     """The per-GPU CUDA work, all measured GPUs at once. Returns {nvml index: under-load samples}."""
     if not measured:
         return {}
@@ -296,7 +296,7 @@ def measure_gpus(report, opts, nvml, torch, measured):
                 add_checks(g, res)
             phases["load_and_correctness"] = _round(time.perf_counter() - t0)
             if opts.level in ("standard", "burn"):
-                throughput_steps(report, opts, torch, steps, measured)
+                throughput_steps(report, opts, torch, steps, measured, sweep)
         finally:
             torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     finally:
@@ -320,7 +320,7 @@ def matmul_dtypes(gpu):
     return ["fp16"] + (["bf16", "tf32"] if cc[0] >= 8 else ["fp32"])
 
 
-def throughput_steps(report, opts, torch, steps, measured):
+def throughput_steps(report, opts, torch, steps, measured, sweep=None):
     phases = report["phases_s"]
     t0 = time.perf_counter()
     for dt in ("fp16", "bf16", "tf32", "fp32"):
@@ -375,10 +375,16 @@ def throughput_steps(report, opts, torch, steps, measured):
 
     for name, fn in (("memory_bw_gbs", mem_bw), ("memory_pattern_test", memtest)):
         t0 = time.perf_counter()
+        if name == "memory_pattern_test" and sweep is not None:
+            sweep.init()  # the NCCL workers set up during a step that times nothing
         for g, res in steps.step(name, fn):
             add_checks(g, res)
         phases[name] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()
+    if sweep is not None:
+        sweep.wait_ready()  # and are done with it before the host copies are timed
+        phases["allreduce_setup_wait"] = _round(time.perf_counter() - t0)
+        t0 = time.perf_counter()
     for g in measured:  # a host-shared path: each GPU alone first
         add_checks(g, guarded("pcie_bandwidth", pcie_checks, torch, g))
     if len(measured) > 1:
