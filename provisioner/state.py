@@ -19,7 +19,9 @@ PASS_WORDS = {"pass", "passed", "ok", "qualified", "success", "successful", "tru
 COLUMNS = (
     ("preflight", "preflight", ("verdict", "status")),
     ("bios", "bios_check", ("verdict",)),
-    ("driver", "nvidia_driver", ("installed_version", "version", "driver_version")),
+    # The nvidia_driver role publishes version_loaded (the running module) and version_installed
+    # (the userland package): the loaded one is what the GPUs run.
+    ("driver", "nvidia_driver", ("version_loaded", "version_installed")),
     ("cuda", "cuda", ("version",)),
     ("venv", "python_venv", ("profile", "python_version")),
     ("smoke", "gpu_smoke", ("verdict",)),

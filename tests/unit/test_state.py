@@ -8,7 +8,8 @@ def report(run_id, action, hosts, check=False):
 
 def test_records_merge_across_runs_and_readiness(tmp_path):
     facts_site = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []},
-                  "nvidia_driver": {"installed_version": "535.261.03", "reboot_pending": False},
+                  "nvidia_driver": {"version_installed": "535.261.03", "version_loaded": "535.261.03",
+                                    "reboot_pending": False},
                   "cuda": {"version": "11.8"}, "python_venv": {"profile": "cu118-default"},
                   "gpu_smoke": {"verdict": "PASS"}}
     state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts_site},
@@ -43,3 +44,14 @@ def test_slow_node_from_fleet_view_blocks_readiness(tmp_path):
     assert state.load_host("a", tmp_path)["ready"] is False
     state.record_run(report("r2", "check", {"a": {"status": "ok", "facts": {}}}), tmp_path)  # no smoke figures
     assert state.load_host("a", tmp_path)["summary"]["slow_node"] is True  # verdict kept until re-measured
+
+
+def test_driver_column_reads_the_keys_the_role_publishes():
+    # The contract is the role's report task: a key renamed there must fail here, not show "-" in `status`.
+    import yaml  # noqa: PLC0415
+
+    tasks = yaml.safe_load((state.paths.PROJECT_ROOT / "roles" / "nvidia_driver" / "tasks" / "report.yml").read_text())
+    published = set(next(t for t in tasks if "ansible.builtin.set_fact" in t)["ansible.builtin.set_fact"][
+        "autoglm_report_nvidia_driver"])
+    keys = dict((column, keys) for column, _, keys in state.COLUMNS)["driver"]
+    assert set(keys) <= published, (keys, published)

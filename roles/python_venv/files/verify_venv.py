@@ -36,7 +36,10 @@ def main():
     pins = locked_versions(lock)
     result = {"python": ".".join(map(str, sys.version_info[:3])), "versions": {}, "errors": [],
               "torch_cuda": None, "cuda_available": None}
-    for dist, module in zip(dists, modules, strict=False):
+    if len(dists) != len(modules):
+        sys.exit(f"verify_venv.py: {len(dists)} distributions but {len(modules)} import names")
+    # no zip(strict=): this runs on the venv's Python, 3.9 included
+    for dist, module in zip(dists, modules):
         try:
             importlib.import_module(module)
         except Exception:  # any import failure is a finding, reported with its last line
