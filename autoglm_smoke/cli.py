@@ -118,8 +118,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     os.environ.update(NCCL_SAFE_ENV)
     if argv[:1] == [WORKER_FLAG]:
-        rank, world, cuda_index, workdir, sizes = argv[1:6]
-        return worker(int(rank), int(world), int(cuda_index), workdir, [int(s) for s in sizes.split(",")])
+        rank, world, uuid, bus, workdir, sizes = argv[1:7]
+        return worker(int(rank), int(world), uuid, bus, workdir, [int(s) for s in sizes.split(",")])
     opts = parse_args(argv)
     t_start = time.perf_counter()
     try:

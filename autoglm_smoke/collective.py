@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from autoglm_smoke import NCCL_SAFE_ENV
+from autoglm_smoke.devices import cuda_devices, match_devices
 from autoglm_smoke.figures import bus_bandwidth_gbs
 
 # From 128 MiB: each all-reduce is issued from Python through c10d (~20 us a call), which below
@@ -48,12 +49,24 @@ def wait_for(path, timeout_s=1800):
     return True
 
 
-def worker(rank, world, cuda_index, workdir, sizes):
-    """One rank: make the communicator, wait for 'go', then for every size check the sum and time
-    iterations() all-reduces with CUDA events on this GPU's stream. Rank 0 writes result.json."""
+def find_cuda_index(torch, uuid, pci_bus_id):
+    """This worker's CUDA device: the one with the GPU's NVML UUID, else its PCI bus id."""
+    mapping, _ = match_devices([{"index": 0, "uuid": uuid, "pci_bus_id": pci_bus_id}], cuda_devices(torch))
+    return mapping.get(0)
+
+
+def worker(rank, world, uuid, pci_bus_id, workdir, sizes):
+    """One rank: find its GPU, make the communicator when told, wait for 'go', then for every size
+    check the sum and time iterations() all-reduces with CUDA events on this GPU's stream. Rank 0
+    writes result.json."""
     import torch  # noqa: PLC0415
     import torch.distributed as dist  # noqa: PLC0415
 
+    cuda_index = find_cuda_index(torch, uuid, pci_bus_id)
+    if cuda_index is None:  # hidden from CUDA in this environment: the parent starts a new sweep
+        with open(os.path.join(workdir, f"absent.{rank}"), "w") as fh:
+            fh.write(f"{uuid} {pci_bus_id}\n")
+        return 4
     if not wait_for(os.path.join(workdir, "init")):
         return 3  # the parent is gone or never said init
     dev = torch.device("cuda", cuda_index)
@@ -123,10 +136,13 @@ def timed_allreduce(torch, dist, dev, buf, warm, n_iter):
 
 
 class AllReduceSweep:
-    """Start the workers now (start()), let them run the sweep later (collect())."""
+    """Start the workers now (start()), let them set up (init()) and run the sweep later
+    (collect()). GPUs are named by NVML UUID and PCI bus id, so the workers can start before this
+    process has loaded torch: each finds its own CUDA device."""
 
-    def __init__(self, cuda_indices, sizes=SWEEP_BYTES, timeout_s=300):
-        self.cuda_indices, self.sizes, self.timeout_s = list(cuda_indices), sizes, timeout_s
+    def __init__(self, gpus, sizes=SWEEP_BYTES, timeout_s=300):
+        self.gpus = [(g.get("uuid") or "-", g.get("pci_bus_id") or "-") for g in gpus]
+        self.sizes, self.timeout_s = sizes, timeout_s
         self.workdir = tempfile.mkdtemp(prefix="autoglm-allreduce-")
         self.procs = []
 
@@ -134,10 +150,10 @@ class AllReduceSweep:
         argv, extra_env = self_command()
         env = dict(os.environ, **extra_env)
         env.update(NCCL_SAFE_ENV)
-        world = len(self.cuda_indices)
+        world = len(self.gpus)
         sizes = ",".join(str(s) for s in self.sizes)
-        for rank, cuda_index in enumerate(self.cuda_indices):
-            cmd = argv + [WORKER_FLAG, str(rank), str(world), str(cuda_index), self.workdir, sizes]
+        for rank, (uuid, bus) in enumerate(self.gpus):
+            cmd = argv + [WORKER_FLAG, str(rank), str(world), uuid, bus, self.workdir, sizes]
             self.procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         return self
 

@@ -122,7 +122,7 @@ def peer_bandwidth(torch, cuda_indices):
     return one, both
 
 
-def host_copy_aggregate(torch, devs, nbytes=256 << 20, window_s=0.2):
+def host_copy_aggregate(torch, devs, nbytes=256 << 20, window_s=0.1):
     """Host<->device GB/s with every GPU copying at once (a host-shared path: root ports, CPU
     memory). Returns {"h2d_gbs", "d2h_gbs"} summed over the GPUs."""
     buffers = [host_buffers(torch, d, nbytes) for d in devs]

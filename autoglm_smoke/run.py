@@ -179,15 +179,17 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
                 f"--gpus names no GPU of this host: {unknown}",
             )
         )
-    t0 = time.perf_counter()
-    torch, cuda_error = open_cuda(torch_loader)
-    report["phases_s"]["torch_import"] = _round(time.perf_counter() - t0)
-    cuda_summary = None
-    if torch is not None:
-        report["environment"].update({"torch": torch.__version__, "torch_cuda": getattr(torch.version, "cuda", None)})
-        plan, cuda_summary = devices.plan(facts, devices.cuda_devices(torch), tokens)
-    else:
-        plan = {f["index"]: (None, "not run: " + str(cuda_error)) for f in facts}
+    early = None
+    selected = [f for f in facts if devices.selected(f, tokens)]
+    if opts.level in ("standard", "burn") and len(selected) >= 2 and torch_loader is import_torch:
+        # the NCCL workers load torch while this process does (5 s on the H200 host)
+        early = AllReduceSweep(selected).start()
+    try:
+        torch, cuda_error, plan, cuda_summary = open_and_plan(report, facts, tokens, torch_loader)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
     pci_count = None if pci_gpus is None else len(pci_gpus)
     report["host_checks"].append(evaluate_gpu_count(pci_count, len(facts), opts.expected_gpus, cuda_summary))
     report["host_checks"].append(torch_check(opts, torch, cuda_error))
@@ -196,8 +198,8 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     measured = [g for g in gpus if g["measured"]]
     sweep = None
     try:
-        if opts.level in ("standard", "burn") and len(measured) >= 2:
-            sweep = AllReduceSweep([g["cuda_index"] for g in measured]).start()
+        sweep = sweep_for(opts, early, measured)
+        early = None
         loads = measure_gpus(report, opts, nvml, torch, measured, sweep)
         for g in gpus:
             g["checks"] = evaluate_gpu_health(g["nvml"], opts, xids, log_source, loads.get(g["index"])) + g["checks"]
@@ -209,12 +211,38 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
             run_multi_gpu(report, opts, nvml, torch, measured, sweep)
             sweep = None
     finally:
-        if sweep is not None:
-            sweep.cancel()
+        for s in (early, sweep):
+            if s is not None:
+                s.cancel()
     for g in gpus:
         g.pop("_sku", None)
         g.pop("_dev", None)
     return finalize(report, t_start)
+
+
+def open_and_plan(report, facts, tokens, torch_loader):
+    """Load torch and say which CUDA device measures which GPU: (torch, error, plan, CUDA summary)."""
+    t0 = time.perf_counter()
+    torch, cuda_error = open_cuda(torch_loader)
+    report["phases_s"]["torch_import"] = _round(time.perf_counter() - t0)
+    if torch is None:
+        return None, cuda_error, {f["index"]: (None, "not run: " + str(cuda_error)) for f in facts}, None
+    report["environment"].update({"torch": torch.__version__, "torch_cuda": getattr(torch.version, "cuda", None)})
+    plan, cuda_summary = devices.plan(facts, devices.cuda_devices(torch), tokens)
+    return torch, None, plan, cuda_summary
+
+
+def sweep_for(opts, early, measured):
+    """The all-reduce sweep over the measured GPUs: the one started early when it names exactly
+    them, else a new one (GPUs hidden from CUDA, no torch)."""
+    wanted = [(g.get("uuid") or "-", g.get("pci_bus_id") or "-") for g in measured]
+    if early is not None and early.gpus == wanted:
+        return early
+    if early is not None:
+        early.cancel()
+    if opts.level in ("standard", "burn") and len(measured) >= 2:
+        return AllReduceSweep(measured).start()
+    return None
 
 
 def torch_check(opts, torch, cuda_error):
@@ -283,6 +311,8 @@ def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
         samplers = {g["index"]: LoadSampler(nvml, g["index"]) for g in measured}
         for s in samplers.values():
             s.start()
+        if sweep is not None:
+            sweep.init()  # the NCCL workers set up while nothing is timed (load, correctness)
         try:
             steps.step("load", lambda g: link_and_compute_load(torch, g["_dev"]))
         finally:
@@ -295,6 +325,10 @@ def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
             for g, res in steps.step("cuda_matmul_correctness", lambda g: correctness_check(torch, g["_dev"])):
                 add_checks(g, res)
             phases["load_and_correctness"] = _round(time.perf_counter() - t0)
+            if sweep is not None:
+                t0 = time.perf_counter()
+                sweep.wait_ready()  # and are done with it before anything is timed
+                phases["allreduce_setup_wait"] = _round(time.perf_counter() - t0)
             if opts.level in ("standard", "burn"):
                 throughput_steps(report, opts, torch, steps, measured, sweep)
         finally:
@@ -375,16 +409,10 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
 
     for name, fn in (("memory_bw_gbs", mem_bw), ("memory_pattern_test", memtest)):
         t0 = time.perf_counter()
-        if name == "memory_pattern_test" and sweep is not None:
-            sweep.init()  # the NCCL workers set up during a step that times nothing
         for g, res in steps.step(name, fn):
             add_checks(g, res)
         phases[name] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    if sweep is not None:
-        sweep.wait_ready()  # and are done with it before the host copies are timed
-        phases["allreduce_setup_wait"] = _round(time.perf_counter() - t0)
-        t0 = time.perf_counter()
     for g in measured:  # a host-shared path: each GPU alone first
         add_checks(g, guarded("pcie_bandwidth", pcie_checks, torch, g))
     if len(measured) > 1:

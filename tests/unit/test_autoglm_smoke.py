@@ -689,3 +689,30 @@ def test_an_unexpected_error_is_a_failed_check_and_the_json_is_still_written(mon
 def test_program_is_python38_syntax():
     for path in (ROOT / "autoglm_smoke").glob("*.py"):
         ast.parse(path.read_text(), feature_version=(3, 8))
+
+
+def test_an_early_worker_finds_its_own_cuda_device_by_uuid_or_bus_id(monkeypatch):
+    from autoglm_smoke import collective  # noqa: PLC0415
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    torch = fake_torch(SimpleNamespace(uuid="3107f1cb-45ce-f246-4f80-1a4da2bd9e9b", pci_domain_id=0, pci_bus_id=0,
+                                       pci_device_id=7))
+    assert collective.find_cuda_index(torch, NVML_2X[1]["uuid"], NVML_2X[1]["pci_bus_id"]) == 0
+    assert collective.find_cuda_index(torch, "-", "00000000:00:07.0") == 0
+    assert collective.find_cuda_index(torch, NVML_2X[0]["uuid"], NVML_2X[0]["pci_bus_id"]) is None  # hidden
+
+
+def test_the_early_sweep_is_kept_only_when_it_names_exactly_the_measured_gpus():
+    from autoglm_smoke import run as run_module  # noqa: PLC0415
+
+    class Early:
+        def __init__(self, gpus):
+            self.gpus, self.cancelled = [(g["uuid"], g["pci_bus_id"]) for g in gpus], False
+
+        def cancel(self):
+            self.cancelled = True
+
+    opts = cli.parse_args(["--level", "quick"])
+    early = Early(NVML_2X)
+    assert run_module.sweep_for(opts, early, NVML_2X) is early and not early.cancelled
+    assert run_module.sweep_for(opts, early, NVML_2X[1:]) is None and early.cancelled  # one GPU hidden: no sweep
