@@ -352,6 +352,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     targeted = select(result.inventory, options.limit, retry)
     report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
                        targeted=targeted)
+    report.warnings += extravars.command_line_secrets(items)
     report.warnings += safety.host_key_warnings(result.inventory, targeted,
                                                 {k: v.value for k, v in result.extra_vars.items()},
                                                 project_dir=paths.PROJECT_ROOT)

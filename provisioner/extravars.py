@@ -150,6 +150,25 @@ def handed_to_ansible(items: list[Item], spec_types: dict[str, str], directory: 
     return args
 
 
+def _secret_names(value: object, name: object = None) -> list[str]:
+    if looks_secret(name):
+        return [str(name)]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in _secret_names(v, k)]
+    if isinstance(value, list):
+        return [n for v in value for n in _secret_names(v)]
+    return []
+
+
+def command_line_secrets(items: list[Item]) -> list[str]:
+    """A warning per -e given on the command line with a secret-looking name: the CLI keeps it off
+    disk and away from ansible-playbook's command line, but its own command line is visible in
+    ``ps`` and shell history while it runs."""
+    return [f"-e {', '.join(sorted(set(names)))}: a secret-looking value on the command line is visible in ps and "
+            "shell history; pass secrets with -e @FILE (ansible-vault encrypted) instead"
+            for item in items if item.kind != "file" and (names := _secret_names(item.values))]
+
+
 def redact(value: object, name: object = None) -> object:
     """``value`` with every value under a secret-looking name replaced by ``<redacted>``."""
     if looks_secret(name) or isinstance(value, VaultValue):
