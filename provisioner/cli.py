@@ -163,6 +163,13 @@ def _check_limit(limit: str | None, result: ValidationResult) -> None:
     unknown = [part for part in re.split(r"[,:]", limit)
                if part and _SIMPLE_PATTERN.match(part.lstrip("&!"))
                and part.lstrip("&!") not in inv.hosts and part.lstrip("&!") not in inv.groups]
+    for term in re.split(r"[,:]", limit):
+        if term.lstrip("&!").startswith("~"):
+            try:
+                re.compile(term.lstrip("&!")[1:])
+            except re.error as exc:
+                raise UsageError(f"--limit {limit!r}: {term!r} is not a valid regular expression ({exc}); "
+                                 "allowed: ~REGEX with Python regex syntax") from None
     if unknown:
         raise UsageError(f"--limit {limit!r}: no host or group named {', '.join(map(repr, unknown))} in "
                          f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
@@ -230,16 +237,22 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
         return {}
     inventory_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
     extravars: dict[str, object] = {}
-    batch_source = "--batch" if args.batch is not None else "autoglm_batch"
+    where = {name: f"{name} ({var.file}:{var.line})" for name, var in inventory_vars.items()
+             if name in ("autoglm_batch", "autoglm_max_fail_percentage")}
+    batch_source = "--batch" if args.batch is not None else where.get("autoglm_batch", "autoglm_batch")
     raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
     if (batch := parse_batch(raw, batch_source)) is not None:
         extravars["autoglm_batch"] = batch
     threshold = args.max_fail_percentage
+    source = "--max-fail-percentage"
     if threshold is None and "autoglm_max_fail_percentage" in inventory_vars:
-        threshold = int(inventory_vars["autoglm_max_fail_percentage"].value)
+        source, raw = where["autoglm_max_fail_percentage"], inventory_vars["autoglm_max_fail_percentage"].value
+        threshold = int(raw) if isinstance(raw, int | str) and str(raw).strip().lstrip("-").isdigit() else -1
+        if threshold == -1:
+            raise UsageError(f"{source} {raw!r}: allowed a whole number from 0 to 100")
     if threshold is not None:
         if not 0 <= threshold <= 100:
-            raise UsageError(f"--max-fail-percentage {threshold}: allowed 0 to 100")
+            raise UsageError(f"{source} {threshold}: allowed 0 to 100")
         extravars["autoglm_max_fail_percentage"] = threshold
     return extravars
 
@@ -350,6 +363,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print("nothing to retry: every host of that run was ok", markup=False)
             return EXIT_OK
     targeted = select(result.inventory, options.limit, retry)
+    if not targeted:
+        raise UsageError(f"--limit {options.limit!r} matches no host of {inventory}; nothing was run")
     report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
                        targeted=targeted)
     report.warnings += extravars.command_line_secrets(items)
@@ -425,8 +440,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         ready = sum(bool(r.get("ready")) for r in rows)
         console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
     for problem in problems:
-        console.print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)",
-                      style="red", markup=False, stderr=args.json)
+        print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)", file=sys.stderr)
     return EXIT_USAGE if problems else EXIT_OK
 
 
