@@ -297,7 +297,7 @@ def _check_hosts(inv: Inventory, reader: _Reader) -> None:
         merged = inv.merged_vars(name)
         connection = merged.get("ansible_connection")
         address = merged.get("ansible_host")
-        if connection is not None and connection.value in LOCAL_CONNECTIONS:
+        if connection is not None and isinstance(connection.value, str) and connection.value in LOCAL_CONNECTIONS:
             continue
         if address is None and not is_addressable(name):
             reader.problem(f"host {name!r} has no ansible_host and its name is not a valid DNS name or IP "
