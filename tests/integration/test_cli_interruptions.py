@@ -54,7 +54,7 @@ def _scratch_dirs() -> set[Path]:
     return set(scratch.root().glob(f"{scratch.PREFIX}*"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_report(cli, tmp_path, sig):
     data = tmp_path / "data"
     data.mkdir()
@@ -72,6 +72,20 @@ def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_repor
     assert list(data.glob(TEST_FILE)) == [], "the storage read test's file was left behind"
     assert _scratch_dirs() <= before, "the run's scratch dir (extra-vars files, SSH sockets) was left behind"
     assert _processes_mentioning(report["run_id"]) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_signal_during_validation_exits_130_and_runs_nothing(cli, tmp_path, sig):
+    inv = tmp_path / "big.yml"  # 100,000 hosts: validation takes seconds
+    inv.write_text("all:\n  hosts:\n    n[00000:99999]:\n      ansible_connection: local\n")
+    proc = _start(cli, "check", str(inv), "--plain")
+    time.sleep(1.5)
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert f"interrupted by {sig.name}: nothing was run" in out
+    assert not (cli.state / "runs").exists() or not any((cli.state / "runs").iterdir())
 
 
 class _SilentSshd:
@@ -101,7 +115,7 @@ class _SilentSshd:
         self.sock.close()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli, tmp_path, sig):
     sshd = _SilentSshd()
     try:
