@@ -276,9 +276,16 @@ def _fleet_view(report: RunReport, run_dir: Path, threshold: float) -> None:
     reports = {}
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         try:
-            reports[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            report.warnings.append(f"unreadable smoke result {path}")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            report.warnings.append(f"unreadable smoke result {path}: {exc}")
+            continue
+        gpus = data.get("gpus", []) if isinstance(data, dict) else None
+        if isinstance(gpus, list) and all(isinstance(g, dict) and isinstance(g.get("figures") or {}, dict)
+                                          for g in gpus):
+            reports[path.stem] = data
+        else:
+            report.warnings.append(f"smoke result {path} is not a smoke report (an object with a gpus list)")
     if not reports:
         return
     report.fleet = compare_fleet(reports, threshold)
