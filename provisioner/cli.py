@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -321,6 +322,13 @@ def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResu
     return probes
 
 
+def _discard(run_dir: Path | None) -> None:
+    """A run directory made for a run that never started (its input was refused) goes again."""
+    if run_dir is not None:
+        rundir.release(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def _record(report: RunReport, run_dir: Path, console: Console) -> int:
     """Write the run's records (signals held back meanwhile), then move ``latest`` to it."""
     with interrupts.deferred():
@@ -346,19 +354,24 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.inventory is not None and not args.inventory.is_file():
         raise UsageError(f"inventory {args.inventory}: no such file")
     options = _options(args)
+    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
+    guards.check_extra_vars(action, items)
+    options.extra_vars_public = extravars.public(items)
     run_dir = None
     if args.inventory is None:  # check this machine: the generated inventory lives in the run dir
         run_dir = rundir.create(args.run_dir, args.keep_runs)
-    inventory = (args.inventory or _local_inventory(run_dir)).resolve()
-    result = validate(inventory, options.extra_vars)
+    try:
+        inventory = (args.inventory or _local_inventory(run_dir)).resolve()
+        result = validate(inventory, options.extra_vars)
+    except BaseException:
+        _discard(run_dir)
+        raise
     if result.errors:
+        _discard(run_dir)
         _print_problems(console, result, inventory)
         raise InventoryError(result.problems)
     for warning in result.warnings:
         console.print(warning.render(), style="yellow", markup=False)
-    items = extravars.parse(options.extra_vars, [])
-    guards.check_extra_vars(action, items)
-    options.extra_vars_public = extravars.public(items)
     _check_limit(options.limit, result)
     rollout = _rollout_vars(args, result)
     retry = None
@@ -371,7 +384,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
     targeted = select(result.inventory, options.limit, retry)
     if not targeted:
-        raise UsageError(f"--limit {options.limit!r} matches no host of {inventory}; nothing was run")
+        why = f"the hosts to retry ({', '.join(retry[:5])})" if retry else f"--limit {options.limit!r}"
+        raise UsageError(f"{why}: no such host in {inventory}; nothing was run")
     report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
                        targeted=targeted)
     report.warnings += extravars.command_line_secrets(items)
