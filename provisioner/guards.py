@@ -18,8 +18,9 @@ CHECK_READ_ONLY = {
     "bios_check_bmc_stage_changes": "it would stage BIOS changes through the BMC",
     "bios_check_bmc_reboot": "it would reboot hosts through the BMC",
 }
-# Set by the CLI for every run; an -e value would misdirect the playbooks.
-CLI_OWNED = {"autoglm_action": "the CLI sets it from the command", "autoglm_run_dir": "the CLI sets it to the run"}
+# Set by the CLI from the command; an -e value would make a playbook act as another command.
+# (autoglm_run_dir stays overridable: it only says where results are fetched to.)
+CLI_OWNED = {"autoglm_action": "the CLI sets it from the command"}
 
 
 def unknown_command(argv: list[str], commands: tuple[str, ...]) -> None:
