@@ -72,6 +72,7 @@ def run_cli(argv: list[str], inventory_text: str | None = None) -> int:
         inv = Path(tmp) / "hosts.yml"
         inv.write_text(inventory_text if inventory_text is not None else
                        "all:\n  hosts:\n    h1:\n      ansible_connection: local\n")
+        patch.chdir(tmp)  # a generated relative --run-dir lands in the temp dir, not in the repo
         patch.setenv("AUTOGLM_PROVISION_STATE", str(Path(tmp) / "state"))
         patch.setenv("AUTOGLM_DEBUG", "1")  # an unexpected exception escapes and fails the property
         patch.setattr(cli, "run_playbook", lambda **kw: kw["report"])  # nothing runs for real
