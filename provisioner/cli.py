@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import paths, rundir, state
+from . import extravars, guards, interrupts, paths, rundir, safety, specs, state
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -29,8 +31,10 @@ from .errors import (
 from .fleet import DEFAULT_THRESHOLD, compare_fleet
 from .patterns import select
 from .progress import make_console, print_summary, status_table
+from .records import RecordError, atomic_write_text
 from .report import HostResult, RunReport, load
 from .runner import RunOptions, run_playbook
+from .scratch import Scratch
 from .validate import ValidationResult, validate
 
 ACTIONS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
@@ -80,10 +84,10 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     ansible.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vvv: ansible's own)")
     runs = parser.add_argument_group("run records")
     runs.add_argument("--run-dir", type=Path, help=f"where run directories go (default {paths.runs_dir()})")
-    runs.add_argument("--keep-runs", type=int, default=rundir.DEFAULT_KEEP,
+    runs.add_argument("--keep-runs", type=guards.keep_count, default=rundir.DEFAULT_KEEP,
                       help="run directories to keep (older ones are deleted; 0 keeps all)")
     runs.add_argument("--plain", action="store_true", help="plain output even on a terminal")
-    runs.add_argument("--slow-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="FRACTION",
+    runs.add_argument("--slow-threshold", type=guards.fraction, default=DEFAULT_THRESHOLD, metavar="FRACTION",
                       help="flag GPUs this far below the median of their SKU in the run (default 0.10)")
 
 
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--plain", action="store_true", help="plain output even on a terminal")
     rep.add_argument("--html", nargs="?", const="", metavar="PATH",
                      help="write the self-contained HTML sign-off report (default: RUN/report.html)")
-    rep.add_argument("--slow-threshold", type=float, default=0.10, metavar="FRACTION",
+    rep.add_argument("--slow-threshold", type=guards.fraction, default=0.10, metavar="FRACTION",
                      help="flag GPUs this far below their SKU's fleet median (default 0.10)")
     return parser
 
@@ -160,6 +164,13 @@ def _check_limit(limit: str | None, result: ValidationResult) -> None:
     unknown = [part for part in re.split(r"[,:]", limit)
                if part and _SIMPLE_PATTERN.match(part.lstrip("&!"))
                and part.lstrip("&!") not in inv.hosts and part.lstrip("&!") not in inv.groups]
+    for term in re.split(r"[,:]", limit):
+        if term.lstrip("&!").startswith("~"):
+            try:
+                re.compile(term.lstrip("&!")[1:])
+            except re.error as exc:
+                raise UsageError(f"--limit {limit!r}: {term!r} is not a valid regular expression ({exc}); "
+                                 "allowed: ~REGEX with Python regex syntax") from None
     if unknown:
         raise UsageError(f"--limit {limit!r}: no host or group named {', '.join(map(repr, unknown))} in "
                          f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
@@ -167,10 +178,10 @@ def _check_limit(limit: str | None, result: ValidationResult) -> None:
 
 def _local_inventory(run_dir: Path, action: str) -> Path:
     path = run_dir / "inventory.yml"
-    path.write_text(
-        f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
+    atomic_write_text(
+        path, f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {sys.executable}\n", encoding="utf-8")
+        f"      ansible_python_interpreter: {sys.executable}\n", mode=0o644)
     return path
 
 
@@ -227,16 +238,22 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
         return {}
     inventory_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
     extravars: dict[str, object] = {}
-    batch_source = "--batch" if args.batch is not None else "autoglm_batch"
+    where = {name: f"{name} ({var.file}:{var.line})" for name, var in inventory_vars.items()
+             if name in ("autoglm_batch", "autoglm_max_fail_percentage")}
+    batch_source = "--batch" if args.batch is not None else where.get("autoglm_batch", "autoglm_batch")
     raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
     if (batch := parse_batch(raw, batch_source)) is not None:
         extravars["autoglm_batch"] = batch
     threshold = args.max_fail_percentage
+    source = "--max-fail-percentage"
     if threshold is None and "autoglm_max_fail_percentage" in inventory_vars:
-        threshold = int(inventory_vars["autoglm_max_fail_percentage"].value)
+        source, raw = where["autoglm_max_fail_percentage"], inventory_vars["autoglm_max_fail_percentage"].value
+        threshold = int(raw) if isinstance(raw, int | str) and str(raw).strip().lstrip("-").isdigit() else -1
+        if threshold == -1:
+            raise UsageError(f"{source} {raw!r}: allowed a whole number from 0 to 100")
     if threshold is not None:
         if not 0 <= threshold <= 100:
-            raise UsageError(f"--max-fail-percentage {threshold}: allowed 0 to 100")
+            raise UsageError(f"{source} {threshold}: allowed 0 to 100")
         extravars["autoglm_max_fail_percentage"] = threshold
     return extravars
 
@@ -260,9 +277,16 @@ def _fleet_view(report: RunReport, run_dir: Path, threshold: float) -> None:
     reports = {}
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         try:
-            reports[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            report.warnings.append(f"unreadable smoke result {path}")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            report.warnings.append(f"unreadable smoke result {path}: {exc}")
+            continue
+        gpus = data.get("gpus", []) if isinstance(data, dict) else None
+        if isinstance(gpus, list) and all(isinstance(g, dict) and isinstance(g.get("figures") or {}, dict)
+                                          for g in gpus):
+            reports[path.stem] = data
+        else:
+            report.warnings.append(f"smoke result {path} is not a smoke report (an object with a gpus list)")
     if not reports:
         return
     report.fleet = compare_fleet(reports, threshold)
@@ -298,17 +322,52 @@ def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResu
     return probes
 
 
+def _discard(run_dir: Path | None) -> None:
+    """A run directory made for a run that never started (its input was refused) goes again."""
+    if run_dir is not None:
+        rundir.release(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _record(report: RunReport, run_dir: Path, console: Console) -> int:
+    """Write the run's records (signals held back meanwhile), then move ``latest`` to it."""
+    with interrupts.deferred():
+        report.write(run_dir)
+        data = report.to_dict()
+        for warning in state.record_run(data):
+            console.print(f"warning: {warning}", style="yellow", markup=False)
+        rundir.mark_latest(run_dir)
+        rundir.release(run_dir)
+    print_summary(console, data, str(run_dir))
+    return report.exit_code()
+
+
+def _interrupted_before_run(report: RunReport, run_dir: Path, console: Console, signal_name: str) -> int:
+    report.interrupted = True
+    report.warnings.append(f"interrupted by {signal_name} before the playbook started: no host was changed")
+    report.finish(None, "interrupted", 0.0)
+    return _record(report, run_dir, console)
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
     if args.inventory is not None and not args.inventory.is_file():
         raise UsageError(f"inventory {args.inventory}: no such file")
     options = _options(args)
+    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
+    guards.check_extra_vars(action, items)
+    options.extra_vars_public = extravars.public(items)
     run_dir = None
     if args.inventory is None:  # check/smoke this machine: the generated inventory lives in the run dir
         run_dir = rundir.create(args.run_dir, args.keep_runs)
-    inventory = (args.inventory or _local_inventory(run_dir, action)).resolve()
-    result = validate(inventory, options.extra_vars)
+    try:
+        inventory = (args.inventory or _local_inventory(run_dir, action)).resolve()
+        result = validate(inventory, options.extra_vars)
+    except BaseException:
+        _discard(run_dir)
+        raise
     if result.errors:
+        _discard(run_dir)
         _print_problems(console, result, inventory)
         raise InventoryError(result.problems)
     for warning in result.warnings:
@@ -324,21 +383,37 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print("nothing to retry: every host of that run was ok", markup=False)
             return EXIT_OK
     targeted = select(result.inventory, options.limit, retry)
-    probes = _probe(args, options, result, targeted, console)
+    if not targeted:
+        why = f"the hosts to retry ({', '.join(retry[:5])})" if retry else f"--limit {options.limit!r}"
+        raise UsageError(f"{why}: no such host in {inventory}; nothing was run")
+    report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
+                       targeted=targeted)
+    report.warnings += extravars.command_line_secrets(items)
+    report.warnings += safety.host_key_warnings(result.inventory, targeted,
+                                                {k: v.value for k, v in result.extra_vars.items()},
+                                                project_dir=paths.PROJECT_ROOT)
+    for warning in report.warnings:
+        console.print(f"WARNING: {warning}", style="yellow", markup=False)
+    try:
+        probes = _probe(args, options, result, targeted, console)
+    except KeyboardInterrupt as exc:
+        run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
+        report.run_id = run_dir.name
+        console.print("interrupted during the reachability pre-flight", style="yellow", markup=False)
+        return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
     left_out = {r.name for r in probes if not r.ok}
     if left_out and args.probe_strict:
         raise ReachabilityError(f"{len(left_out)} host(s) failed the reachability pre-flight (--probe-strict): "
                                 f"{', '.join(sorted(left_out))}; nothing was run")
     run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
+    report.run_id = run_dir.name
     if retry is not None or left_out:  # the exact host list goes to Ansible as a limit file
         limit_file = run_dir / "hosts.limit"
-        limit_file.write_text("".join(f"{h}\n" for h in targeted if h not in left_out), encoding="utf-8")
+        atomic_write_text(limit_file, "".join(f"{h}\n" for h in targeted if h not in left_out))
         options.limit = f"@{limit_file}"
-    extravars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
+    extravars_cli = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
     if action == "smoke":
-        extravars["gpu_smoke_level"] = args.level
-    report = RunReport(run_id=run_dir.name, action=action, inventory=str(inventory), options=options.public(),
-                       targeted=targeted)
+        extravars_cli["gpu_smoke_level"] = args.level
     report.options.update({k: v for k, v in rollout.items()})
     if retry is not None:
         report.options["retry_of"] = args.retry_failed
@@ -350,21 +425,23 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if left_out and len(left_out) == len(targeted):
         console.print("every targeted host failed the reachability pre-flight: nothing to run", markup=False)
         report.finish(None, "failed", 0.0)
-        report.write(run_dir)
-        state.record_run(report.to_dict())
-        print_summary(console, report.to_dict(), str(run_dir))
-        return report.exit_code()
+        return _record(report, run_dir, console)
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
-    run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
-                 host_count=len(result.inventory.hosts), options=options, report=report,
-                 run_dir=run_dir, console=console, extravars=extravars)
+    types = {name: spec.type for name, spec in specs.load_specs(paths.ROLES).items()}
+    try:
+        with Scratch() as scratch:
+            cli_vars = extravars.Item("mapping", "(autoglm-provision)", extravars_cli)
+            options.extra_vars_args = extravars.handed_to_ansible([cli_vars, *items], types, scratch.path)
+            run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
+                         host_count=len(result.inventory.hosts), options=options, report=report,
+                         run_dir=run_dir, console=console, control_dir=scratch.control_dir)
+    except KeyboardInterrupt as exc:  # before ansible-playbook started, or while cleaning up after it
+        if report.status == "running":
+            return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
+        report.interrupted = True
     _fleet_view(report, run_dir, getattr(args, "slow_threshold", DEFAULT_THRESHOLD))
-    report.write(run_dir)
-    data = report.to_dict()
-    state.record_run(data)
-    print_summary(console, data, str(run_dir))
-    return report.exit_code()
+    return _record(report, run_dir, console)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -375,34 +452,53 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         _print_problems(console, result, args.inventory)
         raise InventoryError(result.problems)
     _check_limit(args.limit, result)
-    rows = state.status_rows(select(result.inventory, args.limit))
+    problems: list[str] = []
+    rows = state.status_rows(select(result.inventory, args.limit), problems=problems)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
         console.print(status_table(rows))
         ready = sum(bool(r.get("ready")) for r in rows)
         console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
-    return EXIT_OK
+    for problem in problems:
+        print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)", file=sys.stderr)
+    return EXIT_USAGE if problems else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     run = rundir.resolve(args.run, args.run_dir)
     data = load(run)
-    if args.html is not None:
-        from .html_report import write_html
+    try:
+        if args.html is not None:
+            from .html_report import write_html
 
-        out = write_html(run, Path(args.html) if args.html else None, slow_threshold=args.slow_threshold)
-        console.print(f"HTML report: {out}", markup=False)
-    if args.json:
-        print(json.dumps(data, indent=2))
-    else:
-        print_summary(console, data, str(run))
+            out = write_html(run, Path(args.html) if args.html else None, slow_threshold=args.slow_threshold)
+            console.print(f"HTML report: {out}", markup=False)
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            print_summary(console, data, str(run))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or args.html}: {exc.strerror or exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise RecordError(f"report {run / 'report.json'} has an unexpected shape ({type(exc).__name__}: "
+                          f"{str(exc)[:120]}): it was edited or damaged") from None
     return int(data.get("exit_code", EXIT_TOOL_ERROR))
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupts.install()
     parser = build_parser()
-    args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        guards.unknown_command(argv, COMMANDS)
+        args = parser.parse_args(_normalise_argv(argv))
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"autoglm-provision: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
@@ -421,12 +517,18 @@ def main(argv: list[str] | None = None) -> int:
     except ProvisionerError as exc:
         console.print(f"error: {exc}", style="red", markup=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        console.print("interrupted", style="yellow")
+    except KeyboardInterrupt as exc:
+        console.print(f"interrupted by {interrupts.name(exc)}: nothing was run", style="yellow", markup=False)
         return EXIT_INTERRUPTED
     except EOFError:  # a password prompt with no terminal
         console.print("error: a password prompt got no input (no terminal?)", style="red")
         return EXIT_USAGE
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("AUTOGLM_DEBUG"):
+            raise
+        console.print(f"internal error (a bug; AUTOGLM_DEBUG=1 shows the traceback): {type(exc).__name__}: "
+                      f"{str(exc)[:300]}", style="red", markup=False)
+        return EXIT_TOOL_ERROR
 
 
 if __name__ == "__main__":

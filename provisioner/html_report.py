@@ -19,7 +19,8 @@ import jinja2
 
 from . import fleet
 from .errors import EXIT_MEANINGS, EXIT_OK, UsageError
-from .report import REPORT_JSON
+from .records import atomic_write_text
+from .report import load as load_report
 
 REPORT_HTML = "report.html"
 SMOKE_DIR = "smoke"
@@ -355,7 +356,7 @@ def read_smoke(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
 def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float = fleet.DEFAULT_THRESHOLD) -> Path:
     """Render ``run_dir``'s report.json and smoke JSONs to ``out`` (default run_dir/report.html)."""
     run_dir = Path(run_dir)
-    report = json.loads((run_dir / REPORT_JSON).read_text(encoding="utf-8"))
+    report = load_report(run_dir)
     smoke, problems = read_smoke(run_dir)
     if problems:
         report = {**report, "warnings": [*(report.get("warnings") or []), *problems]}
@@ -364,7 +365,5 @@ def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float = f
     if out.is_dir():
         out = out / REPORT_HTML
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, html, mode=0o644)
     return out

@@ -21,6 +21,8 @@ VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LOCAL_CONNECTIONS = {"local"}
+# Far beyond any fleet: a typo like node[0:99999999] is refused before it is expanded.
+MAX_HOSTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,26 @@ class Inventory:
         return merged
 
 
+def count_host_pattern(pattern: str) -> int:
+    """How many names ``pattern`` expands to, without expanding it."""
+    total = 1
+    for match in _RANGE.finditer(pattern):
+        start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+        if step < 1:
+            raise ValueError(f"bad host range step {step} in {pattern!r}: allowed a step of 1 or more")
+        if start.isdigit() and end.isdigit():
+            total *= len(range(int(start), int(end) + 1, step))
+        elif len(start) == 1 and len(end) == 1:
+            total *= len(range(ord(start), ord(end) + 1, step))
+        if total > MAX_HOSTS:
+            raise ValueError(f"host range {pattern!r} expands to more than {MAX_HOSTS:,} hosts; allowed: at most "
+                             f"{MAX_HOSTS:,} hosts in an inventory (a typo in the range?)")
+    return total
+
+
 def expand_host_pattern(pattern: str) -> list[str]:
     """Expand Ansible host ranges: ``gpu[01:04]`` -> gpu01..gpu04, ``rack-[a:c]``, ``n[0:10:5]``."""
+    count_host_pattern(pattern)
     match = _RANGE.search(pattern)
     if not match:
         return [pattern]
@@ -172,6 +192,9 @@ class _Reader:
 
     def host(self, pattern: str, body: object, group: str, line: int | None, column: int | None) -> None:
         try:
+            if len(self.inv.hosts) + count_host_pattern(pattern) > MAX_HOSTS:
+                raise ValueError(f"host {pattern!r} takes the inventory over {MAX_HOSTS:,} hosts; allowed: at "
+                                 f"most {MAX_HOSTS:,}")
             names = expand_host_pattern(pattern)
         except ValueError as exc:
             self.problem(str(exc), line, column)
@@ -194,7 +217,10 @@ def _vars_files(base: Path, name: str) -> list[Path]:
     found = [base / f"{name}{suffix}" for suffix in VARS_SUFFIXES if (base / f"{name}{suffix}").is_file()]
     directory = base / name
     if directory.is_dir():
-        found += sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in VARS_SUFFIXES)
+        try:
+            found += sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in VARS_SUFFIXES)
+        except OSError:  # an unreadable sub-directory: load() of the directory itself reports it
+            found.append(directory)
     return found
 
 
@@ -204,7 +230,13 @@ def _load_vars_dir(reader: _Reader, kind: str, names: list[str]) -> dict[str, di
     if not base.is_dir():
         return result
     known = set(names)
-    for entry in sorted(base.iterdir()):
+    try:
+        entries = sorted(base.iterdir())
+    except OSError as exc:
+        reader.problem(f"{kind}/ cannot be read: {exc.strerror or exc}; allowed: a readable directory",
+                       file=str(base))
+        return result
+    for entry in entries:
         stem = entry.name if entry.is_dir() else entry.stem if entry.suffix in VARS_SUFFIXES else None
         if stem and stem not in known and not stem.startswith("."):
             what = "group" if kind == "group_vars" else "host"
@@ -265,7 +297,7 @@ def _check_hosts(inv: Inventory, reader: _Reader) -> None:
         merged = inv.merged_vars(name)
         connection = merged.get("ansible_connection")
         address = merged.get("ansible_host")
-        if connection is not None and connection.value in LOCAL_CONNECTIONS:
+        if connection is not None and isinstance(connection.value, str) and connection.value in LOCAL_CONNECTIONS:
             continue
         if address is None and not is_addressable(name):
             reader.problem(f"host {name!r} has no ansible_host and its name is not a valid DNS name or IP "

@@ -133,7 +133,8 @@ def targets_from_inventory(inv: Inventory, user: str | None = None, key_file: st
         def pick(*keys: str, _merged: dict = merged) -> object:
             return next((_merged[k] for k in keys if _merged.get(k) is not None), None)
 
-        if pick("ansible_connection") not in SSH_CONNECTIONS:
+        connection = pick("ansible_connection")
+        if not isinstance(connection, str | None) or connection not in SSH_CONNECTIONS:
             continue
         unresolved = tuple(k for k, v in merged.items()
                            if k.startswith("ansible_") and v is not None and not _usable(v) and not isinstance(v, bool))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+from .records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
 
 REPORT_JSON = "report.json"
 REPORT_JUNIT = "report.junit.xml"
@@ -197,10 +197,8 @@ class RunReport:
 
     def write(self, run_dir: Path) -> None:
         data = self.to_dict()
-        tmp = run_dir / f".{REPORT_JSON}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        tmp.replace(run_dir / REPORT_JSON)
         write_junit(data, run_dir / REPORT_JUNIT)
+        atomic_write_json(run_dir / REPORT_JSON, data)  # last: report.json marks a run as recorded
 
 
 def write_junit(data: dict, path: Path) -> None:
@@ -227,8 +225,14 @@ def write_junit(data: dict, path: Path) -> None:
         ET.SubElement(case, "system-out").text = counts
     if data.get("interrupted"):
         ET.SubElement(suite, "system-err").text = "run interrupted: results are partial"
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    text = ET.tostring(suite, encoding="unicode", xml_declaration=True)
+    atomic_write_text(path, text + "\n")
 
 
 def load(run_dir: Path) -> dict:
-    return json.loads((run_dir / REPORT_JSON).read_text(encoding="utf-8"))
+    """A run's report.json, checked for the shape every reader relies on (RecordError otherwise)."""
+    path = Path(run_dir) / REPORT_JSON
+    if not path.exists() and Path(run_dir).is_dir():
+        raise RecordError(f"run {Path(run_dir).name} has no {REPORT_JSON}: it is still running, or it was killed "
+                          "before writing one (kill -9, power loss); its runner/ artifacts are all there is")
+    return check_report(read_json_object(path, "report"), path)

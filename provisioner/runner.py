@@ -7,11 +7,8 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +39,9 @@ class RunOptions:
     limit: str | None = None
     tags: str | None = None
     skip_tags: str | None = None
-    extra_vars: list[str] = field(default_factory=list)
+    extra_vars: list[str] = field(default_factory=list)  # as given: validated, never handed on as they are
+    extra_vars_args: list[str] = field(default_factory=list)  # what ansible-playbook gets: @private files
+    extra_vars_public: list[str] = field(default_factory=list)  # what report.json records: redacted
     forks: int | None = None
     private_key: str | None = None
     user: str | None = None
@@ -60,7 +59,7 @@ class RunOptions:
                             ("--vault-password-file", self.vault_password_file)):
             if value:
                 args += [flag, value]
-        for item in self.extra_vars:
+        for item in self.extra_vars_args:
             args += ["--extra-vars", item]
         args += ["--ask-become-pass"] if self.become_password is not None else []
         args += ["--ask-vault-pass"] if self.vault_password is not None else []
@@ -69,7 +68,7 @@ class RunOptions:
     def public(self) -> dict:
         """What report.json records: the flags, never a password."""
         return {"check": self.check, "diff": self.diff, "limit": self.limit, "tags": self.tags,
-                "skip_tags": self.skip_tags, "extra_vars": list(self.extra_vars), "forks": self.forks,
+                "skip_tags": self.skip_tags, "extra_vars": list(self.extra_vars_public), "forks": self.forks,
                 "user": self.user, "private_key": self.private_key, "verbosity": self.verbosity,
                 "ask_become_pass": self.become_password is not None}
 
@@ -83,7 +82,7 @@ class Cancellation:
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> Cancellation:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -148,23 +147,28 @@ def kill_leftovers(marker: str, grace_s: float = 3.0) -> list[int]:
     return sorted(doomed)
 
 
-def close_ssh_masters(control_dir: Path) -> None:
-    """Stop this run's ControlPersist masters so no process of the run outlives it."""
-    for socket in control_dir.glob("*") if control_dir.is_dir() else []:
-        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "autoglm-cleanup"],
-                       capture_output=True, timeout=10, check=False)
+def _scrub_on_start(private_data_dir: Path):
+    """ansible-runner's status_handler: runner writes the whole caller environment to its
+    ``command`` artifact just before starting ansible-playbook; redact it at once."""
+
+    def handler(status: dict, runner_config: object = None) -> None:
+        if status.get("status") == "running":
+            scrub_command_artifacts(private_data_dir)
+
+    return handler
 
 
 def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: RunOptions,
-                 report: RunReport, run_dir: Path, console: Console, extravars: dict) -> RunReport:
+                 report: RunReport, run_dir: Path, console: Console, control_dir: Path) -> RunReport:
+    """Run ``playbook``. Extra vars reach it only through ``options.extra_vars_args`` (private
+    files); passwords only through runner's memory (``suppress_env_files``: no env/ files)."""
     private_data_dir = run_dir / "runner"
-    private_data_dir.mkdir(exist_ok=True)
+    private_data_dir.mkdir(exist_ok=True, mode=0o700)
     envvars = settings.runner_env(host_count)
     if options.forks:
         envvars["ANSIBLE_FORKS"] = str(options.forks)
-    # SSH control sockets of this run: a short private dir (socket paths must stay < 108 bytes);
-    # the masters are closed and the dir removed when the run ends, so nothing lingers.
-    control_dir = Path(tempfile.mkdtemp(prefix="agp-cp-"))
+    # SSH control sockets of this run: a short private dir (socket paths must stay < 108 bytes),
+    # owned by the caller's scratch dir, which closes the masters and removes it at the end.
     envvars.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(control_dir))
     passwords = {}
     if options.become_password is not None:
@@ -182,10 +186,11 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=report.run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
-                inventory=str(inventory), envvars=envvars, extravars=extravars,
+                inventory=str(inventory), envvars=envvars, suppress_env_files=True,
                 cmdline=shlex.join(options.cmdline()), passwords=passwords or None,
                 verbosity=options.verbosity or None, quiet=True, rotate_artifacts=0,
                 event_handler=progress, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
+                status_handler=_scrub_on_start(private_data_dir),
             )
             if cancel.requested:
                 report.interrupted = True
@@ -196,9 +201,7 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
     finally:
         scrub_command_artifacts(private_data_dir)
         if report.interrupted:
-            kill_leftovers(str(private_data_dir))
-        close_ssh_masters(control_dir)
-        shutil.rmtree(control_dir, ignore_errors=True)
+            kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
     status = runner.status if runner is not None else "canceled"
     rc = runner.rc if runner is not None else None
     report.finish(rc, status, time.monotonic() - started)

@@ -12,7 +12,10 @@ from . import paths
 
 FORKS_PER_CPU = 20
 FORKS_CAP = 200
-CONTROL_PERSIST = "30m"
+# A master lives while a task uses it and this long idle after: long enough to reuse the
+# connection across a play's tasks, short enough that a master orphaned by a killed CLI (kill -9)
+# is gone within two minutes even if no later run sweeps it (provisioner.scratch).
+CONTROL_PERSIST = "120s"
 
 
 def forks_for(host_count: int, cpu_count: int | None = None) -> int:

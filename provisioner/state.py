@@ -7,12 +7,11 @@ smoke verdicts; a ``site`` run refreshes everything.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
 from . import paths
+from .records import RecordError, atomic_write_json, read_json_object
 
 PASS_WORDS = {"pass", "passed", "ok", "qualified", "success", "successful", "true"}
 # Status columns: (column, role fact, keys tried in order for the value shown).
@@ -39,13 +38,16 @@ def _file(name: str, base: Path | None) -> Path:
 
 
 def load_host(name: str, base: Path | None = None) -> dict | None:
+    """A host's record, None when it has none; RecordError when its file is unusable."""
     path = _file(name, base)
     if not path.exists():
         return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
+    record = read_json_object(path, f"state of host {name}")
+    for key, expected in (("facts", dict), ("summary", dict)):
+        if not isinstance(record.get(key, expected()), expected):
+            raise RecordError(f"state of host {name} {path}: {key!r} must be an object; "
+                              f"it is {type(record[key]).__name__}")
+    return record
 
 
 def _preflight_verdict(fact: dict) -> str | None:
@@ -84,38 +86,64 @@ def is_ready(record: dict) -> bool:
             and not summary.get("slow_node"))
 
 
-def record_run(report: dict, base: Path | None = None) -> None:
-    """Merge one run's report into each touched host's record."""
+def record_run(report: dict, base: Path | None = None) -> list[str]:
+    """Merge one run's report into each touched host's record. Never raises for a state problem:
+    what could not be recorded comes back as warnings (the run itself is in its report)."""
     directory = hosts_dir(base)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return [f"host state not recorded: {directory} cannot be created ({exc.strerror or exc})"]
+    warnings = []
     for name, host in report["hosts"].items():
-        record = load_host(name, base) or {"host": name, "facts": {}}
-        record["facts"].update(host.get("facts") or {})
-        record.update({
-            "last_run_id": report["run_id"], "last_action": report["action"], "last_status": host["status"],
-            "last_run_finished": report["finished"], "inventory": report["inventory"],
-            "summary": summarize(record["facts"]),
-        })
-        if name in (report.get("fleet") or {}):  # a smoke run judged this host against its peers
-            record["slow_node"] = bool(report["fleet"][name].get("slow"))
-        record["summary"]["slow_node"] = record.get("slow_node", False)
-        if report["action"] == "site" and not report["options"].get("check"):
-            record["last_site_ok"] = host["status"] == "ok" and not report.get("interrupted")
-            record["last_site_run_id"] = report["run_id"]
-        record["ready"] = is_ready(record)
-        path = _file(name, base)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            _record_host(report, name, host, base)
+        except RecordError as exc:
+            warnings.append(f"host state of {name}: {exc}; it was started afresh from this run")
+            _file(name, base).unlink(missing_ok=True)
+            try:
+                _record_host(report, name, host, base)
+            except (OSError, RecordError) as again:
+                warnings.append(f"host state of {name} not recorded: {again}")
+        except OSError as exc:
+            warnings.append(f"host state of {name} not recorded: {exc.strerror or exc}")
+    return warnings
 
 
-def status_rows(hosts: list[str], base: Path | None = None) -> list[dict]:
+def _record_host(report: dict, name: str, host: dict, base: Path | None) -> None:
+    record = load_host(name, base) or {"host": name, "facts": {}}
+    record.setdefault("facts", {})
+    record["facts"].update(host.get("facts") or {})
+    record.update({
+        "last_run_id": report["run_id"], "last_action": report["action"], "last_status": host["status"],
+        "last_run_finished": report["finished"], "inventory": report["inventory"],
+        "summary": summarize(record["facts"]),
+    })
+    if name in (report.get("fleet") or {}):  # a smoke run judged this host against its peers
+        record["slow_node"] = bool(report["fleet"][name].get("slow"))
+    record["summary"]["slow_node"] = record.get("slow_node", False)
+    if report["action"] == "site" and not report["options"].get("check"):
+        record["last_site_ok"] = host["status"] == "ok" and not report.get("interrupted")
+        record["last_site_run_id"] = report["run_id"]
+    record["ready"] = is_ready(record)
+    atomic_write_json(_file(name, base), record)
+
+
+def status_rows(hosts: list[str], base: Path | None = None, problems: list[str] | None = None) -> list[dict]:
+    """One row per host; an unusable state file is a row saying so (and a problem), not a crash."""
     rows = []
     for name in hosts:
-        record = load_host(name, base)
+        try:
+            record = load_host(name, base)
+        except RecordError as exc:
+            if problems is not None:
+                problems.append(str(exc))
+            rows.append({"host": name, "ready": False, "last_run_id": None, "last_action": None,
+                         "last_status": "state unreadable", "summary": {}})
+            continue
         if record is None:
             rows.append({"host": name, "ready": False, "last_run_id": None, "last_action": None,
                          "last_status": "never run", "summary": {}})
         else:
-            rows.append(record)
+            rows.append({**record, "host": name})
     return rows

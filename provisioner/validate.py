@@ -3,17 +3,14 @@ and the semantic rules of :mod:`provisioner.rules`. Every problem is reported at
 
 from __future__ import annotations
 
-import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from . import paths, rules, specs
+from . import extravars, paths, rules, specs
 from .errors import InventoryError, Problem
 from .inventory import Inventory, VarDef, read_inventory
-from .yamlsrc import VaultValue, YamlSyntaxError, load
+from .yamlsrc import VaultValue
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that
@@ -43,39 +40,8 @@ class ValidationResult:
 def parse_extra_vars(items: list[str], problems: list[Problem]) -> dict[str, VarDef]:
     """``-e`` values as ansible-playbook takes them: ``@file``, a YAML/JSON mapping, or key=value."""
     result: dict[str, VarDef] = {}
-    for item in items:
-        if item.startswith("@"):
-            path = Path(item[1:])
-            if not path.is_file():
-                problems.append(Problem(f"extra-vars file {path} does not exist", file=str(path)))
-                continue
-            try:
-                data = load(path)
-            except YamlSyntaxError as exc:
-                problems.append(Problem(str(exc), file=str(path), line=exc.line, column=exc.column))
-                continue
-            if isinstance(data, VaultValue) or data is None:
-                continue
-            if not isinstance(data, dict):
-                problems.append(Problem("an extra-vars file must hold a mapping", file=str(path)))
-                continue
-            result.update({k: VarDef(v, str(path), data.lines.get(k, (None,))[0] if hasattr(data, "lines")
-                                     else None) for k, v in data.items()})
-        elif item.lstrip().startswith("{"):
-            try:
-                data = yaml.safe_load(item)
-            except yaml.YAMLError as exc:
-                problems.append(Problem(f"-e {item!r} is not valid YAML/JSON: {exc}", file="(command line)"))
-                continue
-            result.update({k: VarDef(v, "(command line -e)") for k, v in (data or {}).items()})
-        else:
-            for pair in shlex.split(item):
-                key, sep, value = pair.partition("=")
-                if not sep or not key:
-                    problems.append(Problem(f"-e {pair!r} is not key=value, @file or a YAML mapping",
-                                            file="(command line)"))
-                    continue
-                result[key] = VarDef(value, "(command line -e)")
+    for item in extravars.parse(items, problems):
+        result.update({k: VarDef(v, item.source, item.lines.get(k)) for k, v in item.values.items()})
     return result
 
 

@@ -12,6 +12,58 @@ from pathlib import Path
 import yaml
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Bounds on what one YAML document may expand to: aliases share one object in memory, but
+# anything that walks the data (validation, messages, JSON) pays for every expansion, so an
+# alias bomb is refused before it is built. Far above any real inventory or vars file.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_NODES = 1_000_000
+MAX_DEPTH = 100
+
+
+class LoadLimitError(Exception):
+    """A YAML document over the size, expansion or nesting bounds."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def check_expansion(root: yaml.Node, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> int:
+    """The number of nodes ``root`` expands to with every alias followed; LoadLimitError when it
+    is over ``max_nodes``, nested deeper than ``max_depth`` or recursive (an alias to an ancestor)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool, int]] = [(root, False, 1)]
+    while stack:
+        node, done, depth = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > max_nodes:
+                raise LoadLimitError(f"the document expands to more than {max_nodes:,} values (aliases "
+                                     f"followed; line {node.start_mark.line + 1}): an alias bomb? allowed: at "
+                                     f"most {max_nodes:,}")
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if depth > max_depth:
+            raise LoadLimitError(f"nesting deeper than {max_depth} levels at line {node.start_mark.line + 1}; "
+                                 f"allowed: at most {max_depth}")
+        on_path.add(key)
+        stack.append((node, True, depth))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise LoadLimitError(f"a recursive alias at line {child.start_mark.line + 1} (it contains "
+                                     "itself); allowed: aliases to values defined before and outside them")
+            if id(child) not in sizes:
+                stack.append((child, False, depth + 1))
+    return sizes[id(root)]
 
 
 class LocatedDict(dict):
@@ -32,7 +84,9 @@ class VaultValue:
 
 
 class _LocatingLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    pass
+    def construct_document(self, node: yaml.Node) -> object:
+        check_expansion(node)
+        return super().construct_document(node)
 
 
 def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> LocatedDict:
@@ -62,13 +116,31 @@ class YamlSyntaxError(Exception):
 def load(path: Path) -> object:
     """Parse one YAML file; syntax errors carry file, line and column."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlSyntaxError(path, None, None, f"file of {size:,} bytes; allowed: at most {MAX_FILE_BYTES:,}")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise YamlSyntaxError(path, None, None, f"cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise YamlSyntaxError(path, None, None, f"cannot read: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise YamlSyntaxError(path, None, None, f"cannot read: {exc.strerror or exc}") from exc
     if text.startswith("$ANSIBLE_VAULT"):
         return VaultValue()
+    return loads(text, path)
+
+
+def loads(text: str, source: Path | str = "(text)") -> object:
+    """Parse YAML text within the bounds; problems are YamlSyntaxError naming ``source``."""
+    path = Path(str(source))
     try:
         return yaml.load(text, Loader=_LocatingLoader)  # noqa: S506 - safe loader subclass
+    except LoadLimitError as exc:
+        raise YamlSyntaxError(path, None, None, f"YAML refused: {exc}") from None
+    except RecursionError:
+        raise YamlSyntaxError(path, None, None, f"YAML refused: nested too deeply; allowed: at most "
+                              f"{MAX_DEPTH} levels") from None
+    except (TypeError, ValueError) as exc:  # e.g. a mapping or list used as a mapping key
+        raise YamlSyntaxError(path, None, None, f"YAML error: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+from provisioner import scratch
+
 from .conftest import CLI, ROOT, needs_podman, podman_host, write_inventory
 
 pytestmark = [needs_podman]
@@ -33,6 +35,7 @@ def test_site_on_container_with_unreachable_neighbour(cli, container, tmp_path):
 
 def test_sigint_cancels_cleanly_and_writes_partial_report(cli, container, tmp_path):
     inv = write_inventory(tmp_path / "hosts.yml", {container: podman_host(container)})
+    scratch_before = set(scratch.root().glob(f"{scratch.PREFIX}*"))
     proc = subprocess.Popen([*CLI, "site", str(inv), "--plain"], cwd=ROOT, env=cli.env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen = ""
@@ -49,6 +52,12 @@ def test_sigint_cancels_cleanly_and_writes_partial_report(cli, container, tmp_pa
     run_dir = str(cli.latest())
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-af", run_dir], capture_output=True, text=True).stdout
+    assert not [line for line in leftovers.splitlines() if str(os.getpid()) not in line], leftovers
+    # ansible-playbook's command line names the run's scratch dir (its extra-vars files): no process
+    # of the run may outlive it, and the dir itself is gone
+    assert set(scratch.root().glob(f"{scratch.PREFIX}*")) <= scratch_before
+    leftovers = subprocess.run(["pgrep", "-af", str(scratch.root() / scratch.PREFIX)], capture_output=True,
+                               text=True).stdout
     assert not [line for line in leftovers.splitlines() if str(os.getpid()) not in line], leftovers
     assert report["hosts"][container]["status"] == "interrupted"
     retry = cli("site", str(inv), "--plain", "--retry-failed", "--tags", "host_facts")

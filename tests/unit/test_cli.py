@@ -36,3 +36,15 @@ def test_fleet_view_flags_the_slow_node(tmp_path):
     _fleet_view(report, tmp_path, 0.10)
     assert report.fleet["c"]["slow"] and not report.fleet["a"]["slow"]
     assert any(w.startswith("SLOW NODE c GPU 0") for w in report.warnings)
+
+
+def test_fleet_view_skips_damaged_smoke_results_with_a_warning(tmp_path):
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "a.json").write_text(json.dumps({"gpus": [gpu(690.0)]}))
+    (tmp_path / "smoke" / "b.json").write_text("{truncated")
+    (tmp_path / "smoke" / "c.json").write_text(json.dumps({"gpus": ["not a gpu"]}))
+    (tmp_path / "smoke" / "d.json").mkdir()
+    report = RunReport(run_id="r", action="smoke", inventory="i")
+    _fleet_view(report, tmp_path, 0.10)
+    assert set(report.fleet) == {"a"}
+    assert sum("smoke result" in w for w in report.warnings) == 3

@@ -12,5 +12,5 @@ def test_fleet_defaults_and_caller_overrides_win():
     env = settings.runner_env(10, environ={"ANSIBLE_FORKS": "7"})
     assert "ANSIBLE_FORKS" not in env  # the caller's own value stays in force
     assert env["ANSIBLE_PIPELINING"] == "True" and env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
-    assert "ControlPersist=30m" in env["ANSIBLE_SSH_ARGS"]
+    assert "ControlPersist=120s" in env["ANSIBLE_SSH_ARGS"]  # an orphaned master cannot linger
     assert env["ANSIBLE_ROLES_PATH"].endswith("roles")

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import signal
 import time
 
 DOCUMENTATION = r"""
@@ -17,7 +19,9 @@ description:
     (fsync + posix_fadvise DONTNEED), reads it back sequentially (O_DIRECT where the filesystem
     allows it) and removes it; the read rate is reported in GB/s (10^9 bytes/s).
   - The test file is created and removed in check mode too: the measurement is the point of
-    the read-only qualification, and it leaves nothing behind.
+    the read-only qualification, and it leaves nothing behind. A cancelled run (SIGTERM, SIGHUP,
+    SIGINT) still removes it; a test file left by a probe that was killed outright (SIGKILL) is
+    removed by the next probe of that directory.
 options:
   path: {type: path, required: true, description: The model/data path.}
   measure: {type: bool, default: true, description: Measure read throughput.}
@@ -25,6 +29,48 @@ options:
 """
 
 CHUNK = 8 * 1024 * 1024
+TEST_FILE_PREFIX = ".autoglm-preflight-readtest-"
+CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+def _cancelled(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through measure_read's finally: the test file goes
+
+
+@contextlib.contextmanager
+def cleanup_on_cancel():
+    """While the test file exists, a cancelling signal still runs the finally that removes it."""
+    previous = {sig: signal.signal(sig, _cancelled) for sig in CANCEL_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def remove_stale_test_files(directory: str) -> list[str]:
+    """Test files of probes that no longer run (killed outright): removed, and named."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(TEST_FILE_PREFIX):
+            continue
+        pid = name[len(TEST_FILE_PREFIX):]
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                continue  # its probe still runs
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, name))
+            removed.append(os.path.join(directory, name))
+    return removed
 
 
 def nearest_existing_dir(path: str) -> str:
@@ -70,7 +116,7 @@ def rotational_of(dev: str, source: str, sysfs_root: str = "/sys") -> tuple[str 
 
 
 def measure_read(directory: str, size_mb: int) -> dict:
-    path = os.path.join(directory, f".autoglm-preflight-readtest-{os.getpid()}")
+    path = os.path.join(directory, f"{TEST_FILE_PREFIX}{os.getpid()}")
     block = os.urandom(CHUNK)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -138,13 +184,15 @@ def probe(path: str, measure: bool, size_mb: int) -> dict:
         "rotational": rotational,
         "read_gbps": None,
         "read_skipped_reason": None,
+        "stale_test_files_removed": remove_stale_test_files(directory) if measure else [],
     }
     if not measure:
         result["read_skipped_reason"] = "disabled (preflight_storage_read_test=false)"
     elif result["free_bytes"] < 2 * size_mb * 1024 * 1024:
         result["read_skipped_reason"] = f"less than twice the {size_mb} MiB test file free"
     else:
-        result.update(measure_read(directory, size_mb))
+        with cleanup_on_cancel():
+            result.update(measure_read(directory, size_mb))
     return result
 
 

@@ -1,0 +1,118 @@
+"""Run and state files that survive crashes: atomic writes, and readers that turn a missing,
+truncated, mistyped or oddly shaped file into one clear input error (exit 2) instead of a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UsageError
+
+MAX_RECORD_BYTES = 256 * 1024 * 1024  # a report of 100,000 hosts is far below this
+
+
+class RecordError(UsageError):
+    """A run or state file that cannot be used as it is (missing, truncated, malformed)."""
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: object, mode: int = 0o600) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n", mode)
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON object from ``path``; every way it can be unusable is a RecordError naming the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_RECORD_BYTES:
+            raise RecordError(f"{what} {path} is {size} bytes, more than the {MAX_RECORD_BYTES} allowed")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecordError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise RecordError(f"{what} {path} is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{what} {path} is not UTF-8 text (byte {exc.start}): the file is damaged") from None
+    except OSError as exc:
+        raise RecordError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise RecordError(f"{what} {path} is empty (the run was killed while writing it?)")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise RecordError(f"{what} {path} is nested too deeply to be a record") from None
+    except ValueError as exc:
+        raise RecordError(f"{what} {path} is not valid JSON (truncated or edited?): {exc}") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{what} {path} must hold a JSON object; it holds {type(data).__name__}")
+    return data
+
+
+# The keys every reader of report.json relies on, with their types.
+_REPORT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "action": str, "status": str, "hosts": dict, "exit_code": int,
+    "duration_s": (int, float), "started": str, "finished": str, "inventory": str,
+}
+_HOST_KEYS: dict[str, type | tuple[type, ...]] = {
+    "status": str, "failures": list, "ok": int, "changed": int, "failed": int, "unreachable": int, "skipped": int,
+}
+
+
+def _type_names(expected: type | tuple[type, ...]) -> str:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join({"str": "a string", "dict": "an object", "int": "an integer", "float": "a number",
+                        "list": "a list"}.get(t.__name__, t.__name__) for t in types)
+
+
+def _check_keys(data: dict, keys: dict, where: str, path: Path) -> None:
+    for key, expected in keys.items():
+        value = data.get(key)
+        if key not in data:
+            raise RecordError(f"report {path}: {where}key {key!r} is missing (the file is damaged or not a report)")
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise RecordError(f"report {path}: {where}{key!r} is {type(value).__name__} {str(value)[:60]!r}; "
+                              f"expected {_type_names(expected)}")
+
+
+def check_report(data: dict, path: Path) -> dict:
+    """The shape ``report``, ``--json``, ``--html``, ``--retry-failed`` and ``status`` rely on."""
+    _check_keys(data, _REPORT_KEYS, "", path)
+    for name, host in data["hosts"].items():
+        if not isinstance(host, dict):
+            raise RecordError(f"report {path}: host {name!r} must be an object; it is {type(host).__name__}")
+        _check_keys(host, _HOST_KEYS, f"host {name!r}: ", path)
+        for failure in host["failures"]:
+            if not isinstance(failure, dict) or not all(isinstance(failure.get(k), str)
+                                                         for k in ("task", "kind", "message")):
+                raise RecordError(f"report {path}: host {name!r}: a failure entry is not an object with "
+                                  f"task, kind and message strings: {str(failure)[:80]!r}")
+        for key, expected in (("facts", dict), ("retries", list)):
+            if not isinstance(host.get(key, expected()), expected):
+                raise RecordError(f"report {path}: host {name!r}: {key!r} must be {_type_names(expected)}")
+    for key in ("warnings",):
+        if not isinstance(data.get(key, []), list):
+            raise RecordError(f"report {path}: {key!r} must be a list")
+    for key in ("options", "fleet", "totals"):
+        if not isinstance(data.get(key, {}), dict):
+            raise RecordError(f"report {path}: {key!r} must be an object")
+    return data

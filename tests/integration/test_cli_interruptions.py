@@ -1,0 +1,169 @@
+"""Interruption at every phase, through the real CLI on this machine (local connection): a signal
+during the storage read test, during the reachability pre-flight, and kill -9 mid-run. Each ends
+with exit 130 and a partial report (or, after kill -9, with every reader still working), and
+leaves nothing behind: no test file, no scratch dir, no process of the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner import scratch
+
+from .conftest import CLI, ROOT, write_inventory
+
+TEST_FILE = ".autoglm-preflight-readtest-*"
+
+
+def _start(cli, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*CLI, *args], cwd=ROOT, env=cli.env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def _scratch_dirs() -> set[Path]:
+    return set(scratch.root().glob(f"{scratch.PREFIX}*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_report(cli, tmp_path, sig):
+    data = tmp_path / "data"
+    data.mkdir()
+    before = _scratch_dirs()
+    proc = _start(cli, "check", "--plain", "-e", f"preflight_data_path={data}", "-e", "gpu_smoke_require_gpu=false")
+    assert _wait_for(lambda: list(data.glob(TEST_FILE)) or proc.poll() is not None), "no read test started"
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    report = cli.report()
+    assert report["interrupted"] is True and report["exit_code"] == 130
+    assert report["hosts"]["localhost"]["status"] == "interrupted"
+    assert f"interrupted by {sig.name}" in " ".join(report["warnings"])
+    assert list(data.glob(TEST_FILE)) == [], "the storage read test's file was left behind"
+    assert _scratch_dirs() <= before, "the run's scratch dir (extra-vars files, SSH sockets) was left behind"
+    assert _processes_mentioning(report["run_id"]) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_signal_during_validation_exits_130_and_runs_nothing(cli, tmp_path, sig):
+    inv = tmp_path / "big.yml"  # 100,000 hosts: validation takes seconds
+    inv.write_text("all:\n  hosts:\n    n[00000:99999]:\n      ansible_connection: local\n")
+    proc = _start(cli, "check", str(inv), "--plain")
+    time.sleep(1.5)
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert f"interrupted by {sig.name}: nothing was run" in out
+    assert not (cli.state / "runs").exists() or not any((cli.state / "runs").iterdir())
+
+
+class _SilentSshd:
+    """Accepts TCP and never answers: the reachability probe waits on it (its timeout is 10 s)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            self.accepted.set()
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli, tmp_path, sig):
+    sshd = _SilentSshd()
+    try:
+        inv = write_inventory(tmp_path / "hosts.yml", {"hung": {"ansible_host": "127.0.0.1",
+                                                                  "ansible_port": sshd.port}})
+        proc = _start(cli, "smoke", str(inv), "--plain")
+        assert sshd.accepted.wait(60), "the probe never connected"
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        sshd.close()
+    assert proc.returncode == 130, out
+    assert "interrupted during the reachability pre-flight" in out
+    report = cli.report()
+    assert report["interrupted"] is True and report["hosts"]["hung"]["status"] == "not_run"
+    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never-matches")
+    assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
+
+
+def test_kill_9_mid_run_leaves_readers_working_and_next_start_sweeps(cli, tmp_path):
+    first = cli("check", "--plain", "--tags", "host_facts")
+    assert first.returncode in (0, 1), first.stdout
+    finished = cli.report()["run_id"]
+    before = _scratch_dirs()
+    proc = _start(cli, "check", "--plain", "-e", "gpu_smoke_require_gpu=false")
+    seen = ""
+    while "TASK [" not in seen and proc.poll() is None:
+        seen += proc.stdout.readline()
+    killed_scratch = _scratch_dirs() - before
+    assert killed_scratch, "the run made no scratch dir"
+    proc.kill()
+    proc.wait()
+    runs = sorted(p for p in (cli.state / "runs").iterdir() if p.name[:1].isdigit())
+    killed = runs[-1].name
+    assert killed != finished and not (runs[-1] / "report.json").exists()
+    # latest still names the last run that wrote a report; every reader works or says why not
+    assert cli.latest().name == finished
+    for args in (["report", "--plain"], ["report", "--json"], ["report", "--html", str(tmp_path / "r.html")]):
+        result = cli(*args)
+        assert result.returncode == first.returncode, result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+    for args in (["report", killed], ["report", killed, "--json"], ["report", killed, "--html"]):
+        result = cli(*args)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"run {killed} has no report.json" in result.stdout and "killed" in result.stdout
+    json.loads(cli("report", "--json").stdout)
+    # the next run sweeps the killed run's scratch dir (its extra-vars files, its SSH sockets)
+    again = cli("check", "--plain", "--tags", "host_facts")
+    assert again.returncode in (0, 1), again.stdout
+    assert not (killed_scratch & _scratch_dirs()), "the killed run's scratch dir was not swept"
+    assert _wait_for(lambda: _processes_mentioning(killed) == [], 30), _processes_mentioning(killed)

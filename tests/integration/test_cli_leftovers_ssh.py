@@ -1,0 +1,90 @@
+"""Nothing left behind on a real SSH host (an sshd container): a `check` cancelled during the
+storage read test leaves no test file on the host, and the SSH control master of a CLI killed
+with kill -9 is closed by the next run's start."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner import scratch
+
+from .conftest import CLI, ROOT, needs_podman, write_inventory
+from .sshd_targets import SshdFleet
+
+pytestmark = [needs_podman]
+DATA = "/var/tmp/agp-data"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    with SshdFleet("agp-left", tmp_path_factory.mktemp("left")) as fleet:
+        (host,) = fleet.start(1)
+        fleet.write_known_hosts()
+        fleet.exec(host, f"mkdir -p {DATA}")
+        yield fleet, host
+
+
+def _inventory(tmp_path: Path, fleet, host) -> Path:
+    return write_inventory(tmp_path / "hosts.yml", {host.name: {
+        "ansible_host": host.address, "ansible_user": "root", "ansible_ssh_private_key_file": str(fleet.key),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={fleet.known_hosts}",
+        "ansible_python_interpreter": "/usr/bin/python3"}},
+        {"gpu_smoke_require_gpu": False, "preflight_data_path": DATA})
+
+
+def _test_files(fleet, host) -> str:
+    return fleet.exec(host, f"ls -a {DATA} | grep autoglm-preflight-readtest || true").stdout.strip()
+
+
+def _masters_in(directory: Path) -> list[str]:
+    out = subprocess.run(["pgrep", "-af", str(directory)], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "[mux]" in line or "ControlPersist" in line]
+
+
+def test_sigterm_during_storage_read_test_leaves_no_file_on_the_ssh_host(cli, sshd, tmp_path):
+    fleet, host = sshd
+    inv = _inventory(tmp_path, fleet, host)
+    proc = subprocess.Popen([*CLI, "check", str(inv), "--plain"], cwd=ROOT, env=cli.env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while not _test_files(fleet, host) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None and _test_files(fleet, host), "the read test never started on the host"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert cli.report()["hosts"][host.name]["status"] == "interrupted"
+    deadline = time.monotonic() + 30  # the probe's finally runs when its signal (or its end) comes
+    while _test_files(fleet, host) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _test_files(fleet, host) == "", "the storage read test's file was left on the host"
+
+
+def test_control_master_of_a_killed_cli_is_closed_by_the_next_start(cli, sshd, tmp_path):
+    fleet, host = sshd
+    inv = _inventory(tmp_path, fleet, host)
+    before = set(scratch.root().glob(f"{scratch.PREFIX}*"))
+    proc = subprocess.Popen([*CLI, "check", str(inv), "--plain", "-e", "preflight_storage_read_test=false"],
+                            cwd=ROOT, env=cli.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def control_sockets() -> list[Path]:
+        return [p for d in set(scratch.root().glob(f"{scratch.PREFIX}*")) - before for p in d.glob("cp/*")]
+
+    deadline = time.monotonic() + 180
+    while not control_sockets() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert control_sockets(), "no control socket: the run never connected"
+    killed_scratch = control_sockets()[0].parent.parent
+    proc.kill()
+    proc.wait()
+    time.sleep(1)
+    assert _masters_in(killed_scratch), "expected the killed run's SSH master to outlive it"
+    again = cli("check", str(inv), "--plain", "--tags", "host_facts")
+    assert again.returncode in (0, 1), again.stdout
+    assert _masters_in(killed_scratch) == [], "the orphaned SSH master was not closed"
+    assert not killed_scratch.exists()

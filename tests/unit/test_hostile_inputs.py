@@ -1,0 +1,111 @@
+"""The hostile-input corpus (tests/fixtures/hostile_corpus.py) against the CLI, in process: each
+case must exit 2 with a message naming what is wrong (every ``expect`` string), run nothing and
+raise no exception. The pass rate is printed; cases issue 13 owns (connection variables) are
+listed as known gaps rather than hidden."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner import cli
+from tests.fixtures.hostile_corpus import CORPUS, Case
+
+# Connection variables are validated by issue 13's work (inventory via ansible-core); until it
+# lands these run the playbook instead of stopping. Listed here so the rate stays honest.
+KNOWN_GAPS = {"ssh port not a number", "unknown connection plugin"}
+BAR = 0.95
+
+
+def _fill(text: str, tmp: Path) -> str:
+    return (text.replace("{inv}", str(tmp / "hosts.yml")).replace("{state}", str(tmp / "state"))
+            .replace("{tmp}", str(tmp)))
+
+
+def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> dict:
+    tmp.mkdir(parents=True, exist_ok=True)
+    if case.inv is not None:
+        (tmp / "hosts.yml").write_text(case.inv)
+    for rel, content in case.files.items():
+        path = tmp / _fill(rel, tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    env = {k: _fill(v, tmp) for k, v in case.env.items()}
+    if link := env.pop("_LINK_LATEST", None):
+        (tmp / "state" / "runs" / "latest").symlink_to(link)
+    monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp / "state"))
+    monkeypatch.setenv("AUTOGLM_DEBUG", "1")  # an unexpected exception escapes: counted as a traceback
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or kw["report"])
+    monkeypatch.setattr(cli, "_probe", lambda *a, **k: [])
+    argv = [_fill(a, tmp) for a in case.argv]
+    started = time.monotonic()
+    traceback = None
+    try:
+        rc = cli.main(argv)
+    except SystemExit as exc:  # argparse
+        rc = exc.code
+    except BaseException as exc:  # noqa: BLE001 - the point is to catch everything
+        rc, traceback = None, f"{type(exc).__name__}: {exc}"[:300]
+    seconds = time.monotonic() - started
+    out = capsys.readouterr()
+    text = out.out + out.err
+    missing = [e for e in (_fill(x, tmp) for x in case.expect) if e not in text]
+    return {"rc": rc, "traceback": traceback, "ran": ran, "missing": missing, "seconds": seconds,
+            "ok": rc == 2 and not traceback and not ran and not missing and "Traceback" not in text,
+            "output": text[-600:]}
+
+
+def test_hostile_corpus_meets_the_bar(tmp_path, monkeypatch, capsys):
+    results = {}
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for index, case in enumerate(CORPUS):
+        with monkeypatch.context() as patch:
+            results[case.name] = run_case(case, tmp_path / f"c{index}", patch, capsys)
+    rss_growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    failed = {n: r for n, r in results.items() if not r["ok"]}
+    rate = 1 - len(failed) / len(results)
+    with capsys.disabled():
+        print(f"\nhostile corpus: {len(results) - len(failed)} of {len(results)} cases meet the bar ({rate:.1%}); "
+              f"tracebacks: {sum(bool(r['traceback']) for r in results.values())}; slowest "
+              f"{max(r['seconds'] for r in results.values()):.2f} s; peak RSS growth {rss_growth_mib:.0f} MiB")
+        for name, r in failed.items():
+            print(f"  {'(known gap) ' if name in KNOWN_GAPS else ''}{name}: rc={r['rc']} ran={bool(r['ran'])} "
+                  f"missing={r['missing']} traceback={r['traceback']}")
+    assert not [n for n, r in results.items() if r["traceback"]], "tracebacks"
+    assert set(failed) <= KNOWN_GAPS, {n: failed[n] for n in set(failed) - KNOWN_GAPS}
+    assert rate >= BAR
+    assert max(r["seconds"] for r in results.values()) < 20
+    assert rss_growth_mib < 1024
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.name in {"-e non-string key", "subcommand typo chek",
+                                                                     "range bomb", "slow-threshold 5"}],
+                         ids=lambda c: c.name)
+def test_issue_examples_each_exit_2(case, tmp_path, monkeypatch, capsys):
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+
+
+def test_unreadable_group_vars_is_an_input_error(tmp_path, monkeypatch, capsys):
+    """As root every directory is readable: the unreadable one is simulated at iterdir()."""
+    case = next(c for c in CORPUS if c.name == "group_vars YAML error")
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "group_vars":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    case = Case("unreadable group_vars", ["validate", "{inv}"], ["group_vars", "Permission denied"],
+                files=case.files)
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert os.geteuid() == 0 or True
