@@ -1,21 +1,9 @@
 """preflight's PCI GPU scan and assessment. The sysfs tree is FAKE (built in tmp_path) because
 this machine has no NVIDIA GPU; the real scan runs in molecule/base and on the GPU machine."""
 
-import importlib.util
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2] / "roles/preflight"
-
-
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-pci = _load("library/autoglm_pci_gpus.py", "autoglm_pci_gpus")
-assess = _load("filter_plugins/preflight_assess.py", "preflight_assess")
+from ansible_collections.autoglm.provision.plugins.modules import autoglm_pci_gpus as pci
+from ansible_collections.autoglm.provision.plugins.plugin_utils import preflight_assess as assess
 
 
 def _dev(root, addr, vendor, cls, device="0x2330"):

@@ -6,7 +6,6 @@ real path (this machine's /sys, and the module through Ansible) runs in test_mod
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,14 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.autoglm.provision.plugins.modules import bios_prereq
 
+from provisioner import paths
 from tests.fixtures.sysfs import GIB, MEM64_PREF, build_host, resource, write
-
-REPO = Path(__file__).resolve().parents[2]
-
-spec = importlib.util.spec_from_file_location("bios_prereq", REPO / "library" / "bios_prereq.py")
-bios_prereq = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bios_prereq)
 
 BAR0_32 = (0xAC000000, 16 << 20, 0x40200)  # a 32-bit non-prefetchable BAR0 (IORESOURCE_MEM)
 
@@ -206,7 +201,7 @@ def test_module_on_this_machine():
     """The real path: the module through Ansible against this machine's own /sys and /proc."""
     env = dict(
         os.environ,
-        ANSIBLE_LIBRARY=str(REPO / "library"),
+        ANSIBLE_COLLECTIONS_PATH=str(paths.COLLECTIONS_PATH),
         ANSIBLE_LOCALHOST_WARNING="False",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
     )
@@ -217,7 +212,7 @@ def test_module_on_this_machine():
             "-c",
             "local",
             "-m",
-            "bios_prereq",
+            "autoglm.provision.bios_prereq",
             "-e",
             "ansible_python_interpreter=" + sys.executable,
             "-o",
@@ -225,7 +220,7 @@ def test_module_on_this_machine():
         capture_output=True,
         text=True,
         env=env,
-        cwd=REPO,
+        cwd=paths.COLLECTIONS_PATH,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,19 +1,14 @@
-"""Probes of roles/nvidia_driver/library/nvidia_driver_facts.py against a fake sysfs/procfs tree.
+"""Probes of plugins/modules/nvidia_driver_facts.py against a fake sysfs/procfs tree.
 
 Faked: the tree under tmp_path stands in for /sys and /proc of a GPU host (no GPU, EFI or NVIDIA
 module exists on the CI machine). The real module runs against the real container in the Molecule
 scenario (molecule/nvidia) and on the GPU machine.
 """
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-MODULE_PATH = Path(__file__).parents[2] / "roles/nvidia_driver/library/nvidia_driver_facts.py"
-spec = importlib.util.spec_from_file_location("nvidia_driver_facts", MODULE_PATH)
-facts = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(facts)
+from ansible_collections.autoglm.provision.plugins.modules import nvidia_driver_facts as facts
 
 
 def _write(root: Path, rel: str, data: str | bytes) -> None:

@@ -5,7 +5,6 @@ wheel built here), so `inspect` and marker evaluation run exactly as on a target
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,11 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-MODULE_PATH = Path(__file__).resolve().parents[2] / "roles" / "python_venv" / "library" / "python_venv_lock.py"
-spec = importlib.util.spec_from_file_location("python_venv_lock", MODULE_PATH)
-lockmod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lockmod)
+from ansible_collections.autoglm.provision.plugins.modules import python_venv_lock as lockmod
 
 
 def make_wheel(directory: Path, name: str, version: str) -> Path:

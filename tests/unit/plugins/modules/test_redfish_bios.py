@@ -3,13 +3,8 @@ tests/integration/test_redfish_emulator.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from ansible_collections.autoglm.provision.plugins.modules import redfish_bios
 
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("redfish_bios", REPO / "library" / "redfish_bios.py")
-redfish_bios = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(redfish_bios)
 judge = redfish_bios.judge
 
 

@@ -1,18 +1,13 @@
-"""The modprobe role's line renderer/validator (roles/modprobe/filter_plugins/modprobe_conf.py).
+"""The modprobe role's line renderer/validator (plugins/plugin_utils/modprobe_conf.py).
 
 Pure functions over data: no host involved. The rendered file is also checked for real by
 `modprobe --showconfig` in the Molecule scenario molecule/base.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
+from ansible_collections.autoglm.provision.plugins.plugin_utils import modprobe_conf
 
-_PATH = Path(__file__).resolve().parents[2] / "roles/modprobe/filter_plugins/modprobe_conf.py"
-_spec = importlib.util.spec_from_file_location("modprobe_conf", _PATH)
-modprobe_conf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(modprobe_conf)
 render = modprobe_conf.modprobe_conf_lines
 Error = modprobe_conf.ModprobeConfError
 

@@ -19,6 +19,16 @@ options:
     default: /sys
 """
 
+EXAMPLES = r"""
+- name: Count the NVIDIA GPUs on the PCI bus
+  autoglm.provision.autoglm_pci_gpus:
+  register: pci
+
+- name: Read a captured sysfs tree instead of the live one
+  autoglm.provision.autoglm_pci_gpus:
+    sysfs_root: /tmp/captured/sys
+"""
+
 NVIDIA_VENDOR = "0x10de"
 GPU_CLASSES = ("0x0300", "0x0302")
 

@@ -16,12 +16,26 @@ description:
   - With I(measure), writes a test file of I(size_mb) MiB there, drops it from the page cache
     (fsync + posix_fadvise DONTNEED), reads it back sequentially (O_DIRECT where the filesystem
     allows it) and removes it; the read rate is reported in GB/s (10^9 bytes/s).
-  - The test file is created and removed in check mode too: the measurement is the point of
+  - The test file is created and removed in check mode too; the measurement is the point of
     the read-only qualification, and it leaves nothing behind.
 options:
   path: {type: path, required: true, description: The model/data path.}
   measure: {type: bool, default: true, description: Measure read throughput.}
   size_mb: {type: int, default: 1024, description: Size of the test file in MiB.}
+"""
+
+EXAMPLES = r"""
+- name: Probe the model path's storage and measure its sequential read rate
+  autoglm.provision.autoglm_storage_probe:
+    path: /srv/models
+    measure: true
+    size_mb: 1024
+  register: storage
+
+- name: Storage facts only (no test file)
+  autoglm.provision.autoglm_storage_probe:
+    path: /srv/models
+    measure: false
 """
 
 CHUNK = 8 * 1024 * 1024

@@ -43,6 +43,19 @@ options:
 author: autoglm-provision
 """
 
+EXAMPLES = r"""
+- name: Judge VT-d/AMD-Vi, SR-IOV and Above 4G Decoding in-band (read-only)
+  autoglm.provision.bios_prereq:
+    sriov_devices: ["0000:3b:00.0"]
+    gpu_min_bar1_mib: 16384
+  register: bios
+
+- name: Judge a captured /sys and /proc tree
+  autoglm.provision.bios_prereq:
+    root: /tmp/captured
+    kernel_log_path: /tmp/captured/dmesg.txt
+"""
+
 RETURN = r"""
 requirements:
   description: Per requirement a dict with verdict, cause, evidence (list of str), remediation and details.
@@ -58,7 +71,11 @@ kernel_params:
   type: dict
 """
 
-PASS, FAIL, NOT_APPLICABLE, UNKNOWN = "PASS", "FAIL", "NOT_APPLICABLE", "UNKNOWN"
+# One name per line: ansible-doc cannot read a module whose top level unpacks a tuple.
+PASS = "PASS"
+FAIL = "FAIL"
+NOT_APPLICABLE = "NOT_APPLICABLE"
+UNKNOWN = "UNKNOWN"
 GIB = 1 << 30
 IORESOURCE_PREFETCH = 0x2000
 IORESOURCE_MEM_64 = 0x100000

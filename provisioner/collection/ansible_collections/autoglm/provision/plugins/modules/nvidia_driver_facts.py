@@ -31,6 +31,14 @@ options:
     default: nvidia
 """
 
+EXAMPLES = r"""
+- name: Probe the loaded NVIDIA driver and its modules for the target kernels
+  autoglm.provision.nvidia_driver_facts:
+    module_name: nvidia
+    kernels: ["{{ ansible_facts.kernel }}"]
+  register: nvidia
+"""
+
 NVIDIA_VENDOR = "0x10de"
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")

@@ -27,6 +27,22 @@ options:
     default: true
 """
 
+EXAMPLES = r"""
+- name: Make the venv hold exactly the lock's distributions
+  autoglm.provision.python_venv_lock:
+    venv: /opt/autoglm/venv
+    lock: /opt/autoglm/venv/autoglm-lock.txt
+    require_hashes: true
+    index_url: https://pypi.example.internal/simple
+
+- name: Install from a wheelhouse only (air-gapped site)
+  autoglm.provision.python_venv_lock:
+    venv: /opt/autoglm/venv
+    lock: /opt/autoglm/venv/autoglm-lock.txt
+    no_index: true
+    find_links: [/opt/autoglm/wheelhouse]
+"""
+
 import json  # noqa: E402 (Ansible modules start with DOCUMENTATION)
 import os  # noqa: E402 (Ansible modules start with DOCUMENTATION)
 import re  # noqa: E402 (Ansible modules start with DOCUMENTATION)

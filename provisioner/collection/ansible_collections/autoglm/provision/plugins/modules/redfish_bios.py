@@ -67,6 +67,26 @@ options:
     default: false
 """
 
+EXAMPLES = r"""
+- name: Judge BIOS prerequisites through the BMC (runs on the controller)
+  autoglm.provision.redfish_bios:
+    address: "{{ bios_check_bmc_address }}"
+    username: "{{ bios_check_bmc_username }}"
+    password: "{{ bios_check_bmc_password }}"
+    verify_tls: "false"
+  delegate_to: localhost
+  register: redfish
+
+- name: Stage the missing settings and reboot to apply them
+  autoglm.provision.redfish_bios:
+    address: "{{ bios_check_bmc_address }}"
+    username: "{{ bios_check_bmc_username }}"
+    password: "{{ bios_check_bmc_password }}"
+    stage: true
+    reboot: true
+  delegate_to: localhost
+"""
+
 RETURN = r"""
 requirements:
   description: Per requirement verdict, cause, evidence, remediation, attributes, pending and wanted values.

@@ -99,7 +99,3 @@ def bios_check_failure_text(report):
         lines.append("  remediation: {}".format(req["remediation"]))
     return "\n".join(lines)
 
-
-class FilterModule:
-    def filters(self):
-        return {"bios_check_report": bios_check_report, "bios_check_failure_text": bios_check_failure_text}

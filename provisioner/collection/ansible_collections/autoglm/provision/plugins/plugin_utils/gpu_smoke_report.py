@@ -18,7 +18,3 @@ def gpu_smoke_key_figures(gpu: dict) -> dict:
         "warned": [c["name"] for c in checks if c.get("verdict") == "warn"],
     }
 
-
-class FilterModule:
-    def filters(self):
-        return {"gpu_smoke_key_figures": gpu_smoke_key_figures}

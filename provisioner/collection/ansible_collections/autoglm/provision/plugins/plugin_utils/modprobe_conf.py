@@ -150,7 +150,3 @@ def modprobe_conf_lines(options: object, blacklist: object, extra_lines: object 
     lines += [validate_line(raw) for raw in extra_lines]
     return lines
 
-
-class FilterModule:
-    def filters(self):
-        return {"modprobe_conf_lines": modprobe_conf_lines}

@@ -250,7 +250,3 @@ def preflight_assess(measured: dict, t: dict, product: dict) -> dict:
         "thresholds_lowered": lowered,
     }
 
-
-class FilterModule:
-    def filters(self):
-        return {"preflight_assess": preflight_assess}
