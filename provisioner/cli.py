@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import paths, rundir, state
+from . import deps, paths, rundir, state
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -303,6 +303,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.inventory is not None and not args.inventory.is_file():
         raise UsageError(f"inventory {args.inventory}: no such file")
     options = _options(args)
+    deps.check_collections()  # a missing collection is named before anything runs (exit 2)
     run_dir = None
     if args.inventory is None:  # check/smoke this machine: the generated inventory lives in the run dir
         run_dir = rundir.create(args.run_dir, args.keep_runs)
