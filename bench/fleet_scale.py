@@ -40,11 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provisioner import settings  # noqa: E402
+from provisioner import paths, settings  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-PLAYBOOK = ROOT / "playbooks" / "site.yml"
+PLAYBOOK = paths.PLAYBOOKS / "site.yml"
 GATEWAY = "10.88.0.1"  # podman's default bridge: the controller as seen from the containers
 # The roles that run in a container on this machine, named so the set stays fixed while site.yml
 # grows ("untagged" = host_facts). Left out: nvidia_driver (no GPU, no kernel modules to build),
@@ -147,8 +147,7 @@ def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path) 
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK), *tail,
                "-e", "autoglm_action=site", "-e", f"autoglm_run_dir={run_dir}"]
         if variant == "b":
-            env = clean_env(ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_LIBRARY=str(ROOT / "library"),
-                            ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"))
+            env = clean_env(ANSIBLE_COLLECTIONS_PATH=str(paths.COLLECTIONS_PATH))
             cwd = workdir / "empty-cwd"
             cwd.mkdir(exist_ok=True)
         else:

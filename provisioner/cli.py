@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import extravars, guards, interrupts, paths, rundir, safety, specs, state
+from . import deps, extravars, guards, interrupts, paths, rundir, safety, specs, state
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -354,6 +354,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.inventory is not None and not args.inventory.is_file():
         raise UsageError(f"inventory {args.inventory}: no such file")
     options = _options(args)
+    deps.check_collections()  # a missing collection is named before anything runs (exit 2)
     items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
     guards.check_extra_vars(action, items)
     options.extra_vars_public = extravars.public(items)
@@ -391,7 +392,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     report.warnings += extravars.command_line_secrets(items)
     report.warnings += safety.host_key_warnings(result.inventory, targeted,
                                                 {k: v.value for k, v in result.extra_vars.items()},
-                                                project_dir=paths.PROJECT_ROOT)
+                                                project_dir=paths.COLLECTION)
     for warning in report.warnings:
         console.print(f"WARNING: {warning}", style="yellow", markup=False)
     try:

@@ -1,15 +1,37 @@
-"""Where the project's playbooks live and where runs are recorded."""
+"""Where the project's Ansible content lives and where runs are recorded.
+
+The content is the collection ``autoglm.provision``, shipped inside this package as package data
+(``provisioner/collection/ansible_collections/autoglm/provision``) and found through
+``importlib.resources``, never relative to a checkout or the working directory.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("AUTOGLM_PROVISION_HOME", Path(__file__).resolve().parent.parent))
-PLAYBOOKS = PROJECT_ROOT / "playbooks"
-ROLES = PROJECT_ROOT / "roles"
-LIBRARY = PROJECT_ROOT / "library"
-MODULE_UTILS = PROJECT_ROOT / "module_utils"
+COLLECTION_NAMESPACE = "autoglm"
+COLLECTION_NAME = "provision"
+COLLECTION_FQCN = f"{COLLECTION_NAMESPACE}.{COLLECTION_NAME}"
+
+# The directory that holds ansible_collections/: the one path setting (ANSIBLE_COLLECTIONS_PATH).
+# A wheel installs as plain files, so the package resource is a real directory.
+COLLECTIONS_PATH = Path(str(resources.files("provisioner") / "collection"))
+COLLECTION = COLLECTIONS_PATH / "ansible_collections" / COLLECTION_NAMESPACE / COLLECTION_NAME
+PLAYBOOKS = COLLECTION / "playbooks"
+ROLES = COLLECTION / "roles"
+
+
+def collections_path(environ: dict[str, str] | None = None) -> str:
+    """ANSIBLE_COLLECTIONS_PATH for a run: the package's own collection first, then what the caller
+    set (or Ansible's default search path), so installed dependencies (community.general) stay found."""
+    environ = os.environ if environ is None else environ
+    rest = environ.get("ANSIBLE_COLLECTIONS_PATH") or environ.get("ANSIBLE_COLLECTIONS_PATHS")
+    if rest is None:
+        rest = os.pathsep.join([str(Path.home() / ".ansible" / "collections"), "/usr/share/ansible/collections"])
+    parts = [str(COLLECTIONS_PATH)] + [p for p in rest.split(os.pathsep) if p and p != str(COLLECTIONS_PATH)]
+    return os.pathsep.join(parts)
 
 
 def state_dir() -> Path:

@@ -25,8 +25,9 @@ import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-PROJECT_ROOT = Path(os.environ.get("AUTOGLM_PROVISION_HOME", Path(__file__).resolve().parent.parent))
-ROLE_DIR = PROJECT_ROOT / "roles" / "python_venv"
+from . import paths
+
+ROLE_DIR = paths.ROLES / "python_venv"
 LOCK_DIR = ROLE_DIR / "files" / "locks"
 STACK_PACKAGES = ("torch", "torchvision", "torchaudio", "transformers", "accelerate", "datasets",
                   "sentencepiece", "nvidia-ml-py")
@@ -92,7 +93,7 @@ def matrix() -> dict:
 @cache
 def _lock_module():
     """The role's module: its lock parser is the one the targets use, so both read locks alike."""
-    path = ROLE_DIR / "library" / "python_venv_lock.py"
+    path = paths.COLLECTION / "plugins" / "modules" / "python_venv_lock.py"
     spec = importlib.util.spec_from_file_location("python_venv_lock", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -162,6 +162,8 @@ class RunReport:
             failed = sum(r.status in ("failed", "unreachable") for r in self.hosts.values())
             cause = (f"the rollout stopped after {failed} host(s) failed or were unreachable "
                      "(a whole batch failed, or --max-fail-percentage was exceeded)" if failed
+                     else "ansible-playbook stopped before the first task (its error is above)"
+                     if runner_rc not in (0, None) and len(missing) == len(self.targeted)
                      else "no task ran on them")
             self.warnings.append(f"{len(missing)} targeted host(s) were not run: {cause}. "
                                  "`--retry-failed` runs them together with the failed ones.")

@@ -30,6 +30,10 @@ BECOME_PROMPT = r"^BECOME password.*:\s*?$"
 VAULT_PROMPT = r"^Vault password.*:\s*?$"
 
 
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().absolute()) if path else path
+
+
 @dataclass
 class RunOptions:
     """Pass-through options, as ansible-playbook knows them."""
@@ -51,12 +55,15 @@ class RunOptions:
     vault_password_file: str | None = None
 
     def cmdline(self) -> list[str]:
+        # ansible-playbook runs in the collection's directory: files the user named relative to
+        # where the CLI was started become absolute paths here.
         args: list[str] = []
         args += ["--check"] if self.check else []
         args += ["--diff"] if self.diff else []
-        for flag, value in (("--limit", self.limit), ("--tags", self.tags), ("--skip-tags", self.skip_tags),
-                            ("--private-key", self.private_key), ("--user", self.user),
-                            ("--vault-password-file", self.vault_password_file)):
+        limit = "@" + _absolute(self.limit[1:]) if self.limit and self.limit.startswith("@") else self.limit
+        for flag, value in (("--limit", limit), ("--tags", self.tags), ("--skip-tags", self.skip_tags),
+                            ("--private-key", _absolute(self.private_key)), ("--user", self.user),
+                            ("--vault-password-file", _absolute(self.vault_password_file))):
             if value:
                 args += [flag, value]
         for item in self.extra_vars_args:
@@ -204,11 +211,23 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
             kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
     status = runner.status if runner is not None else "canceled"
     rc = runner.rc if runner is not None else None
-    report.finish(rc, status, time.monotonic() - started)
+    # Checked before finish(), which records every host that did not run.
     if runner is not None and status not in ("successful", "canceled") and not report.hosts:
-        tail = (private_data_dir / "artifacts" / report.run_id / "stdout")
-        if tail.exists():
-            lines = tail.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
-            report.warnings.append("ansible-playbook failed before any host ran:\n" + "\n".join(lines))
+        stdout = private_data_dir / "artifacts" / report.run_id / "stdout"
+        if text := early_error_text(stdout):
+            report.warnings.append("ansible-playbook failed before the first task; Ansible said:\n" + text)
+    report.finish(rc, status, time.monotonic() - started)
     return report
+
+
+def early_error_text(stdout: Path, max_lines: int = 25) -> str:
+    """Ansible's own error (a missing vault password, an unknown module, a syntax error) from the
+    run's stdout: from its first ERROR line on, else the last lines."""
+    if not stdout.is_file():
+        return ""
+    lines = [line.rstrip() for line in stdout.read_text(encoding="utf-8", errors="replace").splitlines()]
+    lines = [line for line in lines if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(("ERROR!", "[ERROR]"))), None)
+    picked = lines[start:] if start is not None else lines
+    return "\n".join(picked[:max_lines] if start is not None else picked[-max_lines:])
 

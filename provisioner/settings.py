@@ -28,9 +28,6 @@ def forks_for(host_count: int, cpu_count: int | None = None) -> int:
 def runner_env(host_count: int, environ: dict[str, str] | None = None) -> dict[str, str]:
     environ = dict(os.environ) if environ is None else environ
     tuned = {
-        "ANSIBLE_ROLES_PATH": str(paths.ROLES),
-        "ANSIBLE_LIBRARY": str(paths.LIBRARY),
-        "ANSIBLE_MODULE_UTILS": str(paths.MODULE_UTILS),
         "ANSIBLE_FORKS": str(forks_for(host_count)),
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_SSH_ARGS": (f"-o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST} "
@@ -44,4 +41,7 @@ def runner_env(host_count: int, environ: dict[str, str] | None = None) -> dict[s
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore",
     }
-    return {key: value for key, value in tuned.items() if key not in environ}
+    env = {key: value for key, value in tuned.items() if key not in environ}
+    # The one path setting: the package's collection first, then the caller's collections path.
+    env["ANSIBLE_COLLECTIONS_PATH"] = paths.collections_path(environ)
+    return env

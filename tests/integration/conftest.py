@@ -33,8 +33,9 @@ class Cli:
         self.state = state
         self.env = {**os.environ, "AUTOGLM_PROVISION_STATE": str(state), "PYTHONUNBUFFERED": "1"}
 
-    def __call__(self, *args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*CLI, *args], cwd=ROOT, env={**self.env, **(env or {})}, text=True,
+    def __call__(self, *args: str, timeout: int = 900, env: dict | None = None,
+                 cwd: Path = ROOT) -> subprocess.CompletedProcess:
+        return subprocess.run([*CLI, *args], cwd=cwd, env={**self.env, **(env or {})}, text=True,
                               capture_output=True, timeout=timeout, check=False)
 
     def latest(self) -> Path:

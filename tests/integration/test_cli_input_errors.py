@@ -1,5 +1,7 @@
 """Bad input through the real CLI: exit 2, every problem named, no run started."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import write_inventory
@@ -43,3 +45,28 @@ def test_usage_errors_exit_2(cli, tmp_path: Path):
     assert limited.returncode == 2 and "no host or group named 'nosuchhost'" in limited.stdout
     assert cli("report", "nosuchrun").returncode == 2
     assert cli("check", str(inv), "--forks", "0").returncode == 2
+
+
+def test_missing_collection_is_named_before_anything_runs(cli, tmp_path: Path):
+    # Ansible's own switch hides site-packages, where the ansible package put community.general.
+    result = cli("check", "--plain", env={"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "community.general (not installed" in result.stdout and "nothing was run" in result.stdout
+    assert "pip install 'ansible>=12,<13'" in result.stdout and "requirements.yml" in result.stdout
+    assert not (cli.state / "runs").exists()
+
+
+def test_vaulted_extra_vars_without_password_show_ansibles_error(cli, tmp_path: Path):
+    """A failure before the first task prints Ansible's own text, and `-e @file` is read relative to
+    where the CLI was started (ansible-playbook itself runs in the collection's directory)."""
+    vault_pw = tmp_path / "pw"
+    vault_pw.write_text("secret\n")
+    (tmp_path / "v.yml").write_text("gpu_smoke_level: quick\n")
+    ansible_vault = Path(sys.executable).parent / "ansible-vault"
+    subprocess.run([str(ansible_vault), "encrypt", "--vault-password-file", str(vault_pw), "v.yml"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    result = cli("check", "--plain", "-e", "@v.yml", cwd=tmp_path, timeout=300)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Attempting to decrypt but no vault secrets found" in result.stdout
+    assert f"Origin: {tmp_path / 'v.yml'}" in result.stdout
+    assert "stopped before the first task" in result.stdout and "no task ran" not in result.stdout

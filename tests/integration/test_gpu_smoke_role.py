@@ -10,16 +10,18 @@ import json
 
 import yaml
 
-from .conftest import ROOT, needs_podman, podman_host, write_inventory
+from provisioner import paths
+
+from .conftest import needs_podman, podman_host, write_inventory
 
 pytestmark = [needs_podman]
 
 
 def test_site_lists_gpu_smoke_last():
     for playbook in ("site", "check", "smoke"):
-        plays = yaml.safe_load((ROOT / "playbooks" / f"{playbook}.yml").read_text())
-        assert plays[-1]["roles"][-1]["role"] == "gpu_smoke", playbook
-    check_role = yaml.safe_load((ROOT / "playbooks" / "check.yml").read_text())[-1]["roles"][-1]
+        plays = yaml.safe_load((paths.PLAYBOOKS / f"{playbook}.yml").read_text())
+        assert plays[-1]["roles"][-1]["role"] == "autoglm.provision.gpu_smoke", playbook
+    check_role = yaml.safe_load((paths.PLAYBOOKS / "check.yml").read_text())[-1]["roles"][-1]
     assert check_role["vars"]["gpu_smoke_level"] == "quick"
 
 

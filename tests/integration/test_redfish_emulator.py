@@ -26,11 +26,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from provisioner import paths
+
 pytestmark = pytest.mark.integration
 pytest.importorskip("libvirt", reason="libvirt-python is needed for sushy-emulator's libvirt driver")
 bcrypt = pytest.importorskip("bcrypt")
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 USER, PASSWORD = "root", "Rf-calvin-7731!"
 
@@ -107,7 +108,7 @@ def run_module(tmp_path: Path, base: str, password: str = PASSWORD, check_mode: 
     args_file.chmod(0o600)
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, str(REPO / "library" / "redfish_bios.py"), str(args_file)],
+        [sys.executable, str(paths.COLLECTION / "plugins" / "modules" / "redfish_bios.py"), str(args_file)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provisioner import paths
+
 REPO = Path(__file__).parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
@@ -48,7 +50,7 @@ def run_resolution(tmp_path: Path, role: str, task_files: list[str], outputs: li
     outdir = tmp_path / "out"
     outdir.mkdir()
     include = [{"name": f"Run {role} {name}", "ansible.builtin.include_role":
-                {"name": role, "tasks_from": name, "public": True}} for name in task_files]
+                {"name": f"autoglm.provision.{role}", "tasks_from": name, "public": True}} for name in task_files]
     play = [{
         "name": "Resolve with injected facts", "hosts": "all", "gather_facts": False,
         "tasks": [
@@ -71,7 +73,8 @@ def run_resolution(tmp_path: Path, role: str, task_files: list[str], outputs: li
     play[0]["tasks"][0]["ansible.builtin.set_fact"].update(
         {f"ansible_{k}": f"{{{{ case_facts['ansible_{k}'] }}}}" for k in fact_names})
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(paths.COLLECTIONS_PATH),
+           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
            "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore", "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_LOCALHOST_WARNING": "0"}
     proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")],

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner import cli, python_stack, specs
+from provisioner import cli, paths, python_stack, specs
 from provisioner.errors import Problem
 from provisioner.validate import parse_extra_vars, validate
 from tests.fixtures.signoff_run import RUN_ID, build_run
@@ -163,7 +163,7 @@ def _playbook_tags(action: str) -> set[str]:
             for child in node:
                 walk(child)
 
-    walk(yaml.safe_load((REPO / "playbooks" / cli.ACTIONS[action]).read_text()))
+    walk(yaml.safe_load((paths.PLAYBOOKS / cli.ACTIONS[action]).read_text()))
     return tags
 
 

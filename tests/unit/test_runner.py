@@ -1,6 +1,6 @@
 import json
 
-from provisioner.runner import RunOptions, scrub_command_artifacts
+from provisioner.runner import RunOptions, early_error_text, scrub_command_artifacts
 
 
 def test_cmdline_passes_flags_and_never_passwords():
@@ -26,3 +26,24 @@ def test_command_artifact_env_is_redacted(tmp_path):
     env = json.loads(command.read_text())["env"]
     assert env == {"ANSIBLE_FORKS": "5", "PATH": "/bin", "BMC_PASSWORD": "<redacted>",
                    "AWS_SECRET_ACCESS_KEY": "<redacted>"}
+
+
+def test_files_named_relative_to_the_callers_directory_become_absolute(tmp_path, monkeypatch):
+    """ansible-playbook runs in the collection's directory, not where the user started the CLI."""
+    monkeypatch.chdir(tmp_path)
+    args = RunOptions(extra_vars=["@vars.yml", "a=@b", "@/abs/v.yml"], limit="@retry.txt",
+                      vault_password_file="vault.txt", private_key="keys/id").cmdline()
+    assert args[args.index("--limit") + 1] == f"@{tmp_path / 'retry.txt'}"
+    assert args[args.index("--vault-password-file") + 1] == str(tmp_path / "vault.txt")
+    assert args[args.index("--private-key") + 1] == str(tmp_path / "keys" / "id")
+    extra = [args[i + 1] for i, a in enumerate(args) if a == "--extra-vars"]
+    assert extra == [f"@{tmp_path / 'vars.yml'}", "a=@b", "@/abs/v.yml"]
+
+
+def test_early_error_text_is_ansibles_own_message(tmp_path):
+    stdout = tmp_path / "stdout"
+    assert early_error_text(stdout) == ""  # no output at all
+    stdout.write_text("\nPLAY [x] ***\n[ERROR]: Attempting to decrypt but no vault secrets found.\nOrigin: /v.yml\n")
+    assert early_error_text(stdout) == "[ERROR]: Attempting to decrypt but no vault secrets found.\nOrigin: /v.yml"
+    stdout.write_text("".join(f"line {n}\n" for n in range(40)))  # no ERROR line: the tail
+    assert early_error_text(stdout, max_lines=3) == "line 37\nline 38\nline 39"

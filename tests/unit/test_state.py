@@ -50,7 +50,7 @@ def test_driver_column_reads_the_keys_the_role_publishes():
     # The contract is the role's report task: a key renamed there must fail here, not show "-" in `status`.
     import yaml  # noqa: PLC0415
 
-    tasks = yaml.safe_load((state.paths.PROJECT_ROOT / "roles" / "nvidia_driver" / "tasks" / "report.yml").read_text())
+    tasks = yaml.safe_load((state.paths.ROLES / "nvidia_driver" / "tasks" / "report.yml").read_text())
     published = set(next(t for t in tasks if "ansible.builtin.set_fact" in t)["ansible.builtin.set_fact"][
         "autoglm_report_nvidia_driver"])
     keys = dict((column, keys) for column, _, keys in state.COLUMNS)["driver"]

@@ -1,7 +1,6 @@
 """The preflight storage read test leaves no file behind: a cancelled probe (SIGTERM/SIGHUP/SIGINT)
 removes its test file, and a file left by a probe killed outright is removed by the next probe."""
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -10,11 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from ansible_collections.autoglm.provision.plugins.modules import autoglm_storage_probe as probe_mod
 
-MODULE = Path(__file__).resolve().parents[2] / "roles/preflight/library/autoglm_storage_probe.py"
-spec = importlib.util.spec_from_file_location("autoglm_storage_probe", MODULE)
-probe_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe_mod)
+MODULE = Path(probe_mod.__file__)
 
 
 def test_stale_files_of_dead_probes_are_removed_live_ones_kept(tmp_path):

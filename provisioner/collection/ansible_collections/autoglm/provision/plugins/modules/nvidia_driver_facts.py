@@ -1,0 +1,148 @@
+#!/usr/bin/python
+"""Read-only probes for the nvidia_driver role: Secure Boot, loaded and installed module versions,
+nouveau, NVIDIA PCI devices (GPUs, NVSwitches), kernels with headers, boot id."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: nvidia_driver_facts
+short_description: Probe NVIDIA driver state (read-only)
+description:
+  - Reads sysfs, procfs and EFI variables and runs C(modinfo) and C(mokutil); changes nothing.
+options:
+  root:
+    description: Filesystem root to read from (tests point it at a fake sysfs tree).
+    type: path
+    default: /
+  kernels:
+    description: Kernel releases whose installed NVIDIA module version is reported.
+    type: list
+    elements: str
+    default: []
+  module_name:
+    description: Kernel module file name of the driver (Debian C(nvidia-current), Ubuntu C(nvidia)).
+    type: str
+    default: nvidia
+"""
+
+EXAMPLES = r"""
+- name: Probe the loaded NVIDIA driver and its modules for the target kernels
+  autoglm.provision.nvidia_driver_facts:
+    module_name: nvidia
+    kernels: ["{{ ansible_facts.kernel }}"]
+  register: nvidia
+"""
+
+NVIDIA_VENDOR = "0x10de"
+SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+
+
+def secure_boot(root: str, run) -> tuple[str, str]:
+    """(state, evidence): state is enabled, disabled, unsupported (no EFI) or unknown."""
+    if not os.path.isdir(os.path.join(root, "sys/firmware/efi")):
+        return "unsupported", "no /sys/firmware/efi: legacy BIOS boot (or firmware hidden)"
+    try:
+        with open(os.path.join(root, SECURE_BOOT_VAR), "rb") as handle:
+            data = handle.read()
+        # efivarfs: 4 bytes of attributes, then the 1-byte value.
+        if len(data) >= 5:
+            return ("enabled" if data[4] == 1 else "disabled"), "EFI variable SecureBoot"
+    except OSError:
+        pass
+    if run is not None:
+        rc, out, _err = run(["mokutil", "--sb-state"])
+        if rc == 0 and "enabled" in out.lower():
+            return "enabled", "mokutil --sb-state"
+        if rc == 0 and "disabled" in out.lower():
+            return "disabled", "mokutil --sb-state"
+    return "unknown", "EFI present but SecureBoot variable unreadable and mokutil gave no answer"
+
+
+def loaded_version(root: str) -> str | None:
+    version = _read(os.path.join(root, "sys/module/nvidia/version"))
+    if version:
+        return version
+    match = NVRM_RE.search(_read(os.path.join(root, "proc/driver/nvidia/version")) or "")
+    return match.group(1) if match else None
+
+
+def pci_devices(root: str) -> tuple[list[dict], int]:
+    """NVIDIA GPUs (display/3D class) and the number of NVSwitches (bridge class 0x0680)."""
+    gpus, nvswitches = [], 0
+    for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
+        if _read(os.path.join(dev, "vendor")) != NVIDIA_VENDOR:
+            continue
+        pci_class = _read(os.path.join(dev, "class")) or ""
+        device = _read(os.path.join(dev, "device")) or ""
+        if pci_class.startswith("0x0680"):
+            nvswitches += 1
+        elif pci_class.startswith(("0x0300", "0x0302")):
+            gpus.append({"slot": os.path.basename(dev), "device_id": device})
+    return gpus, nvswitches
+
+
+def kernels_with_headers(root: str) -> list[str]:
+    found = []
+    for build in sorted(glob.glob(os.path.join(root, "lib/modules/*/build"))):
+        if os.path.isfile(os.path.join(build, "Makefile")):
+            found.append(os.path.basename(os.path.dirname(build)))
+    return found
+
+
+def module_versions(kernels: list[str], module_name: str, run) -> dict:
+    versions = {}
+    for kernel in kernels:
+        rc, out, _err = run(["modinfo", "-k", kernel, "-F", "version", module_name])
+        versions[kernel] = out.strip() if rc == 0 and out.strip() else None
+    return versions
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "default": "/"},
+            "kernels": {"type": "list", "elements": "str", "default": []},
+            "module_name": {"type": "str", "default": "nvidia"},
+        },
+        supports_check_mode=True,
+    )
+    root = module.params["root"]
+
+    def run(cmd):
+        if module.get_bin_path(cmd[0]) is None:
+            return 127, "", f"{cmd[0]} not found"
+        return module.run_command(cmd)
+
+    state, evidence = secure_boot(root, run)
+    gpus, nvswitches = pci_devices(root)
+    module.exit_json(
+        changed=False,
+        secure_boot=state,
+        secure_boot_evidence=evidence,
+        loaded_version=loaded_version(root),
+        nouveau_loaded=os.path.isdir(os.path.join(root, "sys/module/nouveau")),
+        gpus=gpus,
+        nvswitch_count=nvswitches,
+        kernels_with_headers=kernels_with_headers(root),
+        module_versions=module_versions(module.params["kernels"], module.params["module_name"], run),
+        boot_id=_read(os.path.join(root, "proc/sys/kernel/random/boot_id")),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""bios_check_report: merge the in-band and the Redfish verdicts into the host's report and gate."""
+
+REQUIREMENTS = ("iommu", "sriov", "above_4g")
+LABELS = {"iommu": "VT-d / AMD-Vi (IOMMU)", "sriov": "SR-IOV", "above_4g": "Above 4G Decoding"}
+
+
+def _view(result):
+    """A requirement result without the bulky details (those stay in the registered variable)."""
+    if not result:
+        return None
+    keep = ("verdict", "cause", "evidence", "remediation", "attributes", "pending")
+    return {k: result[k] for k in keep if k in result}
+
+
+def bios_check_report(inband, redfish, mandatory, fail_on_unknown=True, reboot_pending=False):
+    """inband: bios_prereq's result or None; redfish: redfish_bios's result or None."""
+    in_reqs = (inband or {}).get("requirements") or {}
+    bmc_reqs = (redfish or {}).get("requirements") or {}
+    requirements, failed, warnings = {}, [], []
+    for name in REQUIREMENTS:
+        ib, oob = in_reqs.get(name), bmc_reqs.get(name)
+        if redfish and not oob:  # the module itself failed (e.g. no sushy on the controller)
+            oob = {
+                "verdict": "UNKNOWN",
+                "cause": "bmc_error",
+                "evidence": [redfish.get("msg") or "no answer"],
+                "remediation": "Fix the BMC check (see evidence).",
+            }
+        # The kernel's view decides when it has one; the BMC's settings decide otherwise.
+        chosen, source = (ib, "in_band") if ib and ib["verdict"] != "UNKNOWN" else (oob, "redfish")
+        if not chosen:
+            chosen, source = (
+                ib
+                or {
+                    "verdict": "UNKNOWN",
+                    "cause": "not_checked",
+                    "evidence": [],
+                    "remediation": "Configure a BMC or run the in-band check.",
+                },
+                "none",
+            )
+        entry = {
+            "label": LABELS[name],
+            "mandatory": name in mandatory,
+            "source": source,
+            "verdict": chosen["verdict"],
+            "cause": chosen.get("cause"),
+            "evidence": list(chosen.get("evidence") or []),
+            "remediation": chosen.get("remediation", ""),
+            "in_band": _view(ib),
+            "redfish": _view(oob),
+        }
+        if ib and oob and {ib["verdict"], oob["verdict"]} == {"PASS", "FAIL"}:
+            warnings.append(
+                "{}: in-band says {} but the BMC's BIOS attributes say {} ({})".format(
+                    LABELS[name], ib["verdict"], oob["verdict"], "; ".join(oob.get("evidence", []))
+                )
+            )
+        if oob and oob.get("cause") == "pending_reboot":
+            warnings.append(f"{LABELS[name]}: BIOS change staged on the BMC, pending a reboot")
+        bad = entry["verdict"] == "FAIL" or (entry["verdict"] == "UNKNOWN" and fail_on_unknown)
+        if bad and entry["mandatory"]:
+            failed.append(name)
+        elif entry["verdict"] in ("FAIL", "UNKNOWN"):
+            warnings.append(
+                "{}: {} (not mandatory for this host): {}".format(LABELS[name], entry["verdict"], entry["remediation"])
+            )
+        requirements[name] = entry
+    if redfish and redfish.get("bmc_status") not in (None, "ok"):
+        warnings.append("BMC check: {}".format(redfish["bmc_status"]))
+    return {
+        "verdict": "FAIL" if failed else "PASS",
+        "mode": "+".join(m for m, r in (("in_band", inband), ("redfish", redfish)) if r) or "none",
+        "mandatory": list(mandatory),
+        "failed_mandatory": failed,
+        "requirements": requirements,
+        "reboot_pending": bool(reboot_pending or in_reqs.get("iommu", {}).get("details", {}).get("reboot_pending")),
+        "bmc": (
+            {
+                "status": redfish.get("bmc_status"),
+                "system": redfish.get("system"),
+                "staged": redfish.get("staged") or {},
+            }
+            if redfish
+            else None
+        ),
+        "host": (inband or {}).get("host"),
+        "warnings": warnings,
+    }
+
+
+def bios_check_failure_text(report):
+    """One readable block per failed mandatory requirement for the gate's message."""
+    lines = []
+    for name in report["failed_mandatory"]:
+        req = report["requirements"][name]
+        lines.append("{}: {} ({}, cause {})".format(req["label"], req["verdict"], req["source"], req["cause"]))
+        lines += [f"  evidence: {e}" for e in req["evidence"][:6]]
+        lines.append("  remediation: {}".format(req["remediation"]))
+    return "\n".join(lines)
+

@@ -1,0 +1,61 @@
+"""The collection inside the package: one version, custom code only under plugins/, every module
+documented, filters as shims. (scripts/test-install builds and installs the wheel and sdist.)"""
+
+import ast
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from provisioner import paths
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = paths.COLLECTION / "plugins"
+
+
+def test_version_is_written_once_and_galaxy_yml_repeats_it():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert yaml.safe_load((paths.COLLECTION / "galaxy.yml").read_text())["version"] == version
+    assert metadata.version("autoglm-provision") == version
+
+
+def test_collection_is_found_through_the_package_not_the_working_directory():
+    assert ROOT / "provisioner" / "collection" == paths.COLLECTIONS_PATH  # editable install: the checkout
+    assert {p.stem for p in paths.PLAYBOOKS.glob("*.yml")} >= {"site", "check", "smoke"}
+    for old in ("roles", "library", "playbooks", "module_utils", "filter_plugins"):
+        assert not (ROOT / old).exists(), f"{old}/ at the repo root: content belongs in the collection"
+
+
+def test_custom_code_lives_only_under_plugins():
+    stray = [p.relative_to(paths.COLLECTION) for p in paths.COLLECTION.rglob("*")
+             if p.is_dir() and p.name in ("library", "filter_plugins", "module_utils", "action_plugins")
+             and PLUGINS not in p.parents]
+    assert stray == []
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (PLUGINS / "modules").glob("*.py")))
+def test_every_module_is_documented_with_examples(module):
+    tree = ast.parse((PLUGINS / "modules" / f"{module}.py").read_text())
+    docs = {node.targets[0].id: node.value.value for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in ("DOCUMENTATION", "EXAMPLES")}
+    assert set(docs) == {"DOCUMENTATION", "EXAMPLES"}
+    assert yaml.safe_load(docs["DOCUMENTATION"])["module"] == module
+    examples = yaml.safe_load(docs["EXAMPLES"])
+    assert examples and all(f"autoglm.provision.{module}" in task for task in examples)
+
+
+@pytest.mark.parametrize("shim", sorted(p.stem for p in (PLUGINS / "filter").glob("*.py")))
+def test_filters_are_shims_over_plugin_utils(shim):
+    tree = ast.parse((PLUGINS / "filter" / f"{shim}.py").read_text())
+    imports = [n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module != "__future__"]
+    assert imports == [f"ansible_collections.autoglm.provision.plugins.plugin_utils.{shim}"]
+    assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))] == ["FilterModule"]
+
+
+def test_package_data_carries_the_whole_collection():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "collection/**/*" in config["package-data"]["provisioner"]
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
