@@ -1,5 +1,6 @@
 import json
 
+from provisioner import extravars
 from provisioner.runner import RunOptions, early_error_text, scrub_command_artifacts
 
 
@@ -31,13 +32,17 @@ def test_command_artifact_env_is_redacted(tmp_path):
 def test_files_named_relative_to_the_callers_directory_become_absolute(tmp_path, monkeypatch):
     """ansible-playbook runs in the collection's directory, not where the user started the CLI."""
     monkeypatch.chdir(tmp_path)
-    args = RunOptions(extra_vars=["@vars.yml", "a=@b", "@/abs/v.yml"], limit="@retry.txt",
+    (tmp_path / "vars.yml").write_text("a: 1\n")
+    private = tmp_path / "private"
+    private.mkdir()
+    items = extravars.parse(["@vars.yml", "a=@b"], [])
+    args = RunOptions(extra_vars_args=extravars.handed_to_ansible(items, {}, private), limit="@retry.txt",
                       vault_password_file="vault.txt", private_key="keys/id").cmdline()
     assert args[args.index("--limit") + 1] == f"@{tmp_path / 'retry.txt'}"
     assert args[args.index("--vault-password-file") + 1] == str(tmp_path / "vault.txt")
     assert args[args.index("--private-key") + 1] == str(tmp_path / "keys" / "id")
     extra = [args[i + 1] for i, a in enumerate(args) if a == "--extra-vars"]
-    assert extra == [f"@{tmp_path / 'vars.yml'}", "a=@b", "@/abs/v.yml"]
+    assert extra == [f"@{tmp_path / 'vars.yml'}", f"@{private / 'extra-vars-1.json'}"]  # key=value: a private file
 
 
 def test_early_error_text_is_ansibles_own_message(tmp_path):
