@@ -13,7 +13,7 @@ import yaml
 from . import paths, rules, specs
 from .errors import InventoryError, Problem
 from .inventory import Inventory, VarDef, read_inventory
-from .yamlsrc import VaultValue, YamlSyntaxError, load
+from .yamlsrc import YamlSyntaxError, is_vaulted, load
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that
@@ -54,7 +54,7 @@ def parse_extra_vars(items: list[str], problems: list[Problem]) -> dict[str, Var
             except YamlSyntaxError as exc:
                 problems.append(Problem(str(exc), file=str(path), line=exc.line, column=exc.column))
                 continue
-            if isinstance(data, VaultValue) or data is None:
+            if is_vaulted(data) or data is None:
                 continue
             if not isinstance(data, dict):
                 problems.append(Problem("an extra-vars file must hold a mapping", file=str(path)))
@@ -85,7 +85,7 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
     where = {"file": definition.file, "line": definition.line, "variable": name,
              "host": owner.removeprefix("host ") if owner.startswith("host ") else ""}
     if name in known:
-        if isinstance(value, VaultValue) or rules.is_templated(value):
+        if is_vaulted(value) or rules.is_templated(value):
             return None
         reason = specs.check_value(known[name], value)
         if reason:
@@ -156,9 +156,10 @@ def _run_rules(result: ValidationResult, roles_dir: Path) -> None:
         result.problems.append(Problem(text, file=file, line=line, host=named, variable=variable))
 
 
-def validate(inventory_path: Path, extra_vars: list[str] | None = None,
+def validate(inventory_path: Path | list[Path], extra_vars: list[str] | None = None,
              roles_dir: Path = paths.ROLES) -> ValidationResult:
-    """Validate everything that needs no host: returns the result; call ``raise_for_errors``."""
+    """Validate everything that needs no host: returns the result; call ``raise_for_errors``.
+    ``inventory_path`` is one source or several (``-i`` repeated), as Ansible takes them."""
     inventory = read_inventory(inventory_path)
     result = ValidationResult(inventory)
     result.problems.extend(inventory.problems)
