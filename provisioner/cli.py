@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import paths, rundir, state
+from . import paths, rundir, selection, state
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -62,7 +62,23 @@ def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
                               "were cut short by an interruption in RUN (default: the latest run)")
 
 
+def _add_inventory_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--inventory", dest="more_inventories", action="append", default=[], type=Path,
+                        metavar="SOURCE", help="one more inventory source (file, directory or plugin "
+                        "configuration), as ansible-playbook -i; repeatable")
+
+
+def _sources(args: argparse.Namespace) -> list[Path]:
+    """The positional inventory and every -i, as Ansible takes them; a UsageError for a missing one."""
+    sources = [p for p in (args.inventory, *getattr(args, "more_inventories", [])) if p is not None]
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"inventory {source}: no such file or directory")
+    return sources
+
+
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    _add_inventory_flag(parser)
     ansible = parser.add_argument_group("ansible-playbook options (passed through)")
     ansible.add_argument("-C", "--check", action="store_true", help="dry run: change nothing")
     ansible.add_argument("-D", "--diff", action="store_true", help="show file differences")
@@ -102,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate an inventory; no host is contacted", epilog=EXIT_CODES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     val.add_argument("inventory", type=Path)
+    _add_inventory_flag(val)
     val.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS")
     val.add_argument("--json", action="store_true", help="problems as JSON")
     check = sub.add_parser("check", help="read-only qualification (preflight, BIOS, GPU smoke quick); "
@@ -117,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rollout_flags(smoke)
     status = sub.add_parser("status", help="per-host state across runs: which hosts are ready")
     status.add_argument("inventory", type=Path)
+    _add_inventory_flag(status)
     status.add_argument("--json", action="store_true", help="the records as JSON")
     status.add_argument("-l", "--limit", help="only these hosts/groups (Ansible pattern)")
     status.add_argument("--plain", action="store_true", help="plain output even on a terminal")
@@ -149,20 +167,9 @@ def _print_problems(console: Console, result: ValidationResult, inventory: Path)
                   f"{errors} error(s), {warnings} warning(s)", markup=False)
 
 
-_SIMPLE_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
 def _check_limit(limit: str | None, result: ValidationResult) -> None:
-    """Plain names in --limit must exist: a typo would otherwise run against no host at all."""
-    if not limit or limit.startswith("@"):
-        return
-    inv = result.inventory
-    unknown = [part for part in re.split(r"[,:]", limit)
-               if part and _SIMPLE_PATTERN.match(part.lstrip("&!"))
-               and part.lstrip("&!") not in inv.hosts and part.lstrip("&!") not in inv.groups]
-    if unknown:
-        raise UsageError(f"--limit {limit!r}: no host or group named {', '.join(map(repr, unknown))} in "
-                         f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
+    """A --limit that selects no host, or names nothing in one of its terms, is an input error."""
+    selection.check_limit(limit, result.inventory)
 
 
 def _local_inventory(run_dir: Path) -> Path:
@@ -191,9 +198,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    if not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
-    result = validate(args.inventory, args.extra_vars)
+    result = validate(_sources(args), args.extra_vars)
     if args.json:
         print(json.dumps({"inventory": str(args.inventory), "hosts": len(result.inventory.hosts),
                           "valid": not result.errors,
@@ -300,20 +305,21 @@ def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResu
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
-    if args.inventory is not None and not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
+    sources = _sources(args)
     options = _options(args)
     run_dir = None
     if args.inventory is None:  # check this machine: the generated inventory lives in the run dir
         run_dir = rundir.create(args.run_dir, args.keep_runs)
     inventory = (args.inventory or _local_inventory(run_dir)).resolve()
-    result = validate(inventory, options.extra_vars)
+    sources = [inventory, *[s.resolve() for s in sources[1:]]]
+    result = validate(sources, options.extra_vars)
     if result.errors:
         _print_problems(console, result, inventory)
         raise InventoryError(result.problems)
     for warning in result.warnings:
         console.print(warning.render(), style="yellow", markup=False)
     _check_limit(options.limit, result)
+    selection.check_tags(options.tags, options.skip_tags, paths.PLAYBOOKS / ACTIONS[action])
     rollout = _rollout_vars(args, result)
     retry = None
     if getattr(args, "retry_failed", None):
@@ -356,7 +362,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return report.exit_code()
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
-    run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
+    run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=sources,
                  host_count=len(result.inventory.hosts), options=options, report=report,
                  run_dir=run_dir, console=console, extravars=extravars)
     _fleet_view(report, run_dir, getattr(args, "slow_threshold", DEFAULT_THRESHOLD))
@@ -368,9 +374,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
-    if not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
-    result = validate(args.inventory)
+    result = validate(_sources(args))
     if result.errors:
         _print_problems(console, result, args.inventory)
         raise InventoryError(result.problems)

@@ -155,7 +155,7 @@ def close_ssh_masters(control_dir: Path) -> None:
                        capture_output=True, timeout=10, check=False)
 
 
-def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: RunOptions,
+def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  report: RunReport, run_dir: Path, console: Console, extravars: dict) -> RunReport:
     private_data_dir = run_dir / "runner"
     private_data_dir.mkdir(exist_ok=True)
@@ -175,6 +175,7 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
     started = time.monotonic()
     runner = None
     try:
@@ -182,7 +183,7 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=report.run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
-                inventory=str(inventory), envvars=envvars, extravars=extravars,
+                inventory=sources, envvars=envvars, extravars=extravars,
                 cmdline=shlex.join(options.cmdline()), passwords=passwords or None,
                 verbosity=options.verbosity or None, quiet=True, rotate_artifacts=0,
                 event_handler=progress, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},

@@ -45,6 +45,7 @@ def assert_same_as_ansible(*sources: Path):
     "kubespray/mycluster",                  # directory: inventory.ini + group_vars/<group>/*.yml
     "deepops/mysite",                       # directory: INI with tabs after names, group_vars/all.yml
     "deepops/config.example",               # the sample as shipped: every host commented out
+    "kubespray/sample/inventory.ini",       # the sample as shipped: groups only, hosts commented out
     "constructed",                          # directory with a `constructed` plugin configuration
 ])
 def test_public_inventories_resolve_exactly_as_ansible_inventory_lists_them(source):
