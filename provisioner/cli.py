@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 import sys
 import time
 from dataclasses import replace
@@ -30,6 +29,7 @@ from .fleet import DEFAULT_THRESHOLD, compare_fleet
 from .patterns import select
 from .progress import make_console, print_summary, status_table
 from .report import HostResult, RunReport, load
+from .rules.rollout import parse_batch, parse_threshold
 from .runner import RunOptions, run_playbook
 from .validate import ValidationResult, validate
 
@@ -208,24 +208,6 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_USAGE if result.errors else EXIT_OK
 
 
-_BATCH_ITEM = re.compile(r"^(?:[1-9][0-9]*|(?:[1-9][0-9]?|100)%)$")
-
-
-def parse_batch(value: object, source: str) -> list[int | str] | None:
-    """Ansible ``serial`` forms: 10, "25%", "1,10%,100%" (or a YAML list of those)."""
-    if value in (None, "", []):
-        return None
-    items = value if isinstance(value, list) else str(value).split(",")
-    parsed: list[int | str] = []
-    for item in (str(i).strip() for i in items):
-        if not _BATCH_ITEM.match(item):
-            raise UsageError(f"{source} {value!r}: {item!r} is not a batch size; allowed: a positive number "
-                             "(10), a percentage from 1% to 100% (25%), or a comma-separated list of those "
-                             "(1,10%,100%)")
-        parsed.append(item if item.endswith("%") else int(item))
-    return parsed
-
-
 def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
     """Batch and threshold from the flags, else from the inventory's ``all`` vars."""
     if not hasattr(args, "batch"):
@@ -236,12 +218,11 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
     raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
     if (batch := parse_batch(raw, batch_source)) is not None:
         extravars["autoglm_batch"] = batch
-    threshold = args.max_fail_percentage
-    if threshold is None and "autoglm_max_fail_percentage" in inventory_vars:
-        threshold = int(inventory_vars["autoglm_max_fail_percentage"].value)
-    if threshold is not None:
-        if not 0 <= threshold <= 100:
-            raise UsageError(f"--max-fail-percentage {threshold}: allowed 0 to 100")
+    threshold_source = "--max-fail-percentage" if args.max_fail_percentage is not None \
+        else "autoglm_max_fail_percentage"
+    raw = args.max_fail_percentage if args.max_fail_percentage is not None \
+        else getattr(inventory_vars.get("autoglm_max_fail_percentage"), "value", None)
+    if (threshold := parse_threshold(raw, threshold_source)) is not None:
         extravars["autoglm_max_fail_percentage"] = threshold
     return extravars
 

@@ -275,12 +275,25 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
     locations = invsource.Locations()
     loader = invsource.LocatingLoader([str(f) for p in paths for f in _source_files(p)], inv.problems, locations)
     warnings: list[str] = []
-    try:
-        with _captured_warnings(warnings):
+    with _captured_warnings(warnings):
+        try:
             manager = InventoryManager(loader=loader, sources=sources)
-    except AnsibleError as exc:
-        inv.problems.append(Problem(f"Ansible cannot read the inventory: {exc.message}", file=sources[0]))
-        return inv
+        except AnsibleError as exc:
+            inv.problems.append(Problem(f"Ansible cannot read the inventory: {exc.message}", file=sources[0]))
+            return inv
+        _index_and_build(inv, paths, manager, loader, locations, warnings)
+    for text in dict.fromkeys(warnings):  # Ansible repeats some warnings once per group
+        if not text.startswith(_OURS) and "|" not in text:
+            inv.problems.append(Problem(f"Ansible: {text}", file=sources[0], severity="warning"))
+    if not inv.hosts and not any(p.severity == "error" for p in inv.problems):
+        inv.problems.append(Problem("the inventory defines no hosts", file=sources[0]))
+    _stray_vars_files(inv, inv.problems)
+    _check_hosts(inv)
+    return inv
+
+
+def _index_and_build(inv: Inventory, paths: list[Path], manager: InventoryManager,
+                     loader: invsource.LocatingLoader, locations: invsource.Locations, warnings: list[str]) -> None:
     processed = {str(Path(s).resolve()) for s in manager._inventory.processed_sources if s}
     for source in paths:
         for file in _source_files(source.resolve()):
@@ -295,13 +308,5 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
                 invsource.YamlIndexer(text, locations, inv.problems).index(data)
             else:
                 invsource.index_ini(text, file.read_text(encoding="utf-8", errors="replace"), locations)
-    for text in warnings:
-        if not text.startswith(_OURS) and "|" not in text:
-            inv.problems.append(Problem(f"Ansible: {text}", file=sources[0], severity="warning"))
     inv.manager = manager
     _build(inv, manager, loader, locations)
-    if not inv.hosts and not any(p.severity == "error" for p in inv.problems):
-        inv.problems.append(Problem("the inventory defines no hosts", file=sources[0]))
-    _stray_vars_files(inv, inv.problems)
-    _check_hosts(inv)
-    return inv

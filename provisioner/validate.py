@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import paths, rules, specs
+from . import connvars, foreign, paths, rules, specs
 from .errors import InventoryError, Problem
 from .inventory import Inventory, VarDef, read_inventory
 from .yamlsrc import YamlSyntaxError, is_vaulted, load
@@ -84,16 +84,23 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
     value = definition.value
     where = {"file": definition.file, "line": definition.line, "variable": name,
              "host": owner.removeprefix("host ") if owner.startswith("host ") else ""}
+    set_for = f" (set for {owner})" if owner.startswith("group ") else ""
     if name in known:
         if is_vaulted(value) or rules.is_templated(value):
             return None
+        if clash := foreign.conflict_for(name, value):
+            return Problem(clash, **where)
         reason = specs.check_value(known[name], value)
         if reason:
             spec = known[name]
             return Problem(f"{reason}; allowed: {spec.allowed()} (role {spec.role})", **where)
         return None
     if name.startswith("ansible_"):  # Ansible's own (connection, become, ...) variables
+        if judged := connvars.check(name, value):
+            return Problem(f"{judged[0]}{set_for}; allowed: {judged[1]}", **where)
         return None
+    if warning := foreign.warning_for(name):
+        return Problem(warning, severity="warning", **where)
     hint = specs.suggest(name, known)
     if any(name.startswith(prefix) for prefix in prefixes):
         extra = f"; did you mean {hint!r}?" if hint else ""
