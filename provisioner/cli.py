@@ -7,7 +7,6 @@ import getpass
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -265,17 +264,13 @@ def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResu
     """SSH reachability pre-flight of the targeted SSH hosts (site and smoke rollouts)."""
     if not getattr(args, "probe", False):
         return []
-    from . import reachability
+    from . import probe, reachability
 
-    wanted = set(targeted)
-    targets = [t for t in reachability.targets_from_inventory(result.inventory, options.user, options.private_key)
-               if t.name in wanted]
-    if options.become_password is not None:
-        targets = [replace(t, become_password=t.become_password or options.become_password) for t in targets]
-    if not targets:
+    hosts = probe.ssh_hosts(result.inventory, targeted)
+    if not hosts:
         return []
     started = time.monotonic()
-    probes = reachability.probe_all(targets)
+    probes = probe.probe_with_ansible(result.inventory, hosts, options)
     failed = [p for p in probes if not p.ok]
     console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
                   f"in {time.monotonic() - started:.1f} s", markup=False)

@@ -155,6 +155,13 @@ def close_ssh_masters(control_dir: Path) -> None:
                        capture_output=True, timeout=10, check=False)
 
 
+def ensure_ansible_on_path() -> None:
+    """ansible-playbook is installed beside this interpreter (the CLI's venv), maybe not on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  report: RunReport, run_dir: Path, console: Console, extravars: dict) -> RunReport:
     private_data_dir = run_dir / "runner"
