@@ -1,5 +1,5 @@
-"""Reachability pre-flight through Ansible's own connection layer: a three-task play
-(playbooks/reachability.yml: raw login, a module with the host's Python, the same with become) run by
+"""Reachability pre-flight through Ansible's own connection layer: a one-task play
+(playbooks/reachability.yml: ``ping`` with the host's Python, becoming root as the run does) run by
 ansible-runner with the run's inventory sources, settings and credentials, so ssh_config ``Include``,
 ``ProxyJump``, ``@cert-authority`` known_hosts, ports, users, ``ansible_ssh_common_args`` and become
 behave exactly as in the run. Each host's first failure is sorted into the categories of
@@ -79,7 +79,7 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions) ->
         return []
     started = time.monotonic()
     outcome: dict[str, tuple[str, str, float]] = {}
-    last_task = "Become as the run will"
+    last_task = "Reach the host"
 
     def on_event(event: dict) -> bool:
         data = event.get("event_data", {})

@@ -39,7 +39,11 @@ def fleet(tmp_path_factory):
             install -d -m 700 -o deploy -g deploy /home/deploy/.ssh
             install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys
             echo 'deploy:{SUDO_PASSWORD}' | chpasswd
-            echo 'deploy ALL=(ALL) ALL' > /etc/sudoers.d/deploy""")
+            echo 'deploy ALL=(ALL) ALL' > /etc/sudoers.d/deploy
+            useradd -m -s /bin/sh plain
+            echo 'plain:{SUDO_PASSWORD}' | chpasswd
+            install -d -m 700 -o plain -g plain /home/plain/.ssh
+            install -m 600 -o plain -g plain /root/.ssh/authorized_keys /home/plain/.ssh/authorized_keys""")
         # hosts[2]: a host certificate signed by a site CA, and sshd on port 2222 as well as 22.
         ca = workdir / "host_ca"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ca)], check=True)
@@ -86,6 +90,7 @@ def test_categories_from_real_servers(fleet, tmp_path, monkeypatch):
         "unknownkey": {"ansible_host": good.address, "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null"},
         "changedkey": {"ansible_host": good.address, "ansible_ssh_common_args": f"-o UserKnownHostsFile={stale}"},
         "needs_sudo_pw": {"ansible_host": good.address, "ansible_user": "deploy"},
+        "no_sudo_rights": {"ansible_host": good.address, "ansible_user": "plain"},
         "controller": {"ansible_connection": "local"},
     })
     subprocess.run(["podman", "pause", paused.name], check=True, capture_output=True)
@@ -96,10 +101,12 @@ def test_categories_from_real_servers(fleet, tmp_path, monkeypatch):
     got = {name: r.category for name, r in found.items()}
     assert got == {"ok": "ok", "closed": "refused", "ghost.invalid": "dns", "paused": "timeout", "wrongkey": "auth",
                    "unknownkey": "host_key_unknown", "changedkey": "host_key_changed",
-                   "needs_sudo_pw": "sudo_password"}, {n: (r.category, r.detail) for n, r in found.items()}
+                   "needs_sudo_pw": "sudo_password", "no_sudo_rights": "sudo_password"}, \
+        {n: (r.category, r.detail) for n, r in found.items()}
     assert found["closed"].port == 9 and found["needs_sudo_pw"].user == "deploy"
-    with_password = run(path, become_password=SUDO_PASSWORD, limit=None)
+    with_password = run(path, become_password=SUDO_PASSWORD)  # as -K gives it
     assert with_password["needs_sudo_pw"].category == "ok", with_password["needs_sudo_pw"]
+    assert with_password["no_sudo_rights"].category == "sudo_denied", with_password["no_sudo_rights"]
 
 
 def test_no_python(fleet, tmp_path):
