@@ -10,12 +10,11 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
-from . import deps, extravars, guards, interrupts, paths, rundir, safety, specs, state
+from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs, state
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -33,6 +32,7 @@ from .patterns import select
 from .progress import make_console, print_summary, status_table
 from .records import RecordError, atomic_write_text
 from .report import HostResult, RunReport, load
+from .rules.rollout import parse_batch, parse_threshold
 from .runner import RunOptions, run_playbook
 from .scratch import Scratch
 from .validate import ValidationResult, validate
@@ -66,7 +66,23 @@ def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
                               "were cut short by an interruption in RUN (default: the latest run)")
 
 
+def _add_inventory_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--inventory", dest="more_inventories", action="append", default=[], type=Path,
+                        metavar="SOURCE", help="one more inventory source (file, directory or plugin "
+                        "configuration), as ansible-playbook -i; repeatable")
+
+
+def _sources(args: argparse.Namespace) -> list[Path]:
+    """The positional inventory and every -i, as Ansible takes them; a UsageError for a missing one."""
+    sources = [p for p in (args.inventory, *getattr(args, "more_inventories", [])) if p is not None]
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"inventory {source}: no such file or directory")
+    return sources
+
+
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    _add_inventory_flag(parser)
     ansible = parser.add_argument_group("ansible-playbook options (passed through)")
     ansible.add_argument("-C", "--check", action="store_true", help="dry run: change nothing")
     ansible.add_argument("-D", "--diff", action="store_true", help="show file differences")
@@ -106,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate an inventory; no host is contacted", epilog=EXIT_CODES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     val.add_argument("inventory", type=Path)
+    _add_inventory_flag(val)
     val.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS")
     val.add_argument("--json", action="store_true", help="problems as JSON")
     check = sub.add_parser("check", help="read-only qualification (preflight, BIOS, GPU smoke quick); "
@@ -121,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rollout_flags(smoke)
     status = sub.add_parser("status", help="per-host state across runs: which hosts are ready")
     status.add_argument("inventory", type=Path)
+    _add_inventory_flag(status)
     status.add_argument("--json", action="store_true", help="the records as JSON")
     status.add_argument("-l", "--limit", help="only these hosts/groups (Ansible pattern)")
     status.add_argument("--plain", action="store_true", help="plain output even on a terminal")
@@ -153,27 +171,16 @@ def _print_problems(console: Console, result: ValidationResult, inventory: Path)
                   f"{errors} error(s), {warnings} warning(s)", markup=False)
 
 
-_SIMPLE_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
 def _check_limit(limit: str | None, result: ValidationResult) -> None:
-    """Plain names in --limit must exist: a typo would otherwise run against no host at all."""
-    if not limit or limit.startswith("@"):
-        return
-    inv = result.inventory
-    unknown = [part for part in re.split(r"[,:]", limit)
-               if part and _SIMPLE_PATTERN.match(part.lstrip("&!"))
-               and part.lstrip("&!") not in inv.hosts and part.lstrip("&!") not in inv.groups]
-    for term in re.split(r"[,:]", limit):
+    """A --limit that selects no host, or names nothing in one of its terms, is an input error."""
+    for term in re.split(r"[,:]", limit or ""):
         if term.lstrip("&!").startswith("~"):
             try:
                 re.compile(term.lstrip("&!")[1:])
             except re.error as exc:
                 raise UsageError(f"--limit {limit!r}: {term!r} is not a valid regular expression ({exc}); "
                                  "allowed: ~REGEX with Python regex syntax") from None
-    if unknown:
-        raise UsageError(f"--limit {limit!r}: no host or group named {', '.join(map(repr, unknown))} in "
-                         f"{inv.path} (groups: {', '.join(sorted(inv.groups))})")
+    selection.check_limit(limit, result.inventory)
 
 
 def _local_inventory(run_dir: Path, action: str) -> Path:
@@ -202,9 +209,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    if not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
-    result = validate(args.inventory, args.extra_vars)
+    result = validate(_sources(args), args.extra_vars)
     if args.json:
         print(json.dumps({"inventory": str(args.inventory), "hosts": len(result.inventory.hosts),
                           "valid": not result.errors,
@@ -212,24 +217,6 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     else:
         _print_problems(console, result, args.inventory)
     return EXIT_USAGE if result.errors else EXIT_OK
-
-
-_BATCH_ITEM = re.compile(r"^(?:[1-9][0-9]*|(?:[1-9][0-9]?|100)%)$")
-
-
-def parse_batch(value: object, source: str) -> list[int | str] | None:
-    """Ansible ``serial`` forms: 10, "25%", "1,10%,100%" (or a YAML list of those)."""
-    if value in (None, "", []):
-        return None
-    items = value if isinstance(value, list) else str(value).split(",")
-    parsed: list[int | str] = []
-    for item in (str(i).strip() for i in items):
-        if not _BATCH_ITEM.match(item):
-            raise UsageError(f"{source} {value!r}: {item!r} is not a batch size; allowed: a positive number "
-                             "(10), a percentage from 1% to 100% (25%), or a comma-separated list of those "
-                             "(1,10%,100%)")
-        parsed.append(item if item.endswith("%") else int(item))
-    return parsed
 
 
 def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
@@ -244,16 +231,11 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
     raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
     if (batch := parse_batch(raw, batch_source)) is not None:
         extravars["autoglm_batch"] = batch
-    threshold = args.max_fail_percentage
-    source = "--max-fail-percentage"
-    if threshold is None and "autoglm_max_fail_percentage" in inventory_vars:
-        source, raw = where["autoglm_max_fail_percentage"], inventory_vars["autoglm_max_fail_percentage"].value
-        threshold = int(raw) if isinstance(raw, int | str) and str(raw).strip().lstrip("-").isdigit() else -1
-        if threshold == -1:
-            raise UsageError(f"{source} {raw!r}: allowed a whole number from 0 to 100")
-    if threshold is not None:
-        if not 0 <= threshold <= 100:
-            raise UsageError(f"{source} {threshold}: allowed 0 to 100")
+    threshold_source = "--max-fail-percentage" if args.max_fail_percentage is not None \
+        else "autoglm_max_fail_percentage"
+    raw = args.max_fail_percentage if args.max_fail_percentage is not None \
+        else getattr(inventory_vars.get("autoglm_max_fail_percentage"), "value", None)
+    if (threshold := parse_threshold(raw, threshold_source)) is not None:
         extravars["autoglm_max_fail_percentage"] = threshold
     return extravars
 
@@ -299,21 +281,20 @@ def _fleet_view(report: RunReport, run_dir: Path, threshold: float) -> None:
 
 
 def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResult, targeted: list[str],
-           console: Console) -> list:
+           console: Console, items: list) -> list:
     """SSH reachability pre-flight of the targeted SSH hosts (site and smoke rollouts)."""
     if not getattr(args, "probe", False):
         return []
-    from . import reachability
+    from . import probe, reachability
 
-    wanted = set(targeted)
-    targets = [t for t in reachability.targets_from_inventory(result.inventory, options.user, options.private_key)
-               if t.name in wanted]
-    if options.become_password is not None:
-        targets = [replace(t, become_password=t.become_password or options.become_password) for t in targets]
-    if not targets:
+    hosts = probe.ssh_hosts(result.inventory, targeted)
+    if not hosts:
         return []
     started = time.monotonic()
-    probes = reachability.probe_all(targets)
+    types = {name: spec.type for name, spec in specs.load_specs(paths.ROLES).items()}
+    with Scratch() as scratch:  # -e values as private files, as for the run itself
+        probes = probe.probe_with_ansible(result.inventory, hosts, options,
+                                          extravars.handed_to_ansible(items, types, scratch.path))
     failed = [p for p in probes if not p.ok]
     console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
                   f"in {time.monotonic() - started:.1f} s", markup=False)
@@ -351,8 +332,7 @@ def _interrupted_before_run(report: RunReport, run_dir: Path, console: Console, 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     action = args.command
-    if args.inventory is not None and not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
+    sources = _sources(args)
     options = _options(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)
     items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
@@ -363,7 +343,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         run_dir = rundir.create(args.run_dir, args.keep_runs)
     try:
         inventory = (args.inventory or _local_inventory(run_dir, action)).resolve()
-        result = validate(inventory, options.extra_vars)
+        sources = [inventory, *[s.resolve() for s in sources[1:]]]
+        result = validate(sources, options.extra_vars)
     except BaseException:
         _discard(run_dir)
         raise
@@ -374,6 +355,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for warning in result.warnings:
         console.print(warning.render(), style="yellow", markup=False)
     _check_limit(options.limit, result)
+    selection.check_tags(options.tags, options.skip_tags, paths.PLAYBOOKS / ACTIONS[action])
     rollout = _rollout_vars(args, result)
     retry = None
     if getattr(args, "retry_failed", None):
@@ -396,7 +378,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for warning in report.warnings:
         console.print(f"WARNING: {warning}", style="yellow", markup=False)
     try:
-        probes = _probe(args, options, result, targeted, console)
+        probes = _probe(args, options, result, targeted, console, items)
     except KeyboardInterrupt as exc:
         run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
         report.run_id = run_dir.name
@@ -434,7 +416,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         with Scratch() as scratch:
             cli_vars = extravars.Item("mapping", "(autoglm-provision)", extravars_cli)
             options.extra_vars_args = extravars.handed_to_ansible([cli_vars, *items], types, scratch.path)
-            run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=inventory,
+            run_playbook(playbook=paths.PLAYBOOKS / ACTIONS[action], inventory=sources,
                          host_count=len(result.inventory.hosts), options=options, report=report,
                          run_dir=run_dir, console=console, control_dir=scratch.control_dir)
     except KeyboardInterrupt as exc:  # before ansible-playbook started, or while cleaning up after it
@@ -446,9 +428,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
-    if not args.inventory.is_file():
-        raise UsageError(f"inventory {args.inventory}: no such file")
-    result = validate(args.inventory)
+    result = validate(_sources(args))
     if result.errors:
         _print_problems(console, result, args.inventory)
         raise InventoryError(result.problems)

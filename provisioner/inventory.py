@@ -1,5 +1,8 @@
-"""Read a standard Ansible YAML inventory (plus group_vars/ and host_vars/ beside it) with
-source locations, without contacting any host.
+"""The inventory exactly as Ansible has it: ansible-core's InventoryManager parses every source
+(INI, YAML, directories, plugins such as ``constructed``, several ``-i``), and each host's variables
+are merged in the order Ansible's VariableManager uses (group depth and ``ansible_group_priority``,
+``group_vars/``/``host_vars/`` on top of the source). :mod:`provisioner.invsource` says where each
+value was written. No host is contacted.
 
 Only the structure is judged here; variable values are judged in :mod:`provisioner.validate`.
 """
@@ -7,22 +10,44 @@ Only the structure is judged here; variable values are judged in :mod:`provision
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-import string
-from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.inventory.helpers import sort_groups
+from ansible.inventory.manager import IGNORED, InventoryManager
+from ansible.utils.display import Display
+from ansible.vars.plugins import get_vars_from_inventory_sources
+
+from . import invsource
 from .errors import Problem
-from .yamlsrc import LocatedDict, YamlSyntaxError, load
 
-GROUP_KEYS = ("hosts", "children", "vars")
-VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
-_RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LOCAL_CONNECTIONS = {"local"}
-# Far beyond any fleet: a typo like node[0:99999999] is refused before it is expanded.
+VARS_DIRS = ("group_vars", "host_vars")
+# Ansible warnings that the located checks and parse errors already report.
+_OURS = ("Skipping unexpected key", "Failed to parse inventory with", "Unable to parse", "No inventory was parsed")
+_QUOTED = re.compile(r"'([^']+)'|(\[[^\]]+\])|got: (.+)$")
+_plugin_loader_ready = False
+# Far beyond any fleet: a typo like node[0:99999999] is refused before Ansible expands it (which
+# would take all memory). Ranges are counted in the source text, so nothing is expanded to count.
 MAX_HOSTS = 100_000
+_RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(-?[0-9]+))?\]")
+
+
+def _init_plugin_loader() -> None:
+    """Install Ansible's collection loader (as its CLIs do), so ``plugin: ansible.builtin.constructed`` loads."""
+    global _plugin_loader_ready
+    if not _plugin_loader_ready:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+        _plugin_loader_ready = True
 
 
 @dataclass(frozen=True)
@@ -38,6 +63,7 @@ class Group:
     vars: dict[str, VarDef] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     depth: int = 0
+    priority: int = 1
 
 
 @dataclass
@@ -52,58 +78,16 @@ class Host:
 @dataclass
 class Inventory:
     path: Path
+    sources: list[Path] = field(default_factory=list)
     hosts: dict[str, Host] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    manager: InventoryManager | None = None
+    merged: dict[str, dict[str, VarDef]] = field(default_factory=dict)
 
     def merged_vars(self, host: str) -> dict[str, VarDef]:
-        """Ansible's inventory precedence: all < parent groups < child groups < host."""
-        merged: dict[str, VarDef] = {}
-        member_of = self.hosts[host].groups
-        ordered = sorted({*member_of, "all"}, key=lambda g: (self.groups[g].depth, g) if g in self.groups
-                         else (0, g))
-        for name in ordered:
-            if name in self.groups:
-                merged.update(self.groups[name].vars)
-        merged.update(self.hosts[host].vars)
-        return merged
-
-
-def count_host_pattern(pattern: str) -> int:
-    """How many names ``pattern`` expands to, without expanding it."""
-    total = 1
-    for match in _RANGE.finditer(pattern):
-        start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
-        if step < 1:
-            raise ValueError(f"bad host range step {step} in {pattern!r}: allowed a step of 1 or more")
-        if start.isdigit() and end.isdigit():
-            total *= len(range(int(start), int(end) + 1, step))
-        elif len(start) == 1 and len(end) == 1:
-            total *= len(range(ord(start), ord(end) + 1, step))
-        if total > MAX_HOSTS:
-            raise ValueError(f"host range {pattern!r} expands to more than {MAX_HOSTS:,} hosts; allowed: at most "
-                             f"{MAX_HOSTS:,} hosts in an inventory (a typo in the range?)")
-    return total
-
-
-def expand_host_pattern(pattern: str) -> list[str]:
-    """Expand Ansible host ranges: ``gpu[01:04]`` -> gpu01..gpu04, ``rack-[a:c]``, ``n[0:10:5]``."""
-    count_host_pattern(pattern)
-    match = _RANGE.search(pattern)
-    if not match:
-        return [pattern]
-    start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
-    head, tail = pattern[: match.start()], pattern[match.end():]
-    if start.isdigit() and end.isdigit():
-        width = len(start) if start.startswith("0") and len(start) > 1 else 0
-        items = [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
-    elif len(start) == 1 and len(end) == 1 and start in string.ascii_letters and end in string.ascii_letters:
-        items = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
-    else:
-        raise ValueError(f"bad host range [{start}:{end}] in {pattern!r}: use numbers or single letters")
-    if not items:
-        raise ValueError(f"empty host range in {pattern!r}: the start is after the end")
-    return [expanded for item in items for expanded in expand_host_pattern(head + item + tail)]
+        """The host's variables as ``ansible-inventory --list`` shows them, each with its source."""
+        return dict(self.merged[host])
 
 
 def is_addressable(name: str) -> bool:
@@ -116,226 +100,256 @@ def is_addressable(name: str) -> bool:
     return len(name) <= 253 and all(_DNS_LABEL.match(label) for label in name.rstrip(".").split("."))
 
 
-class _Reader:
-    def __init__(self, path: Path):
-        self.inv = Inventory(path=path)
-        self.file = str(path)
+@contextmanager
+def _captured_warnings(into: list[str]):
+    display = Display()
 
-    def problem(self, message: str, line: int | None = None, column: int | None = None, **kw) -> None:
-        kw.setdefault("file", self.file)
-        self.inv.problems.append(Problem(message, line=line, column=column, **kw))
+    def warning(msg, *args, **kwargs):
+        into.append(str(msg))
 
-    def where(self, mapping: object, key: object) -> tuple[int | None, int | None]:
-        if isinstance(mapping, LocatedDict) and key in mapping.lines:
-            return mapping.lines[key]
-        return None, None
+    def error_as_warning(msg, exception, *args, **kwargs):
+        cause = exception.__cause__ or exception
+        obj = getattr(exception, "obj", None)
+        line = getattr(obj, "line_num", None)
+        into.append(f"{msg or ''}|{line or ''}|{cause}")
 
-    def report_duplicates(self, mapping: object, what: str, file: str | None = None) -> None:
-        if isinstance(mapping, LocatedDict):
-            for key, line, column in mapping.duplicates:
-                self.problem(f"duplicate {what} {key!r}: defined twice in the same mapping "
-                             "(Ansible would silently keep only the last one)", line, column,
-                             file=file or self.file)
-
-    def read_vars(self, mapping: object, owner: str, file: str) -> dict[str, VarDef]:
-        if mapping is None:
-            return {}
-        if not isinstance(mapping, dict):
-            self.problem(f"vars of {owner} must be a mapping of variable: value, "
-                         f"got {type(mapping).__name__}", file=file)
-            return {}
-        self.report_duplicates(mapping, "variable", file)
-        result = {}
-        for key, value in mapping.items():
-            line, _ = self.where(mapping, key)
-            if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                self.problem(f"{key!r} is not a valid variable name (letters, digits, underscores; "
-                             "not starting with a digit)", line, file=file, host=owner)
-                continue
-            result[key] = VarDef(value, file, line)
-        return result
-
-    def group(self, name: str, body: object, parent: str | None, line: int | None) -> None:
-        group = self.inv.groups.setdefault(name, Group(name))
-        if parent is not None and name not in self.inv.groups[parent].children:
-            self.inv.groups[parent].children.append(name)
-        if body is None:
-            return
-        if not isinstance(body, dict):
-            self.problem(f"group {name!r} must be a mapping with keys {', '.join(GROUP_KEYS)}; "
-                         f"got {type(body).__name__}", line)
-            return
-        self.report_duplicates(body, f"key in group {name!r}")
-        for key in body:
-            if key not in GROUP_KEYS:
-                kline, kcol = self.where(body, key)
-                self.problem(f"unknown key {key!r} in group {name!r}; allowed: {', '.join(GROUP_KEYS)}",
-                             kline, kcol)
-        group.vars.update(self.read_vars(body.get("vars"), f"group {name}", self.file))
-        hosts = body.get("hosts")
-        if hosts is not None and not isinstance(hosts, dict):
-            hline, _ = self.where(body, "hosts")
-            self.problem(f"hosts of group {name!r} must be a mapping of host name: vars "
-                         f"(a list is not valid in YAML inventories); got {type(hosts).__name__}", hline)
-        elif hosts:
-            self.report_duplicates(hosts, "host")
-            for pattern, host_body in hosts.items():
-                self.host(str(pattern), host_body, name, *self.where(hosts, pattern))
-        children = body.get("children")
-        if children is not None and not isinstance(children, dict):
-            cline, _ = self.where(body, "children")
-            self.problem(f"children of group {name!r} must be a mapping of group name: group", cline)
-        elif children:
-            self.report_duplicates(children, "child group")
-            for child, child_body in children.items():
-                self.group(str(child), child_body, name, self.where(children, child)[0])
-
-    def host(self, pattern: str, body: object, group: str, line: int | None, column: int | None) -> None:
-        try:
-            if len(self.inv.hosts) + count_host_pattern(pattern) > MAX_HOSTS:
-                raise ValueError(f"host {pattern!r} takes the inventory over {MAX_HOSTS:,} hosts; allowed: at "
-                                 f"most {MAX_HOSTS:,}")
-            names = expand_host_pattern(pattern)
-        except ValueError as exc:
-            self.problem(str(exc), line, column)
-            return
-        if body is not None and not isinstance(body, dict):
-            self.problem(f"host {pattern!r}: its value must be a mapping of variables or empty; "
-                         f"got {type(body).__name__}", line, column)
-            body = None
-        host_vars = self.read_vars(body, pattern, self.file)
-        for name in names:
-            host = self.inv.hosts.get(name)
-            if host is None:
-                host = self.inv.hosts[name] = Host(name, self.file, line)
-            host.vars.update(host_vars)
-            if group not in host.groups:
-                host.groups.append(group)
+    with mock.patch.object(display, "warning", warning), mock.patch.object(display, "error_as_warning",
+                                                                            error_as_warning):
+        yield
 
 
-def _vars_files(base: Path, name: str) -> list[Path]:
-    found = [base / f"{name}{suffix}" for suffix in VARS_SUFFIXES if (base / f"{name}{suffix}").is_file()]
-    directory = base / name
-    if directory.is_dir():
-        try:
-            found += sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in VARS_SUFFIXES)
-        except OSError:  # an unreadable sub-directory: load() of the directory itself reports it
-            found.append(directory)
+def _source_files(source: Path) -> list[Path]:
+    """The files Ansible reads for a source: the file, or a directory's entries it does not ignore."""
+    if not source.is_dir():
+        return [source]
+    found = []
+    for entry in sorted(os.listdir(source)):
+        if IGNORED.search(entry.encode()) or entry in VARS_DIRS:
+            continue
+        found += _source_files(source / entry)
     return found
 
 
-def _load_vars_dir(reader: _Reader, kind: str, names: list[str]) -> dict[str, dict[str, VarDef]]:
-    base = reader.inv.path.parent / kind
-    result: dict[str, dict[str, VarDef]] = {}
-    if not base.is_dir():
-        return result
-    known = set(names)
-    try:
-        entries = sorted(base.iterdir())
-    except OSError as exc:
-        reader.problem(f"{kind}/ cannot be read: {exc.strerror or exc}; allowed: a readable directory",
-                       file=str(base))
-        return result
-    for entry in entries:
-        stem = entry.name if entry.is_dir() else entry.stem if entry.suffix in VARS_SUFFIXES else None
-        if stem and stem not in known and not stem.startswith("."):
-            what = "group" if kind == "group_vars" else "host"
-            reader.problem(f"{kind}/{entry.name} names no {what} of this inventory "
-                           f"(a typo, or a {what} that was removed?)", file=str(entry), severity="warning")
-    for name in names:
-        for path in _vars_files(base, name):
-            try:
-                data = load(path)
-            except YamlSyntaxError as exc:
-                reader.problem(str(exc), exc.line, exc.column, file=str(path))
+def _range_size(line: str) -> int:
+    """How many names the host ranges on one line expand to (1 when there are none)."""
+    total = 1
+    for match in _RANGE.finditer(line):
+        start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+        if step < 1:
+            continue  # Ansible reports a bad step itself
+        if start.isdigit() and end.isdigit():
+            total *= max(0, len(range(int(start), int(end) + 1, step)))
+        elif len(start) == 1 and len(end) == 1:
+            total *= max(0, len(range(ord(start), ord(end) + 1, step)))
+    return total
+
+
+def _range_problems(files: list[Path]) -> list[Problem]:
+    """Host ranges that would expand the inventory beyond MAX_HOSTS, with file and line."""
+    total = 0
+    for file in files:
+        try:
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            if "[" not in line or ":" not in line:
                 continue
-            if data is None or type(data).__name__ == "VaultValue":
-                continue
-            result.setdefault(name, {}).update(reader.read_vars(data, f"{kind}/{name}", str(path)))
-    return result
+            size = _range_size(line)
+            total += size if size > 1 else 0
+            if size > MAX_HOSTS or total > MAX_HOSTS:
+                what = line.strip()[:120]
+                return [Problem(f"host range {what!r} takes the inventory over {MAX_HOSTS:,} hosts "
+                                f"({size:,} on this line); allowed: at most {MAX_HOSTS:,} hosts (a typo in the range?)",
+                                file=str(file), line=number)]
+    return []
 
 
-def _assign_depths(inv: Inventory, reader: _Reader) -> None:
-    """Depth from ``all`` decides precedence; a cycle in children is an error."""
-    parents: dict[str, set[str]] = {name: set() for name in inv.groups}
-    for group in inv.groups.values():
-        for child in group.children:
-            parents[child].add(group.name)
-    indegree = {name: len(p) for name, p in parents.items()}
-    queue = deque(name for name, d in indegree.items() if d == 0)
-    seen = 0
-    while queue:
-        name = queue.popleft()
-        seen += 1
-        for child in inv.groups[name].children:
-            inv.groups[child].depth = max(inv.groups[child].depth, inv.groups[name].depth + 1)
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                queue.append(child)
-    if seen != len(inv.groups):
-        cyclic = sorted(name for name, d in indegree.items() if d > 0)
-        reader.problem(f"group children form a cycle through: {', '.join(cyclic)}")
-    for host in inv.hosts.values():  # a host is in every ancestor group too
-        stack, closure = list(host.groups), set(host.groups)
-        while stack:
-            for parent in parents.get(stack.pop(), ()):
-                if parent not in closure:
-                    closure.add(parent)
-                    stack.append(parent)
-        host.groups = sorted(closure | {"all"}, key=lambda g: (inv.groups[g].depth if g in inv.groups else 0, g))
+def _locate(path: str, message: str) -> int | None:
+    """The line an INI parse error is about: Ansible quotes the offending text but loses the line."""
+    match = _QUOTED.search(message)
+    fragment = next((g for g in match.groups() if g), None) if match else None
+    if not fragment:
+        return None
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if fragment.strip() in line and not line.lstrip().startswith(("#", ";")):
+            return number
+    return None
 
 
-def _check_hosts(inv: Inventory, reader: _Reader) -> None:
+def _parse_failures(source: str, warnings: list[str], loader: invsource.LocatingLoader) -> list[Problem]:
+    """Why no inventory plugin accepted ``source``, in the words of the plugin meant for it."""
+    path = str(Path(source).resolve())
+    data = loader._parsed.get(path)
+    yaml_like = Path(path).suffix in invsource.YAML_SUFFIXES or isinstance(data, dict)
+    if path in loader.syntax_errors and Path(path).suffix in invsource.YAML_SUFFIXES:
+        error = loader.syntax_errors[path]
+        return [Problem(str(error), file=path, line=error.line, column=error.column)]
+    is_plugin_config = isinstance(data, dict) and bool(data.get("plugin"))
+    wanted = ("'auto'",) if is_plugin_config else ("'yaml'",) if yaml_like else ("'ini'",)
+    problems = []
+    for text in warnings:
+        if text.startswith(("Failed to parse inventory with", "Error loading plugin")) and (
+                any(w in text for w in wanted) or text.startswith("Error loading plugin")):
+            plugin = text.split("'")[1]
+            _, line, cause = text.split("|", 2)
+            number = int(line) if line else None if yaml_like else _locate(path, cause)
+            problems.append(Problem(f"Ansible cannot parse this inventory ({plugin} plugin): {cause}", file=path,
+                                    line=number))
+    return problems or [Problem("Ansible could not parse this as an inventory source (INI, YAML, or an "
+                                "inventory plugin configuration)", file=path)]
+
+
+def _stray_vars_files(inv: Inventory, problems: list[Problem]) -> None:
+    dirs = {s if s.is_dir() else s.parent for s in inv.sources}
+    for base in sorted(dirs):
+        for kind, names in (("group_vars", inv.groups), ("host_vars", inv.hosts)):
+            for entry in sorted((base / kind).iterdir()) if (base / kind).is_dir() else []:
+                stem = entry.name if entry.is_dir() else entry.stem if entry.suffix in invsource.YAML_SUFFIXES \
+                    else None
+                if stem and stem not in names and not stem.startswith("."):
+                    what = "group" if kind == "group_vars" else "host"
+                    problems.append(Problem(f"{kind}/{entry.name} names no {what} of this inventory (a typo, or a "
+                                            f"{what} that was removed?)", file=str(entry), severity="warning"))
+
+
+def _build(inv: Inventory, manager: InventoryManager, loader: invsource.LocatingLoader,
+           locations: invsource.Locations) -> None:
+    """Groups and hosts with their own variables, and each host's merged variables in the order of
+    VariableManager.get_vars (C.VARIABLE_PRECEDENCE, default): all's inventory vars, the other groups'
+    (sorted by depth, ansible_group_priority, name), then vars plugins (group_vars/) for all, for the
+    groups, then the host's inventory vars and its vars plugins (host_vars/)."""
+    hidden = C.INTERNAL_STATIC_VARS
+    definitions: dict[tuple, VarDef] = {}  # one VarDef per (place, value): rules group hosts by identity
+    sources = [s for s in manager._sources if s]
+    plugin_vars: dict[tuple[str, str, str], dict] = {}
+
+    def vardef(kind: str, entity: str, name: str, value: object) -> VarDef:
+        file, line = locations.where(kind, entity, name) or (f"{kind} {entity}", None)
+        key = (file, line, name, id(value))
+        if key not in definitions:
+            definitions[key] = VarDef(value, file, line)
+        return definitions[key]
+
+    # Only the built-in host_group_vars plugin, and no host_vars/ beside any source: the host layer of
+    # the vars plugins is empty, so 10,000 hosts need not ask for it.
+    host_layer = set(C.VARIABLE_PLUGINS_ENABLED) - {"host_group_vars", "ansible.builtin.host_group_vars"} or any(
+        ((Path(s) if Path(s).is_dir() else Path(s).parent) / "host_vars").is_dir() for s in sources)
+
+    def plugins(kind: str, entity) -> list[tuple[str, str, dict]]:
+        if kind == "host" and not host_layer:
+            return []
+        layers = []
+        for source in sources:
+            key = (source, kind, entity.name)
+            if key not in plugin_vars:
+                plugin_vars[key] = get_vars_from_inventory_sources(loader, [source], [entity], "all") or {}
+            layers.append((kind, entity.name, plugin_vars[key]))
+        return layers
+
+    def flatten(layers) -> dict[str, VarDef]:
+        merged: dict[str, VarDef] = {}
+        for kind, entity, values in layers:
+            for key, value in values.items():
+                if key not in hidden:
+                    merged[key] = vardef(kind, entity, key, value)
+        return merged
+
+    for name, group in manager.groups.items():
+        inv.groups[name] = Group(name, flatten([("group", name, group.vars), *plugins("group", group)]),
+                                 [c.name for c in group.child_groups], group.depth, group.priority)
+    all_group = manager.groups["all"]
+    for name, host in manager.hosts.items():
+        host_groups = sort_groups([g for g in host.get_groups() if g.name != "all"])
+        own = [("host", name, host.vars), *plugins("host", host)]
+        layers = [("group", "all", all_group.vars)]
+        layers += [("group", g.name, g.vars) for g in host_groups]
+        layers += plugins("group", all_group)
+        layers += [layer for g in host_groups for layer in plugins("group", g)]
+        inv.merged[name] = flatten(layers + own)
+        file, line = locations.hosts.get(name, (str(inv.path), None))
+        inv.hosts[name] = Host(name, file, line, flatten(own), [g.name for g in sort_groups(host.get_groups())])
+
+
+def _check_hosts(inv: Inventory) -> None:
     by_folded: dict[str, str] = {}
     by_address: dict[tuple[str, str], str] = {}
     for name, host in inv.hosts.items():
         folded = name.lower().rstrip(".")
         if folded in by_folded and by_folded[folded] != name:
-            reader.problem(f"hosts {by_folded[folded]!r} and {name!r} differ only in case: host names are "
-                           "DNS names, so they are the same machine", host.line, file=host.file, host=name)
+            inv.problems.append(Problem(f"hosts {by_folded[folded]!r} and {name!r} differ only in case: host names "
+                                        "are DNS names, so they are the same machine", file=host.file,
+                                        line=host.line, host=name))
         by_folded.setdefault(folded, name)
-        merged = inv.merged_vars(name)
+        merged = inv.merged[name]
         connection = merged.get("ansible_connection")
-        address = merged.get("ansible_host")
-        if connection is not None and isinstance(connection.value, str) and connection.value in LOCAL_CONNECTIONS:
+        address = merged.get("ansible_host") or merged.get("ansible_ssh_host")
+        if connection is not None and connection.value in LOCAL_CONNECTIONS:
             continue
         if address is None and not is_addressable(name):
-            reader.problem(f"host {name!r} has no ansible_host and its name is not a valid DNS name or IP "
-                           "address; set ansible_host (or ansible_connection: local)", host.line,
-                           file=host.file, host=name)
-        if address is not None:
-            port = merged.get("ansible_port")
+            inv.problems.append(Problem(f"host {name!r} has no ansible_host and its name is not a valid DNS name or "
+                                        "IP address; set ansible_host (or ansible_connection: local)",
+                                        file=host.file, line=host.line, host=name))
+        if address is not None and isinstance(address.value, str | int):
+            port = merged.get("ansible_port") or merged.get("ansible_ssh_port")
             key = (str(address.value), str(port.value) if port else "22")
             if key in by_address:
-                reader.problem(f"hosts {by_address[key]!r} and {name!r} both point at "
-                               f"{key[0]} port {key[1]}: one machine listed twice", address.line,
-                               file=address.file, host=name)
+                inv.problems.append(Problem(f"hosts {by_address[key]!r} and {name!r} both point at {key[0]} port "
+                                            f"{key[1]}: one machine listed twice", file=address.file,
+                                            line=address.line, host=name))
             by_address.setdefault(key, name)
 
 
-def read_inventory(path: Path) -> Inventory:
-    """Parse ``path`` and its vars dirs; every structural problem is collected, none raised."""
-    reader = _Reader(path)
-    inv = reader.inv
-    try:
-        data = load(path)
-    except YamlSyntaxError as exc:
-        reader.problem(str(exc), exc.line, exc.column)
+def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
+    """Parse every source with ansible-core; every problem is collected, none raised."""
+    paths = [Path(p) for p in (path if isinstance(path, list) else [path])]
+    inv = Inventory(path=paths[0], sources=paths)
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        inv.problems.append(Problem("no such file or directory", file=str(p)))
+    if missing:
         return inv
-    if not isinstance(data, dict):
-        reader.problem("an inventory must be a YAML mapping of group names (usually starting with 'all:'); "
-                       f"got {type(data).__name__ if data is not None else 'an empty file'}")
+    sources = [str(p.resolve()) for p in paths]
+    too_many = _range_problems([f for p in paths for f in _source_files(p)])
+    if too_many:
+        inv.problems.extend(too_many)
         return inv
-    reader.report_duplicates(data, "group")
-    inv.groups.setdefault("all", Group("all"))
-    for name, body in data.items():
-        reader.group(str(name), body, None if name == "all" else "all", reader.where(data, name)[0])
-    for name, group_vars in _load_vars_dir(reader, "group_vars", list(inv.groups)).items():
-        inv.groups[name].vars.update(group_vars)
-    for name, host_vars in _load_vars_dir(reader, "host_vars", list(inv.hosts)).items():
-        inv.hosts[name].vars.update(host_vars)
-    if not inv.hosts:
-        reader.problem("the inventory defines no hosts")
-    _assign_depths(inv, reader)
-    _check_hosts(inv, reader)
+    _init_plugin_loader()
+    locations = invsource.Locations()
+    loader = invsource.LocatingLoader([str(f) for p in paths for f in _source_files(p)], inv.problems, locations)
+    warnings: list[str] = []
+    with _captured_warnings(warnings):
+        try:
+            manager = InventoryManager(loader=loader, sources=sources)
+        except AnsibleError as exc:
+            inv.problems.append(Problem(f"Ansible cannot read the inventory: {exc.message}", file=sources[0]))
+            return inv
+        _index_and_build(inv, paths, manager, loader, locations, warnings)
+    for text in dict.fromkeys(warnings):  # Ansible repeats some warnings once per group
+        if not text.startswith(_OURS) and "|" not in text:
+            inv.problems.append(Problem(f"Ansible: {text}", file=sources[0], severity="warning"))
+    if not inv.hosts and not any(p.severity == "error" for p in inv.problems):
+        inv.problems.append(Problem("the inventory defines no hosts", file=sources[0]))
+    _stray_vars_files(inv, inv.problems)
+    _check_hosts(inv)
     return inv
+
+
+def _index_and_build(inv: Inventory, paths: list[Path], manager: InventoryManager,
+                     loader: invsource.LocatingLoader, locations: invsource.Locations, warnings: list[str]) -> None:
+    processed = {str(Path(s).resolve()) for s in manager._inventory.processed_sources if s}
+    for source in paths:
+        for file in _source_files(source.resolve()):
+            text = str(file)
+            data = loader._parse(text) if file.suffix != ".ini" else None
+            if text not in processed:
+                inv.problems.extend(_parse_failures(text, warnings, loader))
+                if isinstance(data, dict):  # located reasons for what Ansible refused
+                    invsource.YamlIndexer(text, locations, inv.problems).index(data)
+                continue
+            if isinstance(data, dict):
+                invsource.YamlIndexer(text, locations, inv.problems).index(data)
+            else:
+                invsource.index_ini(text, file.read_text(encoding="utf-8", errors="replace"), locations)
+    inv.manager = manager
+    _build(inv, manager, loader, locations)

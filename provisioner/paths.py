@@ -23,6 +23,24 @@ PLAYBOOKS = COLLECTION / "playbooks"
 ROLES = COLLECTION / "roles"
 
 
+def plugin_utils(name: str):
+    """The collection's ``plugins/plugin_utils/<name>.py`` (the logic behind the roles' filters) as a
+    module, for the CLI's own checks. Loaded from the package's collection directory: in the CLI's
+    process ``ansible_collections`` may be ansible-core's loader or the ``ansible`` bundle's
+    namespace, neither of which knows this package's copy."""
+    import importlib.util  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    module_name = f"_autoglm_plugin_utils_{name}"
+    if module_name not in sys.modules:
+        path = COLLECTION / "plugins" / "plugin_utils" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
 def collections_path(environ: dict[str, str] | None = None) -> str:
     """ANSIBLE_COLLECTIONS_PATH for a run: the package's own collection first, then what the caller
     set (or Ansible's default search path), so installed dependencies (community.general) stay found."""

@@ -165,7 +165,14 @@ def _scrub_on_start(private_data_dir: Path):
     return handler
 
 
-def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: RunOptions,
+def ensure_ansible_on_path() -> None:
+    """ansible-playbook is installed beside this interpreter (the CLI's venv), maybe not on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  report: RunReport, run_dir: Path, console: Console, control_dir: Path) -> RunReport:
     """Run ``playbook``. Extra vars reach it only through ``options.extra_vars_args`` (private
     files); passwords only through runner's memory (``suppress_env_files``: no env/ files)."""
@@ -182,10 +189,8 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
         passwords[BECOME_PROMPT] = options.become_password
     if options.vault_password is not None:
         passwords[VAULT_PROMPT] = options.vault_password
-    # ansible-playbook is installed beside this interpreter (the CLI's venv), maybe not on PATH.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    ensure_ansible_on_path()
+    sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
     started = time.monotonic()
     runner = None
     try:
@@ -193,7 +198,7 @@ def run_playbook(*, playbook: Path, inventory: Path, host_count: int, options: R
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=report.run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
-                inventory=str(inventory), envvars=envvars, suppress_env_files=True,
+                inventory=sources, envvars=envvars, suppress_env_files=True,
                 cmdline=shlex.join(options.cmdline()), passwords=passwords or None,
                 verbosity=options.verbosity or None, quiet=True, rotate_artifacts=0,
                 event_handler=progress, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},

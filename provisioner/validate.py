@@ -7,10 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import extravars, paths, rules, specs
+from . import connvars, extravars, foreign, paths, rules, specs
 from .errors import InventoryError, Problem
 from .inventory import Inventory, VarDef, read_inventory
-from .yamlsrc import VaultValue
+from .yamlsrc import is_vaulted
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that
@@ -50,16 +50,23 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
     value = definition.value
     where = {"file": definition.file, "line": definition.line, "variable": name,
              "host": owner.removeprefix("host ") if owner.startswith("host ") else ""}
+    set_for = f" (set for {owner})" if owner.startswith("group ") else ""
     if name in known:
-        if isinstance(value, VaultValue) or rules.is_templated(value):
+        if is_vaulted(value) or rules.is_templated(value):
             return None
+        if clash := foreign.conflict_for(name, value):
+            return Problem(clash, **where)
         reason = specs.check_value(known[name], value)
         if reason:
             spec = known[name]
             return Problem(f"{reason}; allowed: {spec.allowed()} (role {spec.role})", **where)
         return None
     if name.startswith("ansible_"):  # Ansible's own (connection, become, ...) variables
+        if judged := connvars.check(name, value):
+            return Problem(f"{judged[0]}{set_for}; allowed: {judged[1]}", **where)
         return None
+    if warning := foreign.warning_for(name):
+        return Problem(warning, severity="warning", **where)
     hint = specs.suggest(name, known)
     if any(name.startswith(prefix) for prefix in prefixes):
         extra = f"; did you mean {hint!r}?" if hint else ""
@@ -122,9 +129,10 @@ def _run_rules(result: ValidationResult, roles_dir: Path) -> None:
         result.problems.append(Problem(text, file=file, line=line, host=named, variable=variable))
 
 
-def validate(inventory_path: Path, extra_vars: list[str] | None = None,
+def validate(inventory_path: Path | list[Path], extra_vars: list[str] | None = None,
              roles_dir: Path = paths.ROLES) -> ValidationResult:
-    """Validate everything that needs no host: returns the result; call ``raise_for_errors``."""
+    """Validate everything that needs no host: returns the result; call ``raise_for_errors``.
+    ``inventory_path`` is one source or several (``-i`` repeated), as Ansible takes them."""
     inventory = read_inventory(inventory_path)
     result = ValidationResult(inventory)
     result.problems.extend(inventory.problems)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from ansible.parsing.vault import EncryptedString
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Bounds on what one YAML document may expand to: aliases share one object in memory, but
@@ -77,10 +78,15 @@ class LocatedDict(dict):
 
 @dataclass(frozen=True)
 class VaultValue:
-    """An ``!vault`` encrypted scalar: opaque here, never printed."""
+    """A wholly vault-encrypted file: opaque here, never printed."""
 
     def __repr__(self) -> str:
         return "<vault-encrypted>"
+
+
+def is_vaulted(value: object) -> bool:
+    """A vault-encrypted file or ``!vault`` scalar (Ansible's own EncryptedString): never judged here."""
+    return isinstance(value, VaultValue | EncryptedString)
 
 
 class _LocatingLoader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -103,7 +109,9 @@ def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> Locat
 
 
 _LocatingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LocatingLoader.add_constructor("!vault", lambda loader, node: VaultValue())
+# ``!vault`` scalars become the type Ansible's own loader makes, so inventories can hold them.
+_LocatingLoader.add_constructor("!vault",
+                                lambda loader, node: EncryptedString(ciphertext=loader.construct_scalar(node)))
 _LocatingLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
 
 

@@ -70,3 +70,30 @@ def test_vaulted_extra_vars_without_password_show_ansibles_error(cli, tmp_path: 
     assert "Attempting to decrypt but no vault secrets found" in result.stdout
     assert f"Origin: {tmp_path / 'v.yml'}" in result.stdout
     assert "stopped before the first task" in result.stdout and "no task ran" not in result.stdout
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
+
+
+def test_ini_directories_and_several_sources_validate(cli, tmp_path: Path):
+    kubespray = cli("validate", str(FIXTURES / "kubespray" / "mycluster"))
+    assert kubespray.returncode == 0, kubespray.stdout + kubespray.stderr
+    assert "6 hosts" in kubespray.stdout
+    extra = tmp_path / "extra.ini"
+    extra.write_text("[more]\nnode9 ansible_host=192.0.2.99\n")
+    both = cli("validate", str(FIXTURES / "kubespray" / "mycluster"), "-i", str(extra))
+    assert both.returncode == 0 and "7 hosts" in both.stdout, both.stdout
+
+
+def test_selections_that_select_nothing_exit_2_before_anything_runs(cli, tmp_path: Path):
+    inv = write_inventory(tmp_path / "hosts.yml", {"localhost": {"ansible_connection": "local"}})
+    for pattern, expected in (("zz*", "'zz*' matches no host"), ("~^gpu", "'~^gpu' matches no host"),
+                              ("all:!all", "selects no host"), ("localhots", "nearest: localhost"),
+                              (f"@{tmp_path / 'missing'}", "--limit '@")):
+        result = cli("check", str(inv), "--limit", pattern)
+        assert result.returncode == 2 and expected in result.stdout, (pattern, result.stdout)
+    tagged = cli("check", str(inv), "--tags", "preflght")
+    assert tagged.returncode == 2 and "'preflght'" in tagged.stdout and "nearest: preflight" in tagged.stdout
+    skipped = cli("check", str(inv), "--skip-tags", "nosuchtag")
+    assert skipped.returncode == 2 and "--skip-tags 'nosuchtag'" in skipped.stdout
+    assert not (cli.state / "runs").exists()

@@ -1,8 +1,14 @@
+"""The inventory model is ansible-core's: every test compares with ``ansible-inventory --list`` run on
+the same sources, then checks what only the project adds (locations, structural problems)."""
+
 from pathlib import Path
 
 import pytest
 
-from provisioner.inventory import expand_host_pattern, is_addressable, read_inventory
+from provisioner.inventory import is_addressable, read_inventory
+from tests.fixtures.ansible_list import ansible_list, members, ours
+
+PUBLIC = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
 
 
 def write(tmp_path: Path, text: str, name: str = "hosts.yml") -> Path:
@@ -15,21 +21,62 @@ def messages(inv) -> list[str]:
     return [p.render() for p in inv.problems]
 
 
-def test_ranges_expand_with_padding_letters_and_steps():
-    assert expand_host_pattern("gpu[01:03].dc") == ["gpu01.dc", "gpu02.dc", "gpu03.dc"]
-    assert expand_host_pattern("rack-[a:c]") == ["rack-a", "rack-b", "rack-c"]
-    assert expand_host_pattern("n[0:10:5]") == ["n0", "n5", "n10"]
-    assert expand_host_pattern("r[1:2]n[1:2]") == ["r1n1", "r1n2", "r2n1", "r2n2"]
-    with pytest.raises(ValueError, match="start is after the end"):
-        expand_host_pattern("n[5:1]")
+def assert_same_as_ansible(*sources: Path):
+    inv = read_inventory(list(sources))
+    errors = [p.message for p in inv.problems if p.severity == "error"]
+    assert errors in ([], ["the inventory defines no hosts"]), messages(inv)
+    listing = ansible_list(*sources)
+    hostvars, groups = ours(inv)
+    theirs = members(listing)
+    assert set(hostvars) == theirs.get("all", set())
+    assert {h: v for h, v in hostvars.items() if v} == listing["_meta"]["hostvars"]  # it omits hosts with none
+    for group, hosts in theirs.items():
+        assert groups[group] == hosts, group
+    assert {g for g, hosts in groups.items() if hosts} == {g for g, hosts in theirs.items() if hosts}
+    return inv
 
 
-def test_addressable_names():
-    assert is_addressable("10.0.0.1") and is_addressable("gpu-01.example.com") and is_addressable("::1")
-    assert not is_addressable("gpu_01") and not is_addressable("rack 3") and not is_addressable("-bad")
+@pytest.mark.parametrize("source", [
+    "ansible-examples/hosts",               # INI, ungrouped hosts, ranges mail[:5], www[001:006]
+    "docs-examples/hosts.yml",              # YAML, children, ranges with steps and letters, group priority
+    "kolla-ansible/multinode",              # INI, ~100 :children groups, a local connection
+    "ceph-ansible/hosts",                   # INI, quoted values, Jinja, dict literals, [all:vars]
+    "k3s-ansible/inventory-sample.yml",     # YAML, IP host names, templated vars
+    "kubespray/mycluster",                  # directory: inventory.ini + group_vars/<group>/*.yml
+    "deepops/mysite",                       # directory: INI with tabs after names, group_vars/all.yml
+    "deepops/config.example",               # the sample as shipped: every host commented out
+    "kubespray/sample/inventory.ini",       # the sample as shipped: groups only, hosts commented out
+    "constructed",                          # directory with a `constructed` plugin configuration
+])
+def test_public_inventories_resolve_exactly_as_ansible_inventory_lists_them(source):
+    assert_same_as_ansible(PUBLIC / source)
 
 
-def test_structure_groups_children_and_precedence(tmp_path):
+def test_ranges_and_group_priority_as_ansible_has_them():
+    inv = assert_same_as_ansible(PUBLIC / "docs-examples" / "hosts.yml")
+    assert [h for h in inv.hosts if h.startswith("www")][:3] == ["www01.example.com", "www03.example.com",
+                                                                  "www05.example.com"]
+    assert inv.merged_vars("testhost")["testvar"].value == "a"  # priority 10 beats b_group
+    mail = read_inventory(PUBLIC / "ansible-examples" / "hosts")
+    assert [h for h in mail.hosts if h.startswith("mail")] == [f"mail{i}.example.com" for i in range(6)]
+
+
+def test_several_sources_and_group_vars_all_over_inline_child_vars(tmp_path):
+    first = write(tmp_path, "[gpu]\nnode[1:2] ansible_user=inline\n[gpu:vars]\nlevel=gpu\n", "a.ini")
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = write(second_dir, "all:\n  children:\n    cpu:\n      hosts:\n        node2: {level: host}\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("level: all_file\nansible_user: from_all\n")
+    inv = assert_same_as_ansible(first, second)
+    # Ansible's order: group_vars/all.yml (a vars plugin) beats the inventory's own group vars.
+    assert inv.merged_vars("node1")["level"].value == "all_file"
+    assert inv.merged_vars("node1")["level"].file == str(tmp_path / "group_vars" / "all.yml")
+    assert inv.merged_vars("node2")["level"].value == "host"
+    assert inv.merged_vars("node1")["ansible_user"].line == 2  # first.ini line 2 (host var beats all)
+
+
+def test_structure_children_precedence_and_locations(tmp_path):
     path = write(tmp_path, """
 all:
   vars: {level: all, only_all: 1}
@@ -50,24 +97,45 @@ all:
     (tmp_path / "host_vars").mkdir()
     (tmp_path / "host_vars" / "node2").mkdir()
     (tmp_path / "host_vars" / "node2" / "main.yml").write_text("level: host_vars\n")
-    inv = read_inventory(path)
-    assert not inv.problems, messages(inv)
-    assert set(inv.hosts) == {"node1", "node2"}
+    inv = assert_same_as_ansible(path)
     assert inv.hosts["node1"].groups[0] == "all" and {"gpu", "h100", "cpu"} <= set(inv.hosts["node1"].groups)
-    assert inv.merged_vars("node1")["level"].value == "host"
+    assert (inv.merged_vars("node1")["level"].value, inv.merged_vars("node1")["level"].line) == ("host", 14)
     merged2 = inv.merged_vars("node2")
     assert merged2["level"].value == "host_vars" and merged2["level"].file.endswith("main.yml")
     assert merged2["from_group_vars"].value is True and merged2["only_all"].value == 1
+    assert merged2["only_all"].line == 3
     assert inv.groups["h100"].depth == 2
 
 
-def test_syntax_error_has_file_line_column(tmp_path):
+def test_addressable_names():
+    assert is_addressable("10.0.0.1") and is_addressable("gpu-01.example.com") and is_addressable("::1")
+    assert not is_addressable("gpu_01") and not is_addressable("rack 3") and not is_addressable("-bad")
+
+
+def test_yaml_syntax_error_has_file_line_column(tmp_path):
     path = write(tmp_path, "all:\n  hosts:\n    a: {ansible_host: [\n")
     inv = read_inventory(path)
     assert len(inv.problems) == 1
     problem = inv.problems[0]
     assert problem.file == str(path) and problem.line == 4 and problem.column is not None
     assert "YAML syntax error" in problem.message
+
+
+def test_ini_error_has_file_and_line(tmp_path):
+    path = write(tmp_path, "[gpu]\nnode1\n\n[gpu:typo]\nnode2\n", "hosts.ini")
+    inv = read_inventory(path)
+    errors = [p for p in inv.problems if p.severity == "error"]
+    assert len(errors) == 1 and errors[0].file == str(path) and errors[0].line == 4
+    assert "unknown type: typo" in errors[0].message and "ini plugin" in errors[0].message
+
+
+def test_bad_vars_file_is_located_and_the_rest_still_read(tmp_path):
+    path = write(tmp_path, "[gpu]\nnode1\n", "hosts.ini")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "gpu.yml").write_text("a: 1\nb: [\n")
+    inv = read_inventory(path)
+    assert list(inv.hosts) == ["node1"]
+    assert [(p.file, p.line) for p in inv.problems] == [(str(tmp_path / "group_vars" / "gpu.yml"), 3)]
 
 
 def test_duplicates_unknown_keys_and_bad_shapes_are_all_reported(tmp_path):
@@ -79,34 +147,33 @@ def test_duplicates_unknown_keys_and_bad_shapes_are_all_reported(tmp_path):
     twin: {ansible_host: 10.0.0.2}
     bad_name:
   hostz: {}
-  children:
-    broken: [a, b]
 """)
     text = "\n".join(messages(read_inventory(path)))
     assert f"{path}:4:5" in text and "duplicate host 'gpu01'" in text
     assert "differ only in case" in text
     assert "both point at 10.0.0.2 port 22" in text
     assert "host 'bad_name' has no ansible_host" in text
-    assert "unknown key 'hostz'" in text and "allowed: hosts, children, vars" in text
-    assert "group 'broken' must be a mapping" in text
+    assert f"{path}:8:3" in text and "unknown key 'hostz'" in text and "allowed: vars, children, hosts" in text
 
 
-def test_local_connection_needs_no_address_and_cycles_are_errors(tmp_path):
-    path = write(tmp_path, """all:
-  hosts:
-    my_laptop: {ansible_connection: local}
-  children:
-    a: {children: {b: {}}}
-    b: {children: {a: {}}}
-""")
-    text = "\n".join(messages(read_inventory(path)))
+def test_shapes_ansible_refuses_and_cycles_are_errors(tmp_path):
+    broken = read_inventory(write(tmp_path, "all:\n  children:\n    broken:\n      hosts: [a, b]\n"))
+    assert any("hosts of group 'broken' must be a mapping" in m for m in messages(broken))
+    cycle = read_inventory(write(tmp_path, "all:\n  hosts:\n    a.example:\n  children:\n    a: {children: {b: {}}}\n"
+                                           "    b: {children: {a: {}}}\n", "cycle.yml"))
+    assert any("recursive dependency loop" in p.message and p.severity == "error" for p in cycle.problems)
+
+
+def test_local_connection_needs_no_address(tmp_path):
+    text = "\n".join(messages(read_inventory(write(tmp_path, "all:\n  hosts:\n    my_laptop: "
+                                                               "{ansible_connection: local}\n"))))
     assert "my_laptop" not in text
-    assert "cycle" in text
 
 
-def test_empty_and_non_mapping_inventories(tmp_path):
+def test_empty_missing_and_non_mapping_inventories(tmp_path):
     assert "no hosts" in messages(read_inventory(write(tmp_path, "all: {}\n")))[0]
-    assert "must be a YAML mapping" in messages(read_inventory(write(tmp_path, "- a\n- b\n", "l.yml")))[0]
+    assert any("Ansible cannot parse" in m for m in messages(read_inventory(write(tmp_path, "- a\n- b\n", "l.yml"))))
+    assert "no such file" in messages(read_inventory(tmp_path / "absent.yml"))[0]
 
 
 def test_stray_group_vars_file_is_a_warning(tmp_path):

@@ -6,9 +6,12 @@ Python module (ansible_collections.autoglm.provision.plugins.plugin_utils.prefli
 
 from __future__ import annotations
 
-from ansible_collections.autoglm.provision.plugins.plugin_utils.preflight_assess import preflight_assess
+from ansible_collections.autoglm.provision.plugins.plugin_utils.preflight_assess import (
+    preflight_assess,
+    preflight_threshold_problems,
+)
 
 
 class FilterModule:
     def filters(self):
-        return {"preflight_assess": preflight_assess}
+        return {"preflight_assess": preflight_assess, "preflight_threshold_problems": preflight_threshold_problems}

@@ -250,3 +250,61 @@ def preflight_assess(measured: dict, t: dict, product: dict) -> dict:
         "thresholds_lowered": lowered,
     }
 
+
+# Threshold pairs: a host below the minimum fails, below the recommendation warns.
+THRESHOLD_PAIRS = ("cpu_cores", "ram_gb", "disk_free_gb", "storage_read_gbps", "gpu_memory_gb")
+THRESHOLD_NAMES = tuple(
+    f"preflight_{base}_{kind}" for base in THRESHOLD_PAIRS for kind in ("minimum", "recommended")
+) + (
+    "preflight_preprocess_cpus_recommended",
+    "preflight_gpu_count_minimum",
+    "preflight_storage_read_test_mb",
+    "preflight_python_version_minimum",
+    "preflight_python_version_maximum",
+)
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def preflight_threshold_problems(values: dict) -> list:
+    """What is wrong with the thresholds themselves (``values``: variable name -> value): a negative or
+    non-numeric figure, a minimum above its recommendation, a Python range that is empty. The role
+    fails on these before measuring; ``autoglm-provision validate`` reports them through this function."""
+    problems = []
+    for name in THRESHOLD_NAMES:
+        value = values.get(name)
+        if value is None or name.startswith("preflight_python_version"):
+            continue
+        number = _number(value)
+        if number is None or number < 0:
+            problems.append(f"{name}={value!r}: allowed a number >= 0")
+    for base in THRESHOLD_PAIRS:
+        low = _number(values.get(f"preflight_{base}_minimum"))
+        high = _number(values.get(f"preflight_{base}_recommended"))
+        if low is not None and high is not None and low > high:
+            problems.append(
+                f"preflight_{base}_minimum={values[f'preflight_{base}_minimum']!r} is above "
+                f"preflight_{base}_recommended={values[f'preflight_{base}_recommended']!r}: allowed a minimum at "
+                "or below the recommended value"
+            )
+    py_min, py_max = values.get("preflight_python_version_minimum"), values.get("preflight_python_version_maximum")
+    if py_min is not None and py_max is not None:
+        try:
+            if _version_tuple(py_min) > _version_tuple(py_max):
+                problems.append(
+                    f"preflight_python_version_minimum={py_min!r} is above preflight_python_version_maximum="
+                    f"{py_max!r}: allowed a minimum at or below the maximum"
+                )
+        except ValueError:
+            problems.append(
+                f"preflight_python_version_minimum/maximum {py_min!r}/{py_max!r}: allowed versions like '3.11'"
+            )
+    return problems
+

@@ -1,0 +1,141 @@
+"""Reachability pre-flight through Ansible's own connection layer: a one-task play
+(playbooks/reachability.yml: ``ping`` with the host's Python, becoming root as the run does) run by
+ansible-runner with the run's inventory sources, settings and credentials, so ssh_config ``Include``,
+``ProxyJump``, ``@cert-authority`` known_hosts, ports, users, ``ansible_ssh_common_args`` and become
+behave exactly as in the run. Each host's first failure is sorted into the categories of
+:data:`provisioner.reachability.CATEGORIES` from Ansible's own messages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tempfile
+import time
+from pathlib import Path
+
+import ansible_runner
+
+from . import paths, settings
+from .inventory import Inventory
+from .reachability import SSH_CONNECTIONS, ProbeResult
+from .runner import BECOME_PROMPT, VAULT_PROMPT, RunOptions, close_ssh_masters, ensure_ansible_on_path
+
+PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
+CONNECT_TIMEOUT_S = 10
+# (category, pattern in Ansible's message), first match wins; unreachable and failed results alike.
+_RULES = [
+    ("host_key_changed", r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed"),
+    ("host_key_unknown", r"Host key verification failed|No \S+ host key is known|host key .* not known"),
+    ("dns", r"Could not resolve hostname|Name or service not known|Temporary failure in name resolution"),
+    ("refused", r"Connection refused"),
+    ("timeout", r"timed out|Connection timeout|Timeout"),
+    ("unreachable", r"No route to host|Network is unreachable"),
+    ("auth", r"Permission denied|Authentication failed|Too many authentication failures"),
+    ("sudo_password", r"Missing sudo password|Incorrect sudo password|a password is required|incorrect password"),
+    ("sudo_denied", r"is not in the sudoers file|not allowed to execute|sudo: (command )?not found|"
+                    r"may not run sudo"),
+    ("no_python", r"python[0-9.]*: (command )?not found|interpreter .* not found|No such file or directory.*python|"
+                  r"python.*No such file|Failed to find required executable python|"
+                  r"module interpreter .* was not found"),
+]
+
+
+def categorise(text: str) -> str:
+    for category, pattern in _RULES:
+        if re.search(pattern, text, re.IGNORECASE | re.DOTALL):
+            return category
+    return "error"
+
+
+def _message(res: dict) -> str:
+    parts = [str(res.get(key, "")) for key in ("msg", "module_stderr", "stderr", "module_stdout")]
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def ssh_hosts(inv: Inventory, targeted: list[str]) -> list[str]:
+    """The targeted hosts Ansible reaches over SSH (local and container connections are left out)."""
+    keep = []
+    for name in targeted:
+        connection = inv.merged_vars(name).get("ansible_connection")
+        if connection is None or connection.value in SSH_CONNECTIONS:
+            keep.append(name)
+    return keep
+
+
+def _where(inv: Inventory, name: str, user: str | None) -> tuple[str, int, str]:
+    merged = {k: v.value for k, v in inv.merged_vars(name).items()}
+    address = merged.get("ansible_host") or merged.get("ansible_ssh_host") or name
+    try:
+        port = int(merged.get("ansible_port") or merged.get("ansible_ssh_port") or 22)
+    except (TypeError, ValueError):
+        port = 22
+    return str(address), port, str(merged.get("ansible_user") or user or "")
+
+
+def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
+                       extra_vars_args: list[str] | tuple = ()) -> list[ProbeResult]:
+    """Run the pre-flight play on ``hosts``; one ProbeResult per host, in the order given. Extra vars
+    come as the run's private ``@file`` arguments; passwords stay in memory (no runner env/ files)."""
+    if not hosts:
+        return []
+    started = time.monotonic()
+    outcome: dict[str, tuple[str, str, float]] = {}
+    last_task = "Reach the host"
+
+    def on_event(event: dict) -> bool:
+        data = event.get("event_data", {})
+        host, kind = data.get("host"), event.get("event", "")
+        if host and host not in outcome and kind == "runner_on_ok" and data.get("task", "").startswith(last_task):
+            outcome[host] = ("ok", "login, Python and become work through Ansible's connection",
+                             time.monotonic() - started)
+        elif host and host not in outcome and kind in ("runner_on_failed", "runner_on_unreachable"):
+            text = _message(data.get("res") or {})
+            outcome[host] = (categorise(text), f"{data.get('task', '')}: {text}"[:400],
+                             time.monotonic() - started)
+        return True
+
+    with tempfile.TemporaryDirectory(prefix="agp-probe-") as private:
+        limit = Path(private) / "hosts.limit"
+        limit.write_text("".join(f"{h}\n" for h in hosts), encoding="utf-8")
+        envvars = settings.runner_env(len(hosts))
+        try:  # the run's connect timeout, at most CONNECT_TIMEOUT_S for the pre-flight
+            timeout = int(os.environ.get("ANSIBLE_TIMEOUT") or envvars.get("ANSIBLE_TIMEOUT") or CONNECT_TIMEOUT_S)
+        except ValueError:
+            timeout = CONNECT_TIMEOUT_S
+        envvars["ANSIBLE_TIMEOUT"] = str(min(timeout, CONNECT_TIMEOUT_S))
+        if options.forks:
+            envvars["ANSIBLE_FORKS"] = str(options.forks)
+        envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="agp-pcp-")
+        probe_options = RunOptions(limit=f"@{limit}", private_key=options.private_key, user=options.user,
+                                   extra_vars_args=list(extra_vars_args), become_password=options.become_password,
+                                   vault_password=options.vault_password,
+                                   vault_password_file=options.vault_password_file)
+        passwords = {}
+        if options.become_password is not None:
+            passwords[BECOME_PROMPT] = options.become_password
+        if options.vault_password is not None:
+            passwords[VAULT_PROMPT] = options.vault_password
+        ensure_ansible_on_path()
+        runner = ansible_runner.run(
+            private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
+            inventory=[str(s) for s in inv.sources], envvars=envvars, cmdline=shlex.join(probe_options.cmdline()),
+            passwords=passwords or None, quiet=True, event_handler=on_event, settings={"pexpect_timeout": 0.5},
+            suppress_env_files=True)
+        if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
+            tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
+            outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)
+                            for h in hosts if h not in outcome})
+        control = Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"])
+        close_ssh_masters(control)
+        for leftover in control.glob("*"):
+            leftover.unlink(missing_ok=True)
+        control.rmdir()
+    elapsed = time.monotonic() - started
+    results = []
+    for name in hosts:
+        address, port, user = _where(inv, name, options.user)
+        category, detail, seconds = outcome.get(name, ("error", "Ansible reported no result for this host "
+                                                       "(see -vvv)", elapsed))
+        results.append(ProbeResult(name, category == "ok", category, detail, seconds, address, port, user))
+    return results
