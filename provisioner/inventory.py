@@ -130,22 +130,55 @@ def _source_files(source: Path) -> list[Path]:
     return found
 
 
-def _range_size(line: str) -> int:
-    """How many names the host ranges on one line expand to (1 when there are none)."""
+def _vars_dirs(paths: list[Path]) -> list[Path]:
+    """group_vars/ and host_vars/ beside or inside each source, with what is in them."""
+    found = []
+    for source in paths:
+        base = source if source.is_dir() else source.parent
+        for name in VARS_DIRS:
+            folder = base / name
+            if folder.is_dir():
+                found.append(folder)
+                found += _walk(folder)
+    return found
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Everything below ``folder``; an unreadable directory raises OSError (the caller reports it)."""
+    found = []
+    for entry in sorted(folder.iterdir()):
+        found.append(entry)
+        if entry.is_dir():
+            found += _walk(entry)
+    return found
+
+
+def _range_size(line: str) -> tuple[int, str | None]:
+    """How many names the host ranges on one line expand to (1 when there are none), and what is
+    wrong with a range that Ansible would refuse or expand to nothing."""
     total = 1
     for match in _RANGE.finditer(line):
         start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+        left = line.rfind(" ", 0, match.start()) + 1
+        right = min(i for i in (line.find(" ", match.end()), len(line)) if i >= 0)
+        text = line[left:right].rstrip(":") or match.group(0)
+        numeric, letters = start.isdigit() and end.isdigit(), len(start) == 1 == len(end) and start.isalpha()
+        if not numeric and not (letters and end.isalpha()):
+            if start.isdigit() or end.isdigit() or len(start) == 1 or len(end) == 1:
+                return total, f"bad host range {text}: allowed numbers or single letters (n[01:10], rack-[a:c])"
+            continue  # an INI section header such as [all:vars]
         if step < 1:
-            continue  # Ansible reports a bad step itself
-        if start.isdigit() and end.isdigit():
-            total *= max(0, len(range(int(start), int(end) + 1, step)))
-        elif len(start) == 1 and len(end) == 1:
-            total *= max(0, len(range(ord(start), ord(end) + 1, step)))
-    return total
+            return total, f"bad host range {text}: step {step}; allowed a step of 1 or more"
+        first, last = (int(start), int(end)) if numeric else (ord(start), ord(end))
+        if first > last:
+            return total, f"empty host range {text}: the start is after the end"
+        total *= len(range(first, last + 1, step))
+    return total, None
 
 
 def _range_problems(files: list[Path]) -> list[Problem]:
-    """Host ranges that would expand the inventory beyond MAX_HOSTS, with file and line."""
+    """Host ranges that are malformed or would expand the inventory beyond MAX_HOSTS, with file and
+    line, found in the source text before Ansible expands anything."""
     total = 0
     for file in files:
         try:
@@ -153,9 +186,11 @@ def _range_problems(files: list[Path]) -> list[Problem]:
         except OSError:
             continue
         for number, line in enumerate(lines, 1):
-            if "[" not in line or ":" not in line:
+            if "[" not in line or ":" not in line or line.lstrip().startswith(("#", ";")):
                 continue
-            size = _range_size(line)
+            size, wrong = _range_size(line)
+            if wrong:
+                return [Problem(wrong, file=str(file), line=number)]
             total += size if size > 1 else 0
             if size > MAX_HOSTS or total > MAX_HOSTS:
                 what = line.strip()[:120]
@@ -310,7 +345,19 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
     if missing:
         return inv
     sources = [str(p.resolve()) for p in paths]
-    too_many = _range_problems([f for p in paths for f in _source_files(p)])
+    try:
+        files = [f for p in paths for f in _source_files(p)]
+        unreadable = [f for f in [*files, *_vars_dirs(paths)] if not os.access(f, os.R_OK)]
+    except OSError as exc:
+        inv.problems.append(Problem(f"cannot read {exc.filename or paths[0]}: {exc.strerror}; allowed: inventory "
+                                    "files and group_vars/host_vars this user can read",
+                                    file=str(exc.filename or paths[0])))
+        return inv
+    if unreadable:
+        inv.problems.extend(Problem(f"{f.name}: Permission denied (not readable by this user); allowed: readable "
+                                    "inventory files and group_vars/host_vars", file=str(f)) for f in unreadable)
+        return inv
+    too_many = _range_problems(files)
     if too_many:
         inv.problems.extend(too_many)
         return inv
@@ -324,7 +371,12 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
         except AnsibleError as exc:
             inv.problems.append(Problem(f"Ansible cannot read the inventory: {exc.message}", file=sources[0]))
             return inv
-        _index_and_build(inv, paths, manager, loader, locations, warnings)
+        try:
+            _index_and_build(inv, paths, manager, loader, locations, warnings)
+        except AnsibleError as exc:  # e.g. a group_vars file that is a list: Ansible cannot combine it
+            inv.problems.append(Problem(f"Ansible cannot read the inventory's variables: {exc.message}",
+                                        file=sources[0]))
+            return inv
     for text in dict.fromkeys(warnings):  # Ansible repeats some warnings once per group
         if not text.startswith(_OURS) and "|" not in text:
             inv.problems.append(Problem(f"Ansible: {text}", file=sources[0], severity="warning"))

@@ -19,7 +19,8 @@ import ansible_runner
 from . import paths, settings
 from .inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
-from .runner import BECOME_PROMPT, VAULT_PROMPT, RunOptions, close_ssh_masters, ensure_ansible_on_path
+from .runner import BECOME_PROMPT, VAULT_PROMPT, RunOptions, ensure_ansible_on_path
+from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
 CONNECT_TIMEOUT_S = 10

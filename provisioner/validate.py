@@ -51,6 +51,9 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
     where = {"file": definition.file, "line": definition.line, "variable": name,
              "host": owner.removeprefix("host ") if owner.startswith("host ") else ""}
     set_for = f" (set for {owner})" if owner.startswith("group ") else ""
+    if not isinstance(name, str) or not name.isidentifier():
+        return Problem(f"{name!r} is not a valid variable name{set_for}; allowed: letters, digits and underscores, "
+                       "not starting with a digit", **dict(where, variable=str(name)))
     if name in known:
         if is_vaulted(value) or rules.is_templated(value):
             return None
