@@ -19,7 +19,7 @@ import ansible_runner
 from . import paths, settings
 from .inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
-from .runner import BECOME_PROMPT, VAULT_PROMPT, RunOptions, ensure_ansible_on_path
+from .runner import BECOME_PROMPT, VAULT_PROMPT, Cancellation, RunOptions, ensure_ansible_on_path
 from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
@@ -118,11 +118,13 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         if options.vault_password is not None:
             passwords[VAULT_PROMPT] = options.vault_password
         ensure_ansible_on_path()
-        runner = ansible_runner.run(
-            private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
-            inventory=[str(s) for s in inv.sources], envvars=envvars, cmdline=shlex.join(probe_options.cmdline()),
-            passwords=passwords or None, quiet=True, event_handler=on_event, settings={"pexpect_timeout": 0.5},
-            suppress_env_files=True)
+        with Cancellation() as cancel:  # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
+            runner = ansible_runner.run(
+                private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
+                inventory=[str(s) for s in inv.sources], envvars=envvars,
+                cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None, quiet=True,
+                event_handler=on_event, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
+                suppress_env_files=True)
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)
@@ -132,6 +134,8 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         for leftover in control.glob("*"):
             leftover.unlink(missing_ok=True)
         control.rmdir()
+        if cancel.requested:
+            raise KeyboardInterrupt(cancel.requested)
     elapsed = time.monotonic() - started
     results = []
     for name in hosts:

@@ -131,12 +131,12 @@ def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli,
     assert "interrupted during the reachability pre-flight" in out
     report = cli.report()
     assert report["interrupted"] is True and report["hosts"]["hung"]["status"] == "not_run"
-    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never-matches")
+    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
     assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
 
 
 def test_kill_9_mid_run_leaves_readers_working_and_next_start_sweeps(cli, tmp_path):
-    first = cli("check", "--plain", "--tags", "host_facts")
+    first = cli("check", "--plain", "--tags", "always")
     assert first.returncode in (0, 1), first.stdout
     finished = cli.report()["run_id"]
     before = _scratch_dirs()
@@ -163,7 +163,7 @@ def test_kill_9_mid_run_leaves_readers_working_and_next_start_sweeps(cli, tmp_pa
         assert f"run {killed} has no report.json" in result.stdout and "killed" in result.stdout
     json.loads(cli("report", "--json").stdout)
     # the next run sweeps the killed run's scratch dir (its extra-vars files, its SSH sockets)
-    again = cli("check", "--plain", "--tags", "host_facts")
+    again = cli("check", "--plain", "--tags", "always")
     assert again.returncode in (0, 1), again.stdout
     assert not (killed_scratch & _scratch_dirs()), "the killed run's scratch dir was not swept"
     assert _wait_for(lambda: _processes_mentioning(killed) == [], 30), _processes_mentioning(killed)
