@@ -19,7 +19,7 @@ import ansible_runner
 from . import paths, settings
 from .inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
-from .runner import BECOME_PROMPT, VAULT_PROMPT, Cancellation, RunOptions, ensure_ansible_on_path
+from .runner import Cancellation, RunOptions, ensure_ansible_on_path
 from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
@@ -112,11 +112,7 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
                                    vault_password_file=options.vault_password_file)
-        passwords = {}
-        if options.become_password is not None:
-            passwords[BECOME_PROMPT] = options.become_password
-        if options.vault_password is not None:
-            passwords[VAULT_PROMPT] = options.vault_password
+        passwords = probe_options.prompt_answers()
         ensure_ansible_on_path()
         with Cancellation() as cancel:  # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
             runner = ansible_runner.run(

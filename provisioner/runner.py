@@ -54,6 +54,15 @@ class RunOptions:
     vault_password: str | None = None
     vault_password_file: str | None = None
 
+    def prompt_answers(self) -> dict[str, str]:
+        """ansible-runner's answers to ansible-playbook's password prompts, kept in memory."""
+        answers = {}
+        if self.become_password is not None:
+            answers[BECOME_PROMPT] = self.become_password
+        if self.vault_password is not None:
+            answers[VAULT_PROMPT] = self.vault_password
+        return answers
+
     def cmdline(self) -> list[str]:
         # ansible-playbook runs in the collection's directory: files the user named relative to
         # where the CLI was started become absolute paths here.
@@ -184,11 +193,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     # SSH control sockets of this run: a short private dir (socket paths must stay < 108 bytes),
     # owned by the caller's scratch dir, which closes the masters and removes it at the end.
     envvars.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(control_dir))
-    passwords = {}
-    if options.become_password is not None:
-        passwords[BECOME_PROMPT] = options.become_password
-    if options.vault_password is not None:
-        passwords[VAULT_PROMPT] = options.vault_password
+    passwords = options.prompt_answers()
     ensure_ansible_on_path()
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
     started = time.monotonic()
