@@ -1,24 +1,25 @@
-"""Fleet scale: the product's idempotent `site` re-run against N real SSH targets, set against plain
-`ansible-playbook` with Ansible's defaults and with the product's own settings; and the apt
-traffic that N hosts cause upstream when the controller runs an apt cache.
+"""Fleet scale: the idempotent `site` re-run against N real SSH targets in five variants, timed
+interleaved and repeated, with controller CPU per host and per host-task; and the apt traffic that
+N hosts cause upstream when the controller runs an apt cache.
 
 Targets are systemd containers of the project's image (tests/integration/sshd_targets.py), each
 with sshd on its own podman bridge address, reached over real SSH as root with a generated key
 and a known_hosts file written from the containers' own host keys (host key checking stays on).
 
-    .venv/bin/python bench/fleet_scale.py --sizes 5,10,20 --repeat 3
+    .venv/bin/python bench/fleet_scale.py --sizes 10,20 --repeat 3
 
 Steps: start max(sizes) containers and an apt-cacher-ng on the bridge gateway (cold cache);
 converge them once through the CLI (apt_sources_proxy_url points at the cache) and count the
-bytes the cache fetched upstream vs the bytes it served; re-run once to check idempotence; then
-time, alternating the order per repetition, for every N:
-  (a) `autoglm-provision site INV --plain`
-  (b) `ansible-playbook` with Ansible's defaults (empty cwd: no ansible.cfg; only the roles,
-      library and module_utils paths set, which the playbook cannot run without)
-  (c) `ansible-playbook` with provisioner.settings.runner_env(N) (cwd = repo, like the runner)
-All three get the same inventory (lab thresholds for a 2-core container host in its vars), the
-same --tags/--skip-tags and the same extra vars. Every run gets a fresh SSH ControlPath dir whose masters
-are closed afterwards, as the CLI does, so no variant inherits another's connections.
+bytes the cache fetched upstream vs the bytes it served; warm the fact cache once; then, per
+repetition and N, every variant once, the order rotated each time (VARIANTS says what each is).
+All get the same inventory (lab thresholds for a 2-core container host in its vars), the same
+--tags/--skip-tags and the same extra vars. Every run gets a fresh SSH ControlPath dir whose
+masters are closed afterwards, as the CLI does, so no variant inherits another's connections.
+
+Per run: wall seconds; controller CPU seconds (this process's finished children: ansible-playbook
+or the CLI, their forks and ssh clients); host-tasks (ok + failed + skipped + unreachable summed
+over hosts, from the play recap or the CLI's report.json, which counts the same events); the
+targets' own CPU (cpuacct of the N containers' cgroups, where cgroup v1 accounting exists).
 """
 
 from __future__ import annotations
@@ -56,13 +57,19 @@ LAB_VARS = {  # a 2-core, GPU-less container must pass the gates (the molecule b
     "preflight_disk_free_gb_minimum": 5, "preflight_storage_read_test_mb": 64,
     "preflight_ram_gb_minimum": 1, "bios_check_enforce": False,
 }
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-TUNING = {  # experiments on top of (c), at the largest N: what each setting is worth here
-    "c_free": {"ANSIBLE_STRATEGY": "free"},
-    "c_nopipelining": {"ANSIBLE_PIPELINING": "False"},
-    "c_forks5": {"ANSIBLE_FORKS": "5"},
-    "c_factcache": {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400"},
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
+                   re.M)
+# Variant -> what it is. "defaults" runs from an empty directory so no ansible.cfg applies; only the
+# collections path is set, which the playbook cannot run without. The others run from the repo root
+# with provisioner.settings.runner_env(N) (forks = N here, pipelining, ControlPersist, smart gathering).
+VARIANTS = {
+    "defaults": "ansible-playbook, Ansible's defaults (forks 5, no pipelining, ControlPersist 60 s)",
+    "product": "ansible-playbook with the product's settings (settings.runner_env(N))",
+    "cli": "autoglm-provision site --plain (the same settings + validation, pre-flight, events, report)",
+    "mitogen": "the product's settings + mitogen's mitogen_linear strategy (PyPI mitogen, opt-in)",
+    "factcache": "the product's settings + a jsonfile fact cache (warm: an earlier run filled it)",
 }
+MITOGEN = "mitogen==0.3.54"  # supports ansible-core 2.19 (ansible_mitogen/loaders.py: no upper bound)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -133,50 +140,88 @@ def close_masters(control_dir: Path) -> None:
     shutil.rmtree(control_dir, ignore_errors=True)
 
 
-def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path) -> dict:
+def install_mitogen(workdir: Path) -> Path:
+    """mitogen into its own folder (not the project's venv); returns its strategy plugin dir."""
+    target = workdir / "mitogen"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), MITOGEN], check=True)
+    return target
+
+
+def variant_env(variant: str, count: int, workdir: Path) -> tuple[dict[str, str], Path]:
+    if variant == "defaults":
+        cwd = workdir / "empty-cwd"
+        cwd.mkdir(exist_ok=True)
+        return clean_env(ANSIBLE_COLLECTIONS_PATH=str(paths.COLLECTIONS_PATH)), cwd
+    if variant == "cli":
+        return clean_env(AUTOGLM_PROVISION_STATE=str(workdir / "state")), ROOT
+    env = clean_env(**settings.runner_env(count, environ={}))
+    if variant == "mitogen":
+        target = workdir / "mitogen"
+        env.update(PYTHONPATH=str(target), ANSIBLE_STRATEGY="mitogen_linear",
+                   ANSIBLE_STRATEGY_PLUGINS=str(target / "ansible_mitogen" / "plugins" / "strategy"))
+    elif variant == "factcache":
+        env.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_TIMEOUT="86400",
+                   ANSIBLE_CACHE_PLUGIN_CONNECTION=str(workdir / "factcache"))
+    return env, ROOT
+
+
+def target_cpu_s(fleet: SshdFleet, count: int) -> float | None:
+    """CPU seconds the first ``count`` containers have used (cgroup v1 cpuacct); None where unreadable."""
+    total = 0.0
+    for host in fleet.hosts[:count]:
+        pid = subprocess.run(["podman", "inspect", "-f", "{{.State.Pid}}", host.name], capture_output=True,
+                             text=True, check=False).stdout.strip()
+        try:
+            cgroup = next(line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                          if "cpuacct" in line.split(":", 2)[1].split(","))
+            total += int(Path(f"/sys/fs/cgroup/cpuacct{cgroup}/cpuacct.usage").read_text()) / 1e9
+        except (OSError, StopIteration, ValueError):
+            return None
+    return total
+
+
+def outcome(variant: str, stdout: str, workdir: Path) -> tuple[int, int, int, int]:
+    """(hosts, changed, failed, host-tasks) from the CLI's report.json or ansible-playbook's recap."""
+    if variant == "cli":
+        report = json.loads((workdir / "state" / "runs" / "latest" / "report.json").read_text())
+        t = report["totals"]
+        return (len(report["hosts"]), t["changed"], t["failed"] + t["unreachable"],
+                t["ok"] + t["failed"] + t["skipped"] + t["unreachable"])
+    recap = RECAP.findall(stdout)
+    return (len(recap), sum(int(r[2]) for r in recap), sum(int(r[3]) + int(r[4]) for r in recap),
+            sum(int(r[1]) + int(r[3]) + int(r[4]) + int(r[5]) for r in recap))
+
+
+def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path, fleet: SshdFleet) -> dict:
     control_dir = Path(tempfile.mkdtemp(prefix="agp-bcp-"))
     run_dir = workdir / "rundir"
     run_dir.mkdir(exist_ok=True)
     tail = (["--skip-tags", args.skip_tags] if args.skip_tags else []) + \
         (["--tags", args.tags] if args.tags else [])
-    state = workdir / "state"
-    if variant == "a":
+    if variant == "cli":
         cmd = [str(VENV_BIN / "autoglm-provision"), "site", str(inventory), "--plain", *tail]
-        env, cwd = clean_env(AUTOGLM_PROVISION_STATE=str(state)), ROOT
     else:
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK), *tail,
                "-e", "autoglm_action=site", "-e", f"autoglm_run_dir={run_dir}"]
-        if variant == "b":
-            env = clean_env(ANSIBLE_COLLECTIONS_PATH=str(paths.COLLECTIONS_PATH))
-            cwd = workdir / "empty-cwd"
-            cwd.mkdir(exist_ok=True)
-        else:
-            env, cwd = clean_env(**{**settings.runner_env(count, environ={}), **TUNING.get(variant, {})}), ROOT
-            if variant == "c_factcache":
-                env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(workdir / "factcache")
+    env, cwd = variant_env(variant, count, workdir)
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
+    targets_before = target_cpu_s(fleet, count)
     started, cpu_before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600, check=False)
     wall = time.monotonic() - started
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    targets_after = target_cpu_s(fleet, count)
     # Controller CPU of the run (ansible-playbook, its workers, ssh clients; not the targets' CPU and
     # not daemonised ControlPersist masters): far less sensitive to other load than wall time.
     controller_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     close_masters(control_dir)
-    if variant == "a":
-        report = json.loads((state / "runs" / "latest" / "report.json").read_text())
-        totals = report["totals"]
-        hosts, changed, failed = len(report["hosts"]), totals["changed"], totals["failed"] + totals["unreachable"]
-    else:
-        recap = RECAP.findall(proc.stdout)
-        hosts = len(recap)
-        changed = sum(int(r[2]) for r in recap)
-        failed = sum(int(r[3]) + int(r[4]) for r in recap)
-    result = {"variant": variant, "n": count, "wall_s": round(wall, 2), "controller_cpu_s": round(controller_cpu, 1),
-              "rc": proc.returncode, "hosts": hosts,
-              "changed": changed, "failed": failed, "load": round(os.getloadavg()[0], 1)}
-    if hosts != count or failed:
-        (workdir / f"fail-{variant}-{count}.log").write_text(proc.stdout + proc.stderr)
+    hosts, changed, failed, host_tasks = outcome(variant, proc.stdout, workdir)
+    result = {"variant": variant, "n": count, "wall_s": round(wall, 2), "controller_cpu_s": round(controller_cpu, 2),
+              "host_tasks": host_tasks, "rc": proc.returncode, "hosts": hosts, "changed": changed, "failed": failed,
+              "targets_cpu_s": None if targets_before is None or targets_after is None
+              else round(targets_after - targets_before, 2), "load": round(os.getloadavg()[0], 1)}
+    if hosts != count or failed or proc.returncode:
+        (workdir / f"fail-{variant}-{count}-{int(started)}.log").write_text(proc.stdout + proc.stderr)
     print(json.dumps(result), flush=True)
     return result
 
@@ -185,59 +230,63 @@ def save(out: dict, workdir: Path) -> None:
     (workdir / "results.json").write_text(json.dumps(out, indent=2))
 
 
-def table(results: list[dict], sizes: list[int], tuning_n: int) -> str:
-    def med(variant: str, n: int, key: str = "wall_s") -> float | None:
-        values = [r[key] for r in results if r["variant"] == variant and r["n"] == n and key in r]
-        return statistics.median(values) if values else None
+def spread(values: list[float], fmt: str = ".1f") -> str:
+    """median (min-max) of the repetitions."""
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    return f"{med:{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})" if len(values) > 1 else f"{med:{fmt}}"
 
-    def cpu(n: int) -> str:
-        values = [med(v, n, "controller_cpu_s") for v in "abc"]
-        return " / ".join("-" if v is None else f"{v:.0f}" for v in values)
 
-    lines = ["| N | (a) autoglm-provision (s) | (b) ansible defaults (s) | (c) product settings (s) | a/b | a/c "
-             "| a per host (s) | changed | controller CPU a / b / c (s) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def table(results: list[dict], sizes: list[int]) -> str:
+    lines = ["| N | variant | runs | wall s, median (min-max) | controller CPU s | CPU ms per host-task "
+             "| CPU s per host | host-tasks | targets' CPU s | changed | wall vs defaults | CPU vs defaults |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in sizes:
-        a, b, c = med("a", n), med("b", n), med("c", n)
-        changed = sum(r["changed"] for r in results if r["n"] == n and r["variant"] in "abc")
-        lines.append(f"| {n} | {a:.1f} | {b:.1f} | {c:.1f} | {a / b:.2f} | {a / c:.2f} | {a / n:.2f} | {changed} "
-                     f"| {cpu(n)} |" if a and b and c else f"| {n} | {a} | {b} | {c} | | | | | |")
-    tuned = [v for v in TUNING if any(r["variant"] == v for r in results)]
-    if tuned:
-        n, ref = tuning_n, med("c_ref", tuning_n)
-        lines += ["", f"Tuning experiments at N={n} (median s), each against c_ref: (c) re-run in the same block:",
-                  "", "| variant | settings on top of (c) | wall (s) | vs c_ref |", "|---|---|---:|---:|",
-                  f"| c_ref | (none) | {ref:.1f} | 1.00 |"]
-        for v in tuned:
-            lines.append(f"| {v} | {' '.join(f'{k}={x}' for k, x in TUNING[v].items())} | {med(v, n):.1f} "
-                         f"| {med(v, n) / ref:.2f} |")
+        runs = {v: [r for r in results if r["variant"] == v and r["n"] == n] for v in VARIANTS}
+        base = runs["defaults"]
+        base_wall = statistics.median([r["wall_s"] for r in base]) if base else None
+        base_cpu = statistics.median([r["controller_cpu_s"] for r in base]) if base else None
+        for v, rs in runs.items():
+            if not rs or not base:
+                continue
+            wall = [r["wall_s"] for r in rs]
+            cpu = [r["controller_cpu_s"] for r in rs]
+            per_task = [1000 * r["controller_cpu_s"] / r["host_tasks"] for r in rs if r["host_tasks"]]
+            targets = [r["targets_cpu_s"] for r in rs if r["targets_cpu_s"] is not None]
+            tasks = "/".join(str(t) for t in sorted({r["host_tasks"] for r in rs}))
+            lines.append(
+                f"| {n} | {v} | {len(rs)} | {spread(wall)} | {spread(cpu)} | {spread(per_task)} "
+                f"| {statistics.median(cpu) / n:.2f} | {tasks} | {spread(targets)} | {sum(r['changed'] for r in rs)} "
+                f"| {base_wall / statistics.median(wall):.2f}x | {base_cpu / statistics.median(cpu):.2f}x |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="5,10,20", help="fleet sizes N (comma-separated)")
+    parser.add_argument("--sizes", default="10,20", help="fleet sizes N (comma-separated)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant and N")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--tags", default=DEFAULT_TAGS, help="passed to every variant")
     parser.add_argument("--skip-tags", default="", help="passed to every variant")
-    parser.add_argument("--check-idempotence", action="store_true",
-                        help="an extra untimed CLI run after the converge (every timed run reports changed too)")
-    parser.add_argument("--tuning", action="store_true", help=f"also time {', '.join(TUNING)} (each repetition)")
-    parser.add_argument("--tuning-size", type=int, help="N for the tuning experiments (default: the largest)")
     parser.add_argument("--apt-cache-port", type=int, default=3199)
     parser.add_argument("--no-apt-cache", action="store_true", help="converge straight from the archive")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/agp-fleet-bench"))
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    tuning_n = args.tuning_size or max(sizes)
-    if tuning_n not in sizes:
-        parser.error(f"--tuning-size {tuning_n} must be one of --sizes {args.sizes}")
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}")
     # SIGTERM (timeout, kill) must still remove the containers and stop the cache: run the finally blocks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
+    if "mitogen" in variants:
+        install_mitogen(args.workdir)
     cache = None if args.no_apt_cache else AptCache(args.workdir, args.apt_cache_port)
     out: dict = {"sizes": sizes, "skip_tags": args.skip_tags, "tags": args.tags, "cpus": os.cpu_count(),
+                 "variants": {v: VARIANTS[v] for v in variants}, "mitogen": MITOGEN,
                  "settings": settings.runner_env(max(sizes), environ={}), "results": []}
     with SshdFleet("agp-bench", args.workdir / "fleet") as fleet:
         started = time.monotonic()
@@ -249,8 +298,7 @@ def main() -> int:
             extra["apt_sources_proxy_url"] = cache.url
         inventories = {n: write_inventory(args.workdir / f"hosts-{n}.yml", fleet, n, extra) for n in sizes}
         try:
-            converge = run_variant("a", inventories[max(sizes)], max(sizes), args, args.workdir)
-            out["converge"] = converge
+            out["converge"] = run_variant("cli", inventories[max(sizes)], max(sizes), args, args.workdir, fleet)
             if cache:
                 traffic = cache.traffic()
                 traffic["hosts"] = max(sizes)
@@ -259,23 +307,20 @@ def main() -> int:
                     if traffic["served_bytes"] else None
                 out["apt_traffic"] = traffic
                 print("apt traffic:", json.dumps(traffic), flush=True)
-            if args.check_idempotence:
-                out["idempotence"] = run_variant("a", inventories[max(sizes)], max(sizes), args, args.workdir)
-            variants = ["a", "b", "c"]
-            for rep in range(max(args.repeat, int(args.tuning))):  # --repeat 0 --tuning: tuning alone
-                for i, n in enumerate(sizes if rep < args.repeat else []):  # rotate the order per N
-                    order = variants[(rep + i) % 3:] + variants[:(rep + i) % 3]
-                    out["results"] += [run_variant(v, inventories[n], n, args, args.workdir) for v in order]
-                    save(out, args.workdir)
-                if args.tuning:
-                    out["results"] += [run_variant(v, inventories[tuning_n], tuning_n, args, args.workdir)
-                                       for v in ["c_ref", *TUNING]]
-                    save(out, args.workdir)
+            if "factcache" in variants:  # fills the cache: the timed runs are "second and later" runs
+                out["factcache_warm"] = run_variant("factcache", inventories[max(sizes)], max(sizes), args,
+                                                    args.workdir, fleet)
+            for rep in range(args.repeat):
+                for i, n in enumerate(sizes):  # every variant once per repetition and N, order rotated
+                    k = (rep * len(sizes) + i) % len(variants)
+                    for v in variants[k:] + variants[:k]:
+                        out["results"].append(run_variant(v, inventories[n], n, args, args.workdir, fleet))
+                        save(out, args.workdir)
         finally:
             if cache:
                 cache.stop()
             save(out, args.workdir)
-    print("\n" + table(out["results"], sizes, tuning_n))
+    print("\n" + table(out["results"], sizes))
     print(f"\nraw results: {args.workdir / 'results.json'}")
     return 0
 

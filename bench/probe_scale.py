@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,13 @@ def write_inventory(path: Path, fleet: SshdFleet, names: int) -> Path:
     return path
 
 
+def controller_cpu_s() -> float:
+    """CPU seconds of this process and its finished children (ansible-playbook, its forks, ssh clients):
+    the controller's share; the sshd containers are podman's children, not ours."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--containers", type=int, default=20)
@@ -47,17 +55,20 @@ def main() -> int:
         fleet.start(args.containers)
         print(f"{args.containers} sshd containers up in {time.monotonic() - started:.1f} s; "
               f"controller CPUs: {os.cpu_count()}")
-        print(f"{'hosts':>6} {'containers':>10} {'median s':>9} {'runs (s)':>20} {'not ok':>6}  load")
+        print(f"{'hosts':>6} {'containers':>10} {'median s':>9} {'runs (s)':>20} {'ctl CPU s':>10} "
+              f"{'CPU ms/host':>11} {'not ok':>6}  load")
         for names in (int(n) for n in args.names.split(",")):
             inv = read_inventory(write_inventory(Path(tmp) / f"hosts{names}.yml", fleet, names))
-            samples, bad = [], 0
+            samples, cpu, bad = [], [], 0
             for _ in range(args.repeat):
-                began = time.monotonic()
+                began, cpu_before = time.monotonic(), controller_cpu_s()
                 results = probe_with_ansible(inv, list(inv.hosts), RunOptions())
                 samples.append(time.monotonic() - began)
+                cpu.append(controller_cpu_s() - cpu_before)
                 bad = sum(not r.ok for r in results)
             print(f"{names:>6} {args.containers:>10} {statistics.median(samples):>9.1f} "
-                  f"{', '.join(f'{s:.1f}' for s in samples):>20} {bad:>6}  {os.getloadavg()[0]:.1f}")
+                  f"{', '.join(f'{s:.1f}' for s in samples):>20} {statistics.median(cpu):>10.1f} "
+                  f"{1000 * statistics.median(cpu) / names:>11.0f} {bad:>6}  {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -15,12 +15,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from . import paths
 from .errors import UsageError
+from .yamlsrc import load_project_file
 
 REQUIREMENTS_FILE = paths.COLLECTION / "requirements.yml"
 FALSY = {"0", "false", "no", "off", "n", "f"}
@@ -38,7 +38,7 @@ class Missing:
 
 
 def required(galaxy_yml: Path | None = None) -> dict[str, str]:
-    data = yaml.safe_load((galaxy_yml or paths.COLLECTION / "galaxy.yml").read_text(encoding="utf-8"))
+    data = load_project_file(galaxy_yml or paths.COLLECTION / "galaxy.yml")
     return {str(k): str(v) for k, v in (data.get("dependencies") or {}).items()}
 
 
@@ -65,7 +65,7 @@ def installed_version(name: str, roots: list[Path]) -> str | None:
                 return "*"
         galaxy = base / "galaxy.yml"
         if galaxy.is_file():
-            return str((yaml.safe_load(galaxy.read_text(encoding="utf-8")) or {}).get("version") or "*")
+            return str((load_project_file(galaxy) or {}).get("version") or "*")
         return "*"
     return None
 

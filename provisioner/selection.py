@@ -9,13 +9,13 @@ import difflib
 from functools import cache
 from pathlib import Path
 
-import yaml
 from ansible.inventory.manager import split_host_pattern
 
 from . import paths
 from .errors import UsageError
 from .inventory import Inventory
 from .patterns import select
+from .yamlsrc import load_project_file
 
 # Tags every playbook has (Ansible's special tags).
 SPECIAL_TAGS = ("all", "always", "never", "tagged", "untagged")
@@ -82,14 +82,14 @@ def playbook_tags(playbook: Path, roles_dir: Path = paths.ROLES) -> frozenset[st
     """Every tag a playbook, its roles and their task files carry (a static superset of --list-tags)."""
     found: set[str] = set()
     roles: set[str] = set()
-    _walk(yaml.safe_load(playbook.read_text(encoding="utf-8")), found, roles)
+    _walk(load_project_file(playbook), found, roles)
     done: set[str] = set()
     while roles - done:
         role = sorted(roles - done)[0]
         done.add(role)
         for task_file in sorted((roles_dir / role).glob("*/*.y*ml")):
             if task_file.parent.name in ("tasks", "handlers"):
-                _walk(yaml.safe_load(task_file.read_text(encoding="utf-8")), found, roles)
+                _walk(load_project_file(task_file), found, roles)
     return frozenset(found)
 
 
