@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs, state
+from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -27,15 +27,16 @@ from .errors import (
     ReachabilityError,
     UsageError,
 )
-from .fleet import DEFAULT_THRESHOLD, compare_fleet
-from .patterns import select
-from .progress import make_console, print_summary, status_table
+from .inventory.patterns import select
 from .records import RecordError, atomic_write_text
-from .report import HostResult, RunReport, load
+from .results import state
+from .results.report import HostResult, RunReport, load
+from .results.smoke import DEFAULT_THRESHOLD, compare_fleet
 from .rules.rollout import parse_batch, parse_threshold
 from .runner import RunOptions, run_playbook
 from .scratch import Scratch
 from .validate import ValidationResult, validate
+from .views.console import make_console, print_summary, status_table
 
 ACTIONS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
 COMMANDS = ("site", "validate", "check", "smoke", "status", "report")
@@ -451,7 +452,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     data = load(run)
     try:
         if args.html is not None:
-            from .html_report import write_html
+            from .views.html import write_html
 
             out = write_html(run, Path(args.html) if args.html else None, slow_threshold=args.slow_threshold)
             console.print(f"HTML report: {out}", markup=False)

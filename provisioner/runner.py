@@ -17,8 +17,8 @@ import ansible_runner
 from rich.console import Console
 
 from . import settings
-from .progress import Progress
-from .report import RunReport
+from .results.report import RunReport
+from .views.console import Progress
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).

@@ -14,8 +14,8 @@ from ansible.inventory.manager import split_host_pattern
 
 from . import paths
 from .errors import UsageError
-from .inventory import Inventory
-from .patterns import select
+from .inventory.inventory import Inventory
+from .inventory.patterns import select
 
 # Tags every playbook has (Ansible's special tags).
 SPECIAL_TAGS = ("all", "always", "never", "tagged", "untagged")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from provisioner import python_stack
 from provisioner.rules import Finding, is_templated
+from provisioner.stack import profiles as python_stack
 
 PROFILE_KEYS = {"description", "cuda", "python", "torch_index_url", "lock", "require_hashes", "test_only",
                 "packages", "resolve_constraints"}

@@ -4,7 +4,7 @@ import pytest
 
 from provisioner.cli import _fleet_view, _normalise_argv, build_parser, parse_batch
 from provisioner.errors import UsageError
-from provisioner.report import RunReport
+from provisioner.results.report import RunReport
 
 
 def test_bare_inventory_means_site_and_flags_parse():

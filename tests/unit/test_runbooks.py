@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner import cli, paths, python_stack, specs
+from provisioner import cli, paths, specs
 from provisioner.errors import Problem
+from provisioner.stack import profiles as python_stack
 from provisioner.validate import parse_extra_vars, validate
 from tests.fixtures.signoff_run import RUN_ID, build_run
 

@@ -10,8 +10,9 @@ import textwrap
 
 import pytest
 
-from provisioner import records, safety, scratch, state
-from provisioner.inventory import Inventory, read_inventory
+from provisioner import records, safety, scratch
+from provisioner.inventory.inventory import Inventory, read_inventory
+from provisioner.results import state
 
 
 def inventory(tmp_path, text):

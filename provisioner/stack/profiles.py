@@ -25,7 +25,7 @@ import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import paths
+from .. import paths
 
 ROLE_DIR = paths.ROLES / "python_venv"
 LOCK_DIR = ROLE_DIR / "files" / "locks"

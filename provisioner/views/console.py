@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .report import COUNTERS, RunReport
+from ..results.report import COUNTERS, RunReport
 
 LIVE_ROWS = 25
 DETAIL_ALL_HOSTS_UP_TO = 20
@@ -169,7 +169,7 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
 
 def status_table(rows: list[dict]) -> Table:
     """`autoglm-provision status`: one row per host from its state record."""
-    from .state import COLUMNS
+    from ..results.state import COLUMNS
 
     table = Table(title="host state across runs")
     for column in ("host", "ready", "last run", "action", "result", *(c for c, _, _ in COLUMNS), "reboot"):

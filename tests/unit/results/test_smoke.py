@@ -6,7 +6,7 @@ what the real H100 measured (bf16 ~700 TFLOP/s, memory ~3000 GB/s), one of them 
 
 import pytest
 
-from provisioner.fleet import compare_fleet
+from provisioner.results.smoke import compare_fleet
 
 
 def report(*gpus):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import jinja2
 
-from . import fleet
-from .errors import EXIT_MEANINGS, EXIT_OK, UsageError
-from .records import atomic_write_text
-from .report import load as load_report
+from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError
+from ..records import atomic_write_text
+from ..results import smoke as fleet
+from ..results.report import load as load_report
 
 REPORT_HTML = "report.html"
 SMOKE_DIR = "smoke"

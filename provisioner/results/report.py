@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
-from .records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
+from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
 
 REPORT_JSON = "report.json"
 REPORT_JUNIT = "report.junit.xml"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner import python_stack
 from provisioner.rules import all_rules
 from provisioner.rules import python_stack as rule
+from provisioner.stack import profiles as python_stack
 
 BUILTINS = python_stack.builtin_profiles()
 

@@ -2,7 +2,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from provisioner.errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
-from provisioner.report import RunReport
+from provisioner.results.report import RunReport
 
 
 def ev(kind, host=None, **data):

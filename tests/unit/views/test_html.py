@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import UsageError
-from provisioner.html_report import read_smoke, render_html, write_html
+from provisioner.views.html import read_smoke, render_html, write_html
 from tests.fixtures.signoff_run import (
     BIOS_MESSAGE,
     FAILED_HOST,
@@ -33,7 +33,7 @@ from tests.fixtures.signoff_run import (
     parse_elements,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import paths
-from .records import RecordError, atomic_write_json, read_json_object
+from .. import paths
+from ..records import RecordError, atomic_write_json, read_json_object
 
 PASS_WORDS = {"pass", "passed", "ok", "qualified", "success", "successful", "true"}
 # Status columns: (column, role fact, keys tried in order for the value shown).

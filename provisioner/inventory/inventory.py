@@ -24,8 +24,8 @@ from ansible.inventory.manager import IGNORED, InventoryManager
 from ansible.utils.display import Display
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
+from ..errors import Problem
 from . import invsource
-from .errors import Problem
 
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LOCAL_CONNECTIONS = {"local"}

@@ -1,4 +1,4 @@
-from provisioner import state
+from provisioner.results import state
 
 
 def report(run_id, action, hosts, check=False):
