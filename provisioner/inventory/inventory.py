@@ -24,6 +24,7 @@ from ansible.inventory.manager import IGNORED, InventoryManager
 from ansible.utils.display import Display
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
+from .. import paths
 from ..errors import Problem
 from . import invsource
 
@@ -33,7 +34,6 @@ VARS_DIRS = ("group_vars", "host_vars")
 # Ansible warnings that the located checks and parse errors already report.
 _OURS = ("Skipping unexpected key", "Failed to parse inventory with", "Unable to parse", "No inventory was parsed")
 _QUOTED = re.compile(r"'([^']+)'|(\[[^\]]+\])|got: (.+)$")
-_plugin_loader_ready = False
 # Far beyond any fleet: a typo like node[0:99999999] is refused before Ansible expands it (which
 # would take all memory). Ranges are counted in the source text, so nothing is expanded to count.
 MAX_HOSTS = 100_000
@@ -42,12 +42,7 @@ _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(-?[0-9]+))?\]")
 
 def _init_plugin_loader() -> None:
     """Install Ansible's collection loader (as its CLIs do), so ``plugin: ansible.builtin.constructed`` loads."""
-    global _plugin_loader_ready
-    if not _plugin_loader_ready:
-        from ansible.plugins.loader import init_plugin_loader
-
-        init_plugin_loader()
-        _plugin_loader_ready = True
+    paths.collection_imports()
 
 
 @dataclass(frozen=True)
