@@ -1,7 +1,6 @@
 """Profiles, locks and the compatibility matrix of the python_venv role (provisioner.stack.profiles,
-provisioner.stack.locks) and its inventory rule (provisioner.rules.python_stack). Real data: the role's own
-profiles.yml,
-compatibility.yml and committed locks; nothing is faked."""
+provisioner.stack.locks) and its inventory rule (provisioner.rules.python_stack). Real data: the
+role's own profiles.yml, compatibility.yml and committed locks; nothing is faked."""
 
 from __future__ import annotations
 
