@@ -187,10 +187,9 @@ def validate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_USAGE if result.errors else EXIT_OK
 
 
-def _validated(args: argparse.Namespace, options: RunOptions, run_dir: Path | None,
+def _validated(args: argparse.Namespace, sources: list[Path], options: RunOptions, run_dir: Path | None,
                console: Console) -> tuple[Path, list[Path], ValidationResult]:
     """The run's inventory sources, validated: any error stops the run before a host is contacted."""
-    sources = _sources(args)
     try:
         inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
         sources = [inventory, *[s.resolve() for s in sources[1:]]]
@@ -212,6 +211,7 @@ def _validated(args: argparse.Namespace, options: RunOptions, run_dir: Path | No
 def run(args: argparse.Namespace, console: Console) -> int:
     """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
     action = args.command
+    sources = _sources(args)
     options = _options(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)
     items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     options.extra_vars_public = extravars.public(items)
     # check/smoke this machine: the generated inventory lives in the run dir
     run_dir = rundir.create(args.run_dir, args.keep_runs) if args.inventory is None else None
-    inventory, sources, result = _validated(args, options, run_dir, console)
+    inventory, sources, result = _validated(args, sources, options, run_dir, console)
     rollout = _rollout_vars(args, result)
     retry = None
     if getattr(args, "retry_failed", None):

@@ -96,6 +96,7 @@ def host_summary(facts: dict, smoke_result: dict | None = None) -> dict:
         "kernel": host.get("kernel"),
         "driver": driver_version(facts),
         "driver_branch": _role(facts, "nvidia_driver").get("branch"),
+        "driver_reboot_pending": bool(_role(facts, "nvidia_driver").get("reboot_pending")),
         "reboot_pending": reboot_pending(facts),
         "cuda": cuda.get("version"),
         "cuda_detail": cuda.get("package_version") or cuda.get("nvcc"),

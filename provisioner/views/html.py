@@ -182,7 +182,7 @@ def _host_facts(host_facts: dict, smoke_report: dict | None) -> dict:
              if key not in ("bios_requirements", "preflight_failures", "gpus", "warnings", "skus")}
     return {
         **shown,
-        "driver_reboot_pending": bool((host_facts.get("nvidia_driver") or {}).get("reboot_pending")),
+        "driver_reboot_pending": summary["driver_reboot_pending"],
         "preflight_verdict": shown.pop("preflight"),
         "preflight_lowered": bool(summary["preflight_lowered"]),
         "preflight_failures": summary["preflight_failures"],
