@@ -59,3 +59,17 @@ def test_a_failed_gate_says_why():
     assert line == ("FAIL", "BIOS       SR-IOV (mandatory, via in_band)",
                     ["evidence: sriov_totalvfs=0", "remediation: enable SR-IOV"])
     assert facts.smoke_verdict({}, {"verdict": "fail"}) == "FAIL"  # the smoke program's report, where no fact came
+
+
+def test_the_signoff_fixture_publishes_only_what_roles_publish(tmp_path):
+    """The HTML report's and the runbooks' run (tests/fixtures/signoff_run.py) types its facts; they
+    must be keys the roles publish, or those tests would agree with a wrong reader."""
+    from provisioner.results.report import load
+    from provisioner.results.state import summarize
+    from tests.fixtures.signoff_run import OK_HOSTS, build_run
+
+    data = load(build_run(tmp_path))
+    for name, host in data["hosts"].items():
+        for role, value in host["facts"].items():
+            assert set(value) <= published_keys()[role], (name, role, set(value) - published_keys()[role])
+    assert summarize(data["hosts"][OK_HOSTS[0]]["facts"])["driver"] == "535.183.01"  # `status` shows it
