@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from .. import paths
-from ..errors import UsageError
+from ..errors import ProvisionerError, UsageError
 from .profiles import ROLE_DIR, Profile, _vt, builtin_profiles, minor
 
 paths.collection_imports()
@@ -201,7 +201,8 @@ def fill_wheelhouse(profile_name: str, dest: Path, python: str, find_links: list
         cmd += ["--extra-index-url", profile.torch_index_url]
     for path in find_links:
         cmd += ["--find-links", path]
-    subprocess.run(cmd, check=True)
+    if subprocess.run(cmd).returncode != 0:  # pip said why, above
+        raise ProvisionerError(f"wheelhouse {dest}: pip could not download every wheel of {lock.name}")
     stamp.write_text(digest + "\n")
     print(f"wheelhouse {dest} filled for {lock.name} (Python {python})")
     return 0
