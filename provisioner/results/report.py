@@ -97,7 +97,9 @@ class RunReport:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         host = data.get("host")
-        if kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
+        if kind == "runner_on_start" and host:  # a task started on it: the host was reached by the run
+            self.host(host)
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
             self._on_result(kind, host, data)
         elif kind == "runner_retry" and host:  # a task's `retries`/`until` tried again after a failure
             res = data.get("res") or {}

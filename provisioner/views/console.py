@@ -76,9 +76,10 @@ class LiveView:
         elif kind in RESULT_EVENTS and host:
             self.running.pop(host, None)
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors") and plain:
-            failure = self.report.host(host or "?").failures[-1]
+            result = self.report.hosts.get(host or "")  # read only: the report was told first
+            message = result.failures[-1]["message"] if result and result.failures else ""
             word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
-            self.console.print(f"  {word} {host}: {failure['message'].splitlines()[0]}")
+            self.console.print(f"  {word} {host}: {(message.splitlines() or [''])[0]}")
         elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed") and plain:
             self.console.print(f"  changed {host}")
         return True  # keep ansible-runner's own artifact files
