@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provisioner.inventory import read_inventory  # noqa: E402
+from provisioner.inventory.inventory import read_inventory  # noqa: E402
 from provisioner.probe import probe_with_ansible  # noqa: E402
 from provisioner.runner import RunOptions  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402

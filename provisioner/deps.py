@@ -20,7 +20,6 @@ from packaging.version import InvalidVersion, Version
 
 from . import paths
 from .errors import UsageError
-from .yamlsrc import load_project_file
 
 REQUIREMENTS_FILE = paths.COLLECTION / "requirements.yml"
 FALSY = {"0", "false", "no", "off", "n", "f"}
@@ -38,7 +37,7 @@ class Missing:
 
 
 def required(galaxy_yml: Path | None = None) -> dict[str, str]:
-    data = load_project_file(galaxy_yml or paths.COLLECTION / "galaxy.yml")
+    data = paths.load_project_file(galaxy_yml or paths.COLLECTION / "galaxy.yml")
     return {str(k): str(v) for k, v in (data.get("dependencies") or {}).items()}
 
 
@@ -65,7 +64,7 @@ def installed_version(name: str, roots: list[Path]) -> str | None:
                 return "*"
         galaxy = base / "galaxy.yml"
         if galaxy.is_file():
-            return str((load_project_file(galaxy) or {}).get("version") or "*")
+            return str((paths.load_project_file(galaxy) or {}).get("version") or "*")
         return "*"
     return None
 

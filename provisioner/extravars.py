@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Problem
-from .yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
+from .inventory.yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
 
 CMDLINE = "(command line -e)"
 REDACTED = "<redacted>"

@@ -23,22 +23,26 @@ PLAYBOOKS = COLLECTION / "playbooks"
 ROLES = COLLECTION / "roles"
 
 
-def plugin_utils(name: str):
-    """The collection's ``plugins/plugin_utils/<name>.py`` (the logic behind the roles' filters) as a
-    module, for the CLI's own checks. Loaded from the package's collection directory: in the CLI's
-    process ``ansible_collections`` may be ansible-core's loader or the ``ansible`` bundle's
-    namespace, neither of which knows this package's copy."""
-    import importlib.util  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+def load_project_file(path: Path) -> object:
+    """The package's own YAML (role specs and defaults, playbooks and task files), read on every
+    CLI start: libyaml's safe loader where PyYAML has it (several times faster than the pure-Python
+    one), the pure-Python safe loader otherwise. No location tracking: these files are ours."""
+    import yaml  # noqa: PLC0415 - only the commands that read the content pay for it
 
-    module_name = f"_autoglm_plugin_utils_{name}"
-    if module_name not in sys.modules:
-        path = COLLECTION / "plugins" / "plugin_utils" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+
+
+def collection_imports() -> None:
+    """Make the collection's Python importable in this process as Ansible loads it
+    (``ansible_collections.autoglm.provision.plugins...``): Ansible's collection loader, installed
+    once, as its own CLIs do, with this package's collection first. The CLI's own checks import the
+    role's logic that way (the modprobe grammar, the preflight thresholds, the lock parser)."""
+    from ansible.plugins.loader import init_plugin_loader  # noqa: PLC0415
+    from ansible.utils.collection_loader import AnsibleCollectionConfig  # noqa: PLC0415
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        init_plugin_loader([str(COLLECTIONS_PATH)])
 
 
 def collections_path(environ: dict[str, str] | None = None) -> str:

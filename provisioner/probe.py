@@ -17,7 +17,7 @@ from pathlib import Path
 import ansible_runner
 
 from . import paths, settings
-from .inventory import Inventory
+from .inventory.inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
 from .runner import Cancellation, RunOptions, ensure_ansible_on_path
 from .scratch import close_ssh_masters

@@ -1,5 +1,6 @@
 """Run one playbook through ansible-runner's Python API, with clean cancellation on
-SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets."""
+SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets. Every runner event goes to
+the caller's event sink; what the run came to is the returned :class:`RunOutcome`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ansible_runner
-from rich.console import Console
 
 from . import settings
-from .progress import Progress
-from .report import RunReport
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -181,10 +180,23 @@ def ensure_ansible_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
+@dataclass
+class RunOutcome:
+    """How ansible-playbook ended: runner's status and rc, the time it took, why it was cut short
+    (None when it was not) and, when it failed, Ansible's own error text from its output."""
+
+    status: str
+    rc: int | None
+    duration_s: float
+    interrupted: str | None = None
+    early_error: str = ""
+
+
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
-                 report: RunReport, run_dir: Path, console: Console, control_dir: Path) -> RunReport:
-    """Run ``playbook``. Extra vars reach it only through ``options.extra_vars_args`` (private
-    files); passwords only through runner's memory (``suppress_env_files``: no env/ files)."""
+                 run_id: str, run_dir: Path, control_dir: Path, events: Callable[[dict], object]) -> RunOutcome:
+    """Run ``playbook``, handing each ansible-runner event to ``events``. Extra vars reach it only
+    through ``options.extra_vars_args`` (private files); passwords only through runner's memory
+    (``suppress_env_files``: no env/ files)."""
     private_data_dir = run_dir / "runner"
     private_data_dir.mkdir(exist_ok=True, mode=0o700)
     envvars = settings.runner_env(host_count)
@@ -196,38 +208,38 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     passwords = options.prompt_answers()
     ensure_ansible_on_path()
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
+
+    def handler(event: dict) -> bool:
+        events(event)
+        return True  # keep ansible-runner's own artifact files
+
     started = time.monotonic()
-    runner = None
+    runner, interrupted = None, None
     try:
-        with Cancellation() as cancel, Progress(report, console, options.verbosity) as progress:
+        with Cancellation() as cancel:
             runner = ansible_runner.run(
-                private_data_dir=str(private_data_dir), ident=report.run_id,
+                private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
                 inventory=sources, envvars=envvars, suppress_env_files=True,
                 cmdline=shlex.join(options.cmdline()), passwords=passwords or None,
                 verbosity=options.verbosity or None, quiet=True, rotate_artifacts=0,
-                event_handler=progress, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
+                event_handler=handler, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
                 status_handler=_scrub_on_start(private_data_dir),
             )
             if cancel.requested:
-                report.interrupted = True
-                report.warnings.append(f"interrupted by {cancel.requested}: results are partial")
+                interrupted = f"interrupted by {cancel.requested}: results are partial"
     except KeyboardInterrupt:
-        report.interrupted = True
-        report.warnings.append("interrupted twice: stopped at once, results are partial")
+        interrupted = "interrupted twice: stopped at once, results are partial"
     finally:
         scrub_command_artifacts(private_data_dir)
-        if report.interrupted:
+        if interrupted:
             kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
-    status = runner.status if runner is not None else "canceled"
-    rc = runner.rc if runner is not None else None
-    # Checked before finish(), which records every host that did not run.
-    if runner is not None and status not in ("successful", "canceled") and not report.hosts:
-        stdout = private_data_dir / "artifacts" / report.run_id / "stdout"
-        if text := early_error_text(stdout):
-            report.warnings.append("ansible-playbook failed before the first task; Ansible said:\n" + text)
-    report.finish(rc, status, time.monotonic() - started)
-    return report
+    outcome = RunOutcome(status=runner.status if runner is not None else "canceled",
+                         rc=runner.rc if runner is not None else None,
+                         duration_s=time.monotonic() - started, interrupted=interrupted)
+    if runner is not None and outcome.status not in ("successful", "canceled"):
+        outcome.early_error = early_error_text(private_data_dir / "artifacts" / run_id / "stdout")
+    return outcome
 
 
 def early_error_text(stdout: Path, max_lines: int = 25) -> str:

@@ -13,9 +13,8 @@ from ansible.inventory.manager import split_host_pattern
 
 from . import paths
 from .errors import UsageError
-from .inventory import Inventory
-from .patterns import select
-from .yamlsrc import load_project_file
+from .inventory.inventory import Inventory
+from .inventory.patterns import select
 
 # Tags every playbook has (Ansible's special tags).
 SPECIAL_TAGS = ("all", "always", "never", "tagged", "untagged")
@@ -82,14 +81,14 @@ def playbook_tags(playbook: Path, roles_dir: Path = paths.ROLES) -> frozenset[st
     """Every tag a playbook, its roles and their task files carry (a static superset of --list-tags)."""
     found: set[str] = set()
     roles: set[str] = set()
-    _walk(load_project_file(playbook), found, roles)
+    _walk(paths.load_project_file(playbook), found, roles)
     done: set[str] = set()
     while roles - done:
         role = sorted(roles - done)[0]
         done.add(role)
         for task_file in sorted((roles_dir / role).glob("*/*.y*ml")):
             if task_file.parent.name in ("tasks", "handlers"):
-                _walk(load_project_file(task_file), found, roles)
+                _walk(paths.load_project_file(task_file), found, roles)
     return frozenset(found)
 
 

@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 
 from . import paths
-from .yamlsrc import load_project_file
 
 # Variables of the CLI itself (set by the CLI, allowed in inventories too).
 PROJECT_VARIABLES = {
@@ -62,7 +61,7 @@ def load_specs(roles_dir: Path = paths.ROLES) -> dict[str, VarSpec]:
     }
     for spec_file in sorted(roles_dir.glob("*/meta/argument_specs.y*ml")):
         role = spec_file.parent.parent.name
-        data = load_project_file(spec_file) or {}
+        data = paths.load_project_file(spec_file) or {}
         options = ((data.get("argument_specs") or {}).get("main") or {}).get("options") or {}
         for name, opt in options.items():
             specs[name] = VarSpec(
@@ -77,7 +76,7 @@ def role_defaults(roles_dir: Path = paths.ROLES) -> dict[str, object]:
     """Every role's ``defaults/main.yml`` merged: what a host gets when the inventory is silent."""
     merged: dict[str, object] = {}
     for defaults in sorted(roles_dir.glob("*/defaults/main.y*ml")):
-        merged.update(load_project_file(defaults) or {})
+        merged.update(paths.load_project_file(defaults) or {})
     return merged
 
 

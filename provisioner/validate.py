@@ -7,10 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import connvars, extravars, foreign, paths, rules, specs
+from . import extravars, foreign, paths, rules, specs
 from .errors import InventoryError, Problem
-from .inventory import Inventory, VarDef, read_inventory
-from .yamlsrc import is_vaulted
+from .inventory import connvars
+from .inventory.inventory import Inventory, VarDef, read_inventory
+from .inventory.yamlsrc import is_vaulted
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from provisioner import python_stack
 from provisioner.rules import Finding, is_templated
+from provisioner.stack import locks
+from provisioner.stack import profiles as stack_profiles
 
 PROFILE_KEYS = {"description", "cuda", "python", "torch_index_url", "lock", "require_hashes", "test_only",
                 "packages", "resolve_constraints"}
@@ -37,7 +38,7 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
     if is_templated(name) or is_templated(extra):
         return findings
     name = str(name)
-    builtins = python_stack.builtin_profiles()
+    builtins = stack_profiles.builtin_profiles()
     profiles = dict(builtins)
     if not isinstance(extra, dict):
         return [Finding(host, "python_venv_extra_profiles", extra, "is not a mapping of profile names",
@@ -55,7 +56,7 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
         unknown = sorted(set(body) - PROFILE_KEYS)
         if unknown:
             findings.append(Finding(host, var, unknown, "has unknown keys", ", ".join(sorted(PROFILE_KEYS))))
-        profiles[str(extra_name)] = python_stack.Profile.from_dict(str(extra_name), body, builtin=False)
+        profiles[str(extra_name)] = stack_profiles.Profile.from_dict(str(extra_name), body, builtin=False)
 
     if name not in profiles:
         findings.append(Finding(host, "python_venv_profile", name, "is not a known profile",
@@ -67,17 +68,17 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
     expected_python = hostvars.get("python_venv_python_version") or ""
     expected_python = "" if is_templated(expected_python) else str(expected_python)
     variable = "python_venv_profile" if profile.builtin else f"python_venv_extra_profiles.{name}"
-    for message, allowed in python_stack.check_profile(profile, cuda, require_cuda, expected_python):
+    for message, allowed in stack_profiles.check_profile(profile, cuda, require_cuda, expected_python):
         findings.append(Finding(host, variable, name, message, allowed))
 
     # Built-in locks live in the role; a site profile's lock is a path on the controller.
-    lock = python_stack.LOCK_DIR / profile.lock if profile.builtin else Path(profile.lock)
+    lock = locks.LOCK_DIR / profile.lock if profile.builtin else Path(profile.lock)
     if profile.builtin or lock.is_absolute():
-        problems = (python_stack.check_lock(profile, lock.read_text()) if lock.is_file()
+        problems = (locks.check_lock(profile, lock.read_text()) if lock.is_file()
                     else [f"lock file {lock} is missing"])
         for problem in problems:
             findings.append(Finding(host, variable, name, problem,
-                                    f"a lock that pins the profile: python -m provisioner.python_stack lock {name}"
+                                    f"a lock that pins the profile: python -m provisioner.stack.locks {name}"
                                     if profile.builtin else "an absolute controller path to the profile's lock"))
     else:
         findings.append(Finding(host, variable, profile.lock, "lock is not an absolute path on the controller",

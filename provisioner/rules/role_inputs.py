@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from provisioner import paths
 from provisioner.rules import Finding, is_templated
 
-modprobe = paths.plugin_utils("modprobe_conf")
-preflight = paths.plugin_utils("preflight_assess")
+paths.collection_imports()
+from ansible_collections.autoglm.provision.plugins.plugin_utils import modprobe_conf as modprobe  # noqa: E402
+from ansible_collections.autoglm.provision.plugins.plugin_utils import preflight_assess as preflight  # noqa: E402
 
 
 def _templated(*values: object) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.inventory import read_inventory
+from provisioner.inventory.inventory import read_inventory
 from provisioner.probe import probe_with_ansible, ssh_hosts
 from provisioner.runner import RunOptions
 

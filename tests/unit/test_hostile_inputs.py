@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import cli
+from provisioner import actions, cli
+from provisioner.runner import RunOutcome
 from tests.fixtures.hostile_corpus import CORPUS, Case
+
+NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 
 # Connection variables are validated by issue 13's work (inventory via ansible-core); until it
 # lands these run the playbook instead of stopping. Listed here so the rate stays honest.
@@ -42,8 +45,8 @@ def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> dict:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     ran: list[str] = []
-    monkeypatch.setattr(cli, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or kw["report"])
-    monkeypatch.setattr(cli, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
+    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
     argv = [_fill(a, tmp) for a in case.argv]
     started = time.monotonic()
     traceback = None

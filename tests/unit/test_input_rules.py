@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import connvars, specs
+from provisioner import specs
+from provisioner.inventory import connvars
 from provisioner.validate import validate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"

@@ -11,8 +11,8 @@ Per command line of every ```sh block:
 - the non-destructive ones that contact no host (`validate`, `report`, `status`) really run, in a
   scratch directory where `inventory/mysite/` is a copy of inventory/sample/ and the state
   directory holds the run of tests/fixtures/signoff_run.py (`$RUN` is its id);
-- `python -m provisioner.python_stack ...` is parsed by that module's parser (its download and
-  lock functions are replaced by recorders: they need the network);
+- `autoglm-provision wheelhouse ...` runs through the CLI with the download replaced by a recorder
+  (it needs the network);
 - anything else must be one of a few named shell tools.
 Every ```yaml block headed `# inventory/mysite/...` is written into such a copy and validated.
 """
@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner import cli, paths, python_stack, specs
+from provisioner import actions, cli, paths, specs
 from provisioner.errors import Problem
+from provisioner.stack import locks
 from provisioner.validate import parse_extra_vars, validate
 from tests.fixtures.signoff_run import RUN_ID, build_run
 
@@ -130,7 +131,7 @@ def test_commands_are_known():
         name = command.words[0]
         if name in CLI_NAMES:
             continue
-        if name in PYTHONS and command.words[1:3] == ["-m", "provisioner.python_stack"]:
+        if name in PYTHONS and command.words[1:3] == ["-m", "provisioner.stack.locks"]:
             continue
         if name in PYTHONS and command.words[1:3] == ["-m", "json.tool"]:
             continue
@@ -163,7 +164,7 @@ def _playbook_tags(action: str) -> set[str]:
             for child in node:
                 walk(child)
 
-    walk(yaml.safe_load((paths.PLAYBOOKS / cli.ACTIONS[action]).read_text()))
+    walk(yaml.safe_load((paths.PLAYBOOKS / actions.PLAYBOOKS[action]).read_text()))
     return tags
 
 
@@ -194,7 +195,7 @@ def test_cli_command_parses_with_real_variables(command):
         assert not result.errors, f"{command}: {[p.render() for p in result.errors]}"
     if getattr(args, "tags", None):
         unknown = set(args.tags.split(",")) - _playbook_tags(args.command)
-        assert not unknown, f"{command}: no such tag in playbooks/{cli.ACTIONS[args.command]}: {unknown}"
+        assert not unknown, f"{command}: no such tag in playbooks/{actions.PLAYBOOKS[args.command]}: {unknown}"
     destructive = args.command == "site" and not args.check
     if destructive:
         assert command.marked, f"{command}: changes hosts but is not marked {MARK!r} on the line before"
@@ -237,18 +238,17 @@ def test_read_only_command_runs(command, scratch, capsys):
         assert written.is_file() and "Not ready for sign-off" in written.read_text()
 
 
-PY_STACK = [c for c in ALL if c.words[0] in PYTHONS and c.words[1:3] == ["-m", "provisioner.python_stack"]]
+WHEELHOUSE = [c for c in PRODUCT if cli._normalise_argv(c.words[1:])[0] == "wheelhouse"]
 
 
-@pytest.mark.parametrize("command", PY_STACK, ids=str)
-def test_python_stack_command_parses(command, monkeypatch):
+@pytest.mark.parametrize("command", WHEELHOUSE, ids=str)
+def test_wheelhouse_command_parses(command, monkeypatch):
     seen = []
-    monkeypatch.setattr(python_stack, "lock_command", lambda args: seen.append(args) or 0)
-    monkeypatch.setattr(python_stack, "wheelhouse_command", lambda args: seen.append(args) or 0)
+    monkeypatch.setattr(locks, "fill_wheelhouse", lambda *args: seen.append(args) or 0)
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
-            assert python_stack.main(command.words[3:]) == 0
+            assert cli.main(command.words[1:]) == 0
     except SystemExit:
         pytest.fail(f"{command}\n  does not parse: {stderr.getvalue().strip()}")
     assert len(seen) == 1

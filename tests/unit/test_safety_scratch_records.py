@@ -10,8 +10,9 @@ import textwrap
 
 import pytest
 
-from provisioner import records, safety, scratch, state
-from provisioner.inventory import Inventory, read_inventory
+from provisioner import records, safety, scratch
+from provisioner.inventory.inventory import Inventory, read_inventory
+from provisioner.results import state
 
 
 def inventory(tmp_path, text):
@@ -101,13 +102,15 @@ def test_state_dir_not_creatable_is_a_warning(tmp_path):
 
 
 def test_host_key_warning_reaches_summary_and_report(tmp_path, monkeypatch, capsys):
-    from provisioner import cli
+    from provisioner import actions, cli
+    from provisioner.runner import RunOutcome
 
+    NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # noqa: N806
     inv = tmp_path / "hosts.yml"
     inv.write_text("all:\n  hosts:\n    localhost: {ansible_connection: local}\n")
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
-    monkeypatch.setattr(cli, "run_playbook", lambda **kw: kw["report"])  # no playbook: the warning is the point
+    monkeypatch.setattr(actions, "run_playbook", lambda **kw: NOTHING_RAN)  # no playbook: the warning is the point
     assert cli.main(["check", str(inv), "--plain"]) == 0
     out = capsys.readouterr().out
     data = json.loads((tmp_path / "state" / "runs" / "latest" / "report.json").read_text())

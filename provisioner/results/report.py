@@ -7,12 +7,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
-from .records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
+from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
+from .facts import role_facts
+from .smoke import Judgement
 
 REPORT_JSON = "report.json"
 REPORT_JUNIT = "report.junit.xml"
-FACT_PREFIX = "autoglm_report_"
 COUNTERS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 _STATS_KEYS = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
                "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
@@ -28,7 +29,6 @@ class HostResult:
     skipped: int = 0
     rescued: int = 0
     ignored: int = 0
-    current_task: str = ""
     not_run: bool = False  # targeted, but no task ever ran (rollout stopped, or interrupted)
     cut_short: bool = False  # the run was interrupted before this host finished the play
     retries: list[dict] = field(default_factory=list)  # transient failures retried (apt locks, mirrors)
@@ -48,7 +48,7 @@ class HostResult:
         return "ok"
 
 
-def _task_name(data: dict) -> str:
+def task_name(data: dict) -> str:
     task = data.get("task") or ""
     role = data.get("role")
     return f"{role} : {task}" if role and not task.startswith(f"{role} :") else task
@@ -87,7 +87,7 @@ class RunReport:
     hosts: dict[str, HostResult] = field(default_factory=dict)
     targeted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    fleet: dict[str, dict] = field(default_factory=dict)  # per-host slow-node flags (provisioner.fleet)
+    fleet: dict[str, dict] = field(default_factory=dict)  # per-host slow-node flags (results.smoke)
     _stats_seen: bool = False
 
     def host(self, name: str) -> HostResult:
@@ -97,13 +97,13 @@ class RunReport:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         host = data.get("host")
-        if kind == "runner_on_start" and host:
-            self.host(host).current_task = _task_name(data)
+        if kind == "runner_on_start" and host:  # a task started on it: the host was reached by the run
+            self.host(host)
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
             self._on_result(kind, host, data)
         elif kind == "runner_retry" and host:  # a task's `retries`/`until` tried again after a failure
             res = data.get("res") or {}
-            self.host(host).retries.append({"task": _task_name(data), "attempt": res.get("attempts"),
+            self.host(host).retries.append({"task": task_name(data), "attempt": res.get("attempts"),
                                             "message": _message(res)[:300]})
         elif kind == "playbook_on_stats":
             self._on_stats(data)
@@ -116,19 +116,17 @@ class RunReport:
         if kind == "runner_on_ok":
             result.ok += 1
             result.changed += bool(res.get("changed"))
-            for key, value in (res.get("ansible_facts") or {}).items():
-                if key.startswith(FACT_PREFIX):
-                    result.facts[key[len(FACT_PREFIX):]] = value
+            result.facts.update(role_facts(res.get("ansible_facts") or {}))
         elif kind == "runner_on_skipped":
             result.skipped += 1
         elif kind == "runner_on_unreachable":
             result.unreachable += 1
-            result.failures.append({"task": _task_name(data), "kind": "unreachable", "message": _message(res)})
+            result.failures.append({"task": task_name(data), "kind": "unreachable", "message": _message(res)})
         elif data.get("ignore_errors"):
             result.ignored += 1
         else:
             result.failed += 1
-            result.failures.append({"task": _task_name(data), "kind": "failed", "message": _message(res)})
+            result.failures.append({"task": task_name(data), "kind": "failed", "message": _message(res)})
 
     def _on_stats(self, data: dict) -> None:
         """The play recap is authoritative (it knows about rescues); later plays' stats accumulate."""
@@ -147,13 +145,19 @@ class RunReport:
                 for failure in result.failures:
                     failure["kind"] = "rescued"
 
+    def record_fleet(self, judgement: Judgement) -> None:
+        """The run's fleet judgement (results.smoke), made once: the summary, the host state and
+        the HTML report all show this one."""
+        self.fleet = judgement.fleet
+        self.options["slow_threshold"] = judgement.threshold
+        self.warnings += judgement.warnings
+
     def finish(self, runner_rc: int | None, status: str, duration_s: float) -> None:
         self.runner_rc = runner_rc
         self.status = "interrupted" if self.interrupted else status
         self.duration_s = round(duration_s, 2)
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         for result in self.hosts.values():
-            result.current_task = ""
             result.cut_short = self.interrupted
         missing = [h for h in self.targeted if h not in self.hosts]
         for name in missing:
@@ -193,7 +197,7 @@ class RunReport:
             "runner_rc": self.runner_rc, "exit_code": self.exit_code(),
             "totals": totals, "hosts_by_status": by_status, "warnings": self.warnings, "fleet": self.fleet,
             "hosts": {name: {"status": r.status, **{k: v for k, v in asdict(r).items()
-                                                    if k not in ("current_task", "not_run", "cut_short")}}
+                                                    if k not in ("not_run", "cut_short")}}
                       for name, r in sorted(self.hosts.items())},
         }
 

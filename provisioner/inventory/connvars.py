@@ -11,6 +11,7 @@ import shlex
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 
+from .. import paths
 from .yamlsrc import is_vaulted
 
 PORTS = ("ansible_port", "ansible_ssh_port")
@@ -33,9 +34,7 @@ _DOTTED = re.compile(r"^[0-9.]+$")
 def _plugin_exists(kind: str, name: str) -> bool:
     from ansible.plugins.loader import become_loader, connection_loader
 
-    from .inventory import _init_plugin_loader
-
-    _init_plugin_loader()
+    paths.collection_imports()
     loader = connection_loader if kind == "connection" else become_loader
     try:
         return bool(loader.has_plugin(name))

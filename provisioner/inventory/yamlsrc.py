@@ -21,13 +21,6 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 100
 
 
-def load_project_file(path: Path) -> object:
-    """The package's own YAML (role specs and defaults, playbooks and task files), read on every
-    CLI start: libyaml's safe loader where PyYAML has it (several times faster than the pure-Python
-    one), the pure-Python safe loader otherwise. No location tracking: these files are ours."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_BaseLoader)  # noqa: S506 - a safe loader
-
-
 class LoadLimitError(Exception):
     """A YAML document over the size, expansion or nesting bounds."""
 

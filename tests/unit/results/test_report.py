@@ -2,7 +2,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from provisioner.errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
-from provisioner.report import RunReport
+from provisioner.results.report import RunReport
 
 
 def ev(kind, host=None, **data):
@@ -135,3 +135,13 @@ def test_retried_transient_failures_are_counted():
     assert data["totals"]["retries"] == 1
     assert data["hosts"]["a"]["retries"][0]["task"] == "kernel : Install packages"
     assert "Could not get lock" in data["hosts"]["a"]["retries"][0]["message"]
+
+
+def test_a_host_whose_first_task_started_is_interrupted_not_not_run():
+    """runner_on_start registers the host: cut short in its first task, it was reached (issue 15 moved
+    the current task to the live view; the report still learns that the host started)."""
+    report = RunReport(run_id="r", action="site", inventory="i", targeted=["a", "b"])
+    report.handle_event({"event": "runner_on_start", "event_data": {"host": "a", "task": "Gathering Facts"}})
+    report.interrupted = True
+    report.finish(None, "canceled", 1.0)
+    assert report.hosts["a"].status == "interrupted" and report.hosts["b"].status == "not_run"

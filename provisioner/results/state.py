@@ -10,22 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import paths
-from .records import RecordError, atomic_write_json, read_json_object
+from .. import paths
+from ..records import RecordError, atomic_write_json, read_json_object
+from .facts import host_summary, is_pass
 
-PASS_WORDS = {"pass", "passed", "ok", "qualified", "success", "successful", "true"}
-# Status columns: (column, role fact, keys tried in order for the value shown).
-COLUMNS = (
-    ("preflight", "preflight", ("verdict", "status")),
-    ("bios", "bios_check", ("verdict",)),
-    # The nvidia_driver role publishes version_loaded (the running module) and version_installed
-    # (the userland package): the loaded one is what the GPUs run.
-    ("driver", "nvidia_driver", ("version_loaded", "version_installed")),
-    ("cuda", "cuda", ("version",)),
-    ("venv", "python_venv", ("profile", "python_version")),
-    ("smoke", "gpu_smoke", ("verdict",)),
-)
-VERDICT_COLUMNS = {"preflight", "bios", "smoke"}
+# The status columns, from the host's accumulated role facts (results.facts reads them).
+COLUMNS = ("preflight", "bios", "driver", "cuda", "venv", "smoke")
+VERDICT_COLUMNS = ("preflight", "bios", "smoke")
 
 
 def hosts_dir(base: Path | None = None) -> Path:
@@ -50,38 +41,19 @@ def load_host(name: str, base: Path | None = None) -> dict | None:
     return record
 
 
-def _preflight_verdict(fact: dict) -> str | None:
-    if "qualified" in fact:
-        return "PASS" if fact["qualified"] else "FAIL"
-    return fact.get("verdict")
-
-
-def _bios_verdict(fact: dict) -> str | None:
-    if "failed_mandatory" in fact:
-        return "FAIL" if fact["failed_mandatory"] else "PASS"
-    return fact.get("verdict")
-
-
 def summarize(facts: dict) -> dict:
     """The status columns from a host's accumulated role facts."""
-    summary: dict[str, object] = {}
-    for column, role, keys in COLUMNS:
-        fact = facts.get(role)
-        if not isinstance(fact, dict):
-            summary[column] = None
-            continue
-        if column in ("bios", "preflight"):
-            summary[column] = (_bios_verdict if column == "bios" else _preflight_verdict)(fact)
-            continue
-        summary[column] = next((fact[k] for k in keys if fact.get(k) not in (None, "")), None)
-    summary["reboot_pending"] = any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
-    return summary
+    host = host_summary(facts)
+    summary = {column: host[column] for column in ("preflight", "bios", "driver", "cuda", "smoke")}
+    summary["venv"] = host["venv_profile"] or host["venv_python"]
+    summary["reboot_pending"] = host["reboot_pending"]
+    return {column: summary[column] for column in (*COLUMNS, "reboot_pending")}
 
 
 def is_ready(record: dict) -> bool:
     """Ready = the last provisioning run succeeded, every gate passed, no reboot pending."""
     summary = record.get("summary", {})
-    verdicts_ok = all(str(summary.get(c) or "").lower() in PASS_WORDS for c in VERDICT_COLUMNS)
+    verdicts_ok = all(is_pass(summary.get(c)) for c in VERDICT_COLUMNS)
     return (bool(record.get("last_site_ok")) and verdicts_ok and not summary.get("reboot_pending")
             and not summary.get("slow_node"))
 

@@ -1,4 +1,12 @@
-from provisioner import state
+"""Host state across runs. Every role fact here is built with tests/fixtures/role_facts.py: its keys
+are the ones the roles' own report tasks publish, so a fixture cannot agree with a wrong reader."""
+
+from provisioner.results import facts as role_facts
+from provisioner.results import state
+from tests.fixtures.role_facts import fact
+
+PASSED = {"preflight": fact("preflight", qualified=True), "bios_check": fact("bios_check", failed_mandatory=[]),
+          "gpu_smoke": fact("gpu_smoke", verdict="pass")}  # the smoke program's own word
 
 
 def report(run_id, action, hosts, check=False):
@@ -7,37 +15,35 @@ def report(run_id, action, hosts, check=False):
 
 
 def test_records_merge_across_runs_and_readiness(tmp_path):
-    facts_site = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []},
-                  "nvidia_driver": {"version_installed": "535.261.03", "version_loaded": "535.261.03",
-                                    "reboot_pending": False},
-                  "cuda": {"version": "11.8"}, "python_venv": {"profile": "cu118-default"},
-                  "gpu_smoke": {"verdict": "PASS"}}
+    facts_site = {**PASSED,
+                  "nvidia_driver": fact("nvidia_driver", version_installed="535.261.03", version_loaded="535.261.03",
+                                        reboot_pending=False),
+                  "cuda": fact("cuda", version="11.8"), "python_venv": fact("python_venv", profile="cu118-default")}
+    failed_preflight = {"preflight": fact("preflight", qualified=False)}
     state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts_site},
-                                           "b": {"status": "failed", "facts": {"preflight": {"verdict": "FAIL"}}}}),
-                     tmp_path)
+                                           "b": {"status": "failed", "facts": failed_preflight}}), tmp_path)
     rows = {r["host"]: r for r in state.status_rows(["a", "b", "c"], tmp_path)}
     assert rows["a"]["ready"] is True
     assert rows["a"]["summary"]["driver"] == "535.261.03" and rows["a"]["summary"]["bios"] == "PASS"
     assert rows["b"]["ready"] is False and rows["b"]["summary"]["preflight"] == "FAIL"
     assert rows["c"]["last_status"] == "never run" and rows["c"]["ready"] is False
     # A later read-only check whose smoke test fails makes the host not ready, keeping driver facts.
-    state.record_run(report("r2", "check", {"a": {"status": "failed", "facts": {"gpu_smoke": {"verdict": "FAIL"}}}}),
-                     tmp_path)
+    smoke_failed = {"gpu_smoke": fact("gpu_smoke", verdict="fail")}
+    state.record_run(report("r2", "check", {"a": {"status": "failed", "facts": smoke_failed}}), tmp_path)
     a = state.load_host("a", tmp_path)
     assert a["ready"] is False and a["summary"]["driver"] == "535.261.03" and a["last_run_id"] == "r2"
     assert a["last_site_run_id"] == "r1"
 
 
 def test_reboot_pending_blocks_readiness(tmp_path):
-    facts = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []},
-             "gpu_smoke": {"verdict": "PASS"}, "nvidia_driver": {"reboot_pending": True}}
+    facts = {**PASSED, "nvidia_driver": fact("nvidia_driver", reboot_pending=True)}
     state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": facts}}), tmp_path)
     record = state.load_host("a", tmp_path)
     assert record["summary"]["reboot_pending"] is True and record["ready"] is False
 
 
 def test_slow_node_from_fleet_view_blocks_readiness(tmp_path):
-    facts = {"preflight": {"verdict": "PASS"}, "bios_check": {"failed_mandatory": []}, "gpu_smoke": {"verdict": "PASS"}}
+    facts = dict(PASSED)
     run = report("r1", "site", {"a": {"status": "ok", "facts": facts}})
     run["fleet"] = {"a": {"slow": True, "flags": [{"figure": "matmul_bf16_tflops"}]}}
     state.record_run(run, tmp_path)
@@ -53,5 +59,13 @@ def test_driver_column_reads_the_keys_the_role_publishes():
     tasks = yaml.safe_load((state.paths.ROLES / "nvidia_driver" / "tasks" / "report.yml").read_text())
     published = set(next(t for t in tasks if "ansible.builtin.set_fact" in t)["ansible.builtin.set_fact"][
         "autoglm_report_nvidia_driver"])
-    keys = dict((column, keys) for column, _, keys in state.COLUMNS)["driver"]
+    keys = role_facts.READS["nvidia_driver"][:2]  # the driver column: loaded version, else installed
     assert set(keys) <= published, (keys, published)
+
+
+def test_status_shows_the_driver_version_of_a_real_report_task(tmp_path):
+    """Issue 15's bug: status read `installed_version`, which the role never published."""
+    driver = fact("nvidia_driver", version_installed="550.163.01", version_loaded="550.144.03")
+    state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": {**PASSED, "nvidia_driver": driver}}}),
+                     tmp_path)
+    assert state.status_rows(["a"], tmp_path)[0]["summary"]["driver"] == "550.144.03"  # what the GPUs run

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .report import COUNTERS, RunReport
+from ..results import facts
+from ..results.report import COUNTERS, RunReport, task_name
+from ..results.state import COLUMNS
 
 LIVE_ROWS = 25
 DETAIL_ALL_HOSTS_UP_TO = 20
+LONG_TASK_S = 2.0  # a task running this long shows its elapsed time
+RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "unreachable": "bold magenta", "not run": "yellow"}
 
 
@@ -27,18 +31,28 @@ def make_console(force_plain: bool = False) -> Console:
     return console
 
 
-class Progress:
-    """Event sink: the live table on a terminal, one line per notable event otherwise."""
+def elapsed(seconds: float) -> str:
+    """8.2 -> "8 s", 125 -> "2 min 05 s"."""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
-    def __init__(self, report: RunReport, console: Console, verbosity: int = 0):
-        self.report, self.console, self.verbosity = report, console, verbosity
+
+class LiveView:
+    """The console's event sink: the live table on a terminal, one line per notable event otherwise.
+    It shows what is running now: a task from its start event on (``playbook_on_task_start``, and
+    ``runner_on_start`` per host), with its elapsed time once it runs long, until its result."""
+
+    def __init__(self, report: RunReport, console: Console, verbosity: int = 0, clock=time.monotonic):
+        self.report, self.console, self.verbosity, self.clock = report, console, verbosity, clock
         self.live: Live | None = None
         self.task = ""
-        self._last_refresh = 0.0
+        self.task_started = 0.0
+        self.running: dict[str, tuple[str, float]] = {}  # host -> (task, started)
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> LiveView:
         if self.console.is_terminal and self.verbosity == 0:
-            self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
+            # Rendered afresh at each refresh, events or not: a long task's clock keeps moving.
+            self.live = Live(console=self.console, refresh_per_second=4, transient=True, get_renderable=self.render)
             self.live.__enter__()
         return self
 
@@ -47,41 +61,51 @@ class Progress:
             self.live.__exit__(None, None, None)
 
     def __call__(self, event: dict) -> bool:
-        """ansible-runner's event_handler: fold the event into the report, then show it."""
-        self.report.handle_event(event)
+        """An ansible-runner event, once the report has folded it in."""
         if self.verbosity and event.get("stdout"):
             self.console.print(Text(event["stdout"]))
         data = event.get("event_data") or {}
-        kind = event.get("event", "")
+        kind, host = event.get("event", ""), data.get("host")
+        plain = not self.live and not self.verbosity
         if kind == "playbook_on_task_start":
-            self.task = data.get("task", "")
-            if not self.live and not self.verbosity:
-                self.console.print(f"TASK [{self.task}]")
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            if not self.live and not self.verbosity:
-                failure = self.report.host(data.get("host", "?")).failures[-1]
-                word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
-                self.console.print(f"  {word} {data.get('host')}: {failure['message'].splitlines()[0]}")
-        elif (kind == "runner_on_ok" and (data.get("res") or {}).get("changed")
-              and not self.live and not self.verbosity):
-            self.console.print(f"  changed {data.get('host')}")
-        if self.live and time.monotonic() - self._last_refresh > 0.2:
-            self._last_refresh = time.monotonic()
-            self.live.update(self._render())
+            self.task, self.task_started = task_name(data), self.clock()
+            if plain:
+                self.console.print(f"TASK [{data.get('task', '')}]")
+        elif kind == "runner_on_start" and host:
+            self.running[host] = (task_name(data), self.clock())
+        elif kind in RESULT_EVENTS and host:
+            self.running.pop(host, None)
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors") and plain:
+            result = self.report.hosts.get(host or "")  # read only: the report was told first
+            message = result.failures[-1]["message"] if result and result.failures else ""
+            word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
+            self.console.print(f"  {word} {host}: {(message.splitlines() or [''])[0]}")
+        elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed") and plain:
+            self.console.print(f"  changed {host}")
         return True  # keep ansible-runner's own artifact files
 
-    def _render(self) -> Table | Group:
-        hosts = self.report.hosts
-        table = Table(title=f"autoglm-provision {self.report.action} — {self.task or 'starting'}",
-                      expand=False)
+    def _since(self, started: float) -> str:
+        seconds = self.clock() - started
+        return f" ({elapsed(seconds)})" if seconds >= LONG_TASK_S else ""
+
+    def current_task(self, host: str) -> str:
+        task, started = self.running.get(host, ("", 0.0))
+        return task + self._since(started) if task else ""
+
+    def title(self) -> str:
+        now = self.task + self._since(self.task_started) if self.task else "starting"
+        return f"autoglm-provision {self.report.action} — {now}"
+
+    def render(self) -> Table:
+        table = Table(title=self.title(), expand=False)
         table.add_column("host")
         table.add_column("current task", overflow="ellipsis", max_width=60)
         for counter in COUNTERS[:5]:
             table.add_column(counter, justify="right")
         # Problems first, then the busiest: a 1,000-host view shows what needs eyes.
-        ranked = sorted(hosts.items(), key=lambda kv: (kv[1].status == "ok", -kv[1].changed, kv[0]))
+        ranked = sorted(self.report.hosts.items(), key=lambda kv: (kv[1].status == "ok", -kv[1].changed, kv[0]))
         for name, result in ranked[:LIVE_ROWS]:
-            table.add_row(Text(name, style=STATUS_STYLE.get(result.status, "")), result.current_task,
+            table.add_row(Text(name, style=STATUS_STYLE.get(result.status, "")), self.current_task(name),
                           *(str(getattr(result, c)) for c in COUNTERS[:5]))
         if len(ranked) > LIVE_ROWS:
             table.caption = f"{len(ranked) - LIVE_ROWS} more hosts not shown"
@@ -102,7 +126,7 @@ def summary_table(data: dict) -> Table:
     return table
 
 
-VERDICT_STYLE = {"PASS": "green", "OK": "green", "WARN": "yellow", "FAIL": "bold red", "UNKNOWN": "yellow",
+VERDICT_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "UNKNOWN": "yellow",
                  "NOT_APPLICABLE": "dim", "INFO": "cyan", "SKIP": "dim"}
 
 
@@ -113,30 +137,16 @@ def _verdict_line(console: Console, verdict: str, text: str) -> None:
     console.print(line)
 
 
-def print_qualification(console: Console, host: str, facts: dict) -> None:
+def print_qualification(console: Console, host: str, host_facts: dict) -> None:
     """Per-host verdicts of the gates (preflight checks, BIOS requirements, GPU smoke), with the
     evidence and remediation of whatever did not pass."""
-    preflight, bios, smoke = facts.get("preflight"), facts.get("bios_check"), facts.get("gpu_smoke")
-    if not any(isinstance(f, dict) for f in (preflight, bios, smoke)):
+    if not facts.has_gates(host_facts):
         return
     console.print(Text(f"{host}: qualification", style="bold"))
-    for check in (preflight or {}).get("checks", []):
-        _verdict_line(console, str(check.get("status", "?")), f"preflight  {check.get('message', check.get('item'))}")
-    if (preflight or {}).get("thresholds_lowered"):
-        console.print(Text(f"      thresholds lowered (lab): {'; '.join(preflight['thresholds_lowered'])}",
-                           style="yellow"))
-    for name, req in ((bios or {}).get("requirements") or {}).items():
-        mandatory = "mandatory" if req.get("mandatory") else "optional"
-        _verdict_line(console, str(req.get("verdict")),
-                      f"BIOS       {req.get('label', name)} ({mandatory}, via {req.get('source')})")
-        if req.get("verdict") not in ("PASS", "NOT_APPLICABLE"):
-            for evidence in req.get("evidence") or []:
-                console.print(Text(f"      evidence: {evidence}"))
-            if req.get("remediation"):
-                console.print(Text(f"      remediation: {req['remediation']}"))
-    if isinstance(smoke, dict):
-        _verdict_line(console, str(smoke.get("verdict")),
-                      f"GPU smoke  {smoke.get('level')}: {smoke.get('reason') or ''} ({smoke.get('wall_time_s')} s)")
+    for verdict, text, details in facts.qualification(host_facts):
+        _verdict_line(console, verdict, text)
+        for detail in details:
+            console.print(Text(f"      {detail}"))
 
 
 def print_summary(console: Console, data: dict, run_dir: str) -> None:
@@ -169,10 +179,8 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
 
 def status_table(rows: list[dict]) -> Table:
     """`autoglm-provision status`: one row per host from its state record."""
-    from .state import COLUMNS
-
     table = Table(title="host state across runs")
-    for column in ("host", "ready", "last run", "action", "result", *(c for c, _, _ in COLUMNS), "reboot"):
+    for column in ("host", "ready", "last run", "action", "result", *(c for c in COLUMNS), "reboot"):
         table.add_column(column)
     for row in rows:
         summary = row.get("summary") or {}
@@ -180,6 +188,6 @@ def status_table(rows: list[dict]) -> Table:
         table.add_row(row["host"], Text("yes" if ready else "no", style="green" if ready else "red"),
                       str(row.get("last_run_id") or "-"), str(row.get("last_action") or "-"),
                       Text(str(row.get("last_status")), style=STATUS_STYLE.get(str(row.get("last_status")), "")),
-                      *(str(summary.get(c) if summary.get(c) is not None else "-") for c, _, _ in COLUMNS),
+                      *(str(summary.get(c) if summary.get(c) is not None else "-") for c in COLUMNS),
                       "pending" if summary.get("reboot_pending") else "-")
     return table

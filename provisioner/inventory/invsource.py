@@ -18,7 +18,7 @@ from ansible.inventory.group import to_safe_group_name
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.inventory.yaml import InventoryModule as _YamlInventory
 
-from .errors import Problem
+from ..errors import Problem
 from .yamlsrc import LocatedDict, VaultValue, YamlSyntaxError, load
 
 GROUP_KEYS = ("vars", "children", "hosts")

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from provisioner.inventory import read_inventory
-from provisioner.patterns import select
+from provisioner.inventory.inventory import read_inventory
+from provisioner.inventory.patterns import select
 
 
 def inv(tmp_path: Path):

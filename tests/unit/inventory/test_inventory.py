@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.inventory import is_addressable, read_inventory
+from provisioner.inventory.inventory import is_addressable, read_inventory
 from tests.fixtures.ansible_list import ansible_list, members, ours
 
-PUBLIC = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
+PUBLIC = Path(__file__).resolve().parents[2] / "fixtures" / "inventories"
 
 
 def write(tmp_path: Path, text: str, name: str = "hosts.yml") -> Path:

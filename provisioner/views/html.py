@@ -1,14 +1,13 @@
 """Self-contained HTML sign-off report of a run: per-host grid and GPU smoke figures vs the fleet.
 
-``report.json`` (provisioner.report) gives each host's status, counts, failures and role facts;
-``smoke/<host>.json`` (the smoke program's full JSON, fetched by the gpu_smoke role) gives each
-GPU's measured figures. Slow nodes come from :func:`provisioner.fleet.compare_fleet`, the same
-judgement the CLI uses. Everything is inline (CSS, SVG): the file opens anywhere, offline.
+``report.json`` (results.report) gives each host's status, counts, failures, role facts (read
+through results.facts) and the run's slow-node judgement (``fleet``, made once by results.smoke);
+``smoke/<host>.json`` (results.smoke reads them) gives each GPU's measured figures for the charts.
+This page renders; it judges nothing. Everything is inline (CSS, SVG): the file opens anywhere, offline.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -17,17 +16,16 @@ from pathlib import Path
 
 import jinja2
 
-from . import fleet
-from .errors import EXIT_MEANINGS, EXIT_OK, UsageError
-from .records import atomic_write_text
-from .report import load as load_report
+from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError
+from ..records import atomic_write_text
+from ..results import facts, smoke
+from ..results.report import load as load_report
 
 REPORT_HTML = "report.html"
-SMOKE_DIR = "smoke"
 TEMPLATE = "report.html.j2"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
-FIGURES = {  # smoke figure -> (title, unit); order is fleet.COMPARED_FIGURES'
+FIGURES = {  # smoke figure -> (title, unit); order is smoke.COMPARED_FIGURES'
     "matmul_bf16_tflops": ("bf16 matmul", "TFLOP/s"),
     "matmul_fp16_tflops": ("fp16 matmul", "TFLOP/s"),
     "matmul_tf32_tflops": ("tf32 matmul", "TFLOP/s"),
@@ -123,21 +121,19 @@ def _layout(chart: Chart, threshold: float) -> Chart:
     return chart
 
 
-def build_charts(smoke: dict[str, dict], comparison: dict[str, dict], threshold: float,
-                 min_peers: int = fleet.DEFAULT_MIN_PEERS) -> list[Chart]:
+def build_charts(results: dict[str, dict], comparison: dict[str, dict], threshold: float,
+                 min_peers: int = smoke.DEFAULT_MIN_PEERS) -> list[Chart]:
     """One chart per (figure, SKU): a bar per host at its slowest GPU (slowest host first), a tick
     per GPU, the same-SKU median of all GPUs in the run and the slow threshold below it."""
     per_host: dict[tuple[str, str], dict[str, list[tuple[int | None, float]]]] = defaultdict(dict)
-    for host, report in sorted(smoke.items()):
-        for gpu in (report or {}).get("gpus") or []:
-            sku = fleet._sku_key(gpu)
-            for figure, value in (gpu.get("figures") or {}).items():
-                if figure in fleet.COMPARED_FIGURES and isinstance(value, int | float) and value > 0:
-                    per_host[(figure, sku)].setdefault(host, []).append((gpu.get("index"), float(value)))
-    order = {figure: i for i, figure in enumerate(fleet.COMPARED_FIGURES)}
+    for host, report in sorted(results.items()):
+        for gpu, figure, value in smoke.gpu_figures(report):
+            per_host[(figure, smoke.sku_key(gpu))].setdefault(host, []).append((gpu.get("index"), value))
+    peers = smoke.peer_samples(results)
+    order = {figure: i for i, figure in enumerate(smoke.COMPARED_FIGURES)}
     charts = []
     for (figure, sku), hosts in sorted(per_host.items(), key=lambda item: (order[item[0][0]], item[0][1])):
-        samples = [v for values in hosts.values() for _, v in values]
+        samples = peers[(sku, figure)]
         median = statistics.median(samples) if len(samples) >= min_peers else None
         rows = []
         for host, values in hosts.items():
@@ -179,52 +175,31 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _host_facts(facts: dict, smoke_report: dict | None) -> dict:
-    """The key facts for the grid: OS, driver, CUDA, venv, BIOS and smoke verdicts."""
-    host = facts.get("host") or {}
-    driver = facts.get("nvidia_driver") or {}
-    cuda = facts.get("cuda") or {}
-    venv = facts.get("python_venv") or {}
-    bios = facts.get("bios_check") or {}
-    preflight = facts.get("preflight") or {}
-    smoke_fact = facts.get("gpu_smoke") or {}
-    packages = venv.get("packages") or {}
-    torch = packages.get("torch") if isinstance(packages, dict) else None
-    smoke_verdict = smoke_fact.get("verdict") or (smoke_report or {}).get("verdict")
-    gpus = (smoke_report or {}).get("gpus") or smoke_fact.get("gpus") or []
-    skus = sorted({str(g.get("sku") or g.get("name") or "unknown") for g in gpus})
-    warnings = [f"{role}: {w}" for role, data in sorted(facts.items()) if isinstance(data, dict)
-                for w in (data.get("warnings") or []) if isinstance(w, str)]
+def _host_facts(host_facts: dict, smoke_report: dict | None) -> dict:
+    """The key facts for the grid (results.facts reads them), as text."""
+    summary = facts.host_summary(host_facts, smoke.result_summary(smoke_report) if smoke_report else None)
+    shown = {key: _text(value) for key, value in summary.items()
+             if key not in ("bios_requirements", "preflight_failures", "gpus", "warnings", "skus")}
     return {
-        "os": _text(host.get("os")),
-        "kernel": _text(host.get("kernel")),
-        "driver": _text(driver.get("version_loaded") or driver.get("version_installed")),
-        "driver_branch": _text(driver.get("branch")),
-        "driver_reboot_pending": bool(driver.get("reboot_pending")),
-        "cuda": _text(cuda.get("version")),
-        "cuda_detail": _text(cuda.get("package_version") or cuda.get("nvcc")),
-        "venv_profile": _text(venv.get("profile")),
-        "venv_torch": _text(torch),
-        "venv_python": _text(venv.get("python_version")),
-        "preflight_verdict": {True: "PASS", False: "FAIL"}.get(preflight.get("qualified"), ""),
-        "preflight_failures": [str(f) for f in preflight.get("failures") or []],
-        "preflight_lowered": bool(preflight.get("thresholds_lowered")),
-        "bios_verdict": _text(bios.get("verdict")),
-        "bios_requirements": [(name, _text((req or {}).get("verdict")), bool((req or {}).get("mandatory")))
-                              for name, req in (bios.get("requirements") or {}).items()],
-        "smoke_verdict": _text(smoke_verdict),
-        "smoke_level": _text(smoke_fact.get("level") or (smoke_report or {}).get("level")),
-        "smoke_reason": _text(smoke_fact.get("reason") or (smoke_report or {}).get("verdict_reason")),
-        "gpus": len(gpus),
-        "skus": ", ".join(skus),
-        "warnings": warnings,
+        **shown,
+        "driver_reboot_pending": summary["driver_reboot_pending"],
+        "preflight_verdict": shown.pop("preflight"),
+        "preflight_lowered": bool(summary["preflight_lowered"]),
+        "preflight_failures": summary["preflight_failures"],
+        "bios_verdict": shown.pop("bios"),
+        "bios_requirements": [(name, _text(verdict), mandatory)
+                              for name, verdict, mandatory in summary["bios_requirements"]],
+        "smoke_verdict": shown.pop("smoke").lower(),
+        "gpus": summary["gpus"],
+        "skus": ", ".join(summary["skus"]),
+        "warnings": summary["warnings"],
     }
 
 
-def _host_rows(report: dict, smoke: dict[str, dict], comparison: dict[str, dict]) -> list[dict]:
+def _host_rows(report: dict, results: dict[str, dict], comparison: dict[str, dict]) -> list[dict]:
     hosts = report.get("hosts") or {}
     rows = []
-    for name in sorted(set(hosts) | set(smoke)):
+    for name in sorted(set(hosts) | set(results)):
         data = hosts.get(name) or {}
         status = data.get("status") or "not in report"
         slow_flags = (comparison.get(name) or {}).get("flags", [])
@@ -236,7 +211,7 @@ def _host_rows(report: dict, smoke: dict[str, dict], comparison: dict[str, dict]
             "slow_figures": sorted({FIGURES.get(f["figure"], (f["figure"],))[0] for f in slow_flags}),
             "counts": {c: data.get(c, 0) for c in ("ok", "changed", "failed", "unreachable", "skipped")},
             "failures": failures,
-            "facts": _host_facts(data.get("facts") or {}, smoke.get(name)),
+            "facts": _host_facts(data.get("facts") or {}, results.get(name)),
         })
     rows.sort(key=lambda r: (STATUS_ORDER.get("slow" if r["slow"] and r["status"] == "ok" else r["status"], 9),
                              r["name"]))
@@ -265,13 +240,19 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(report: dict, smoke: dict[str, dict], slow_threshold: float = fleet.DEFAULT_THRESHOLD) -> str:
-    """The sign-off page for one run. ``smoke`` maps host name to its smoke JSON (may be empty)."""
-    if not 0 < slow_threshold < 1:
+def render_html(report: dict, results: dict[str, dict], slow_threshold: float | None = None) -> str:
+    """The sign-off page for one run. ``results`` maps host name to its smoke JSON (may be empty).
+    Slow nodes are the run's own judgement (report.json ``fleet``); a ``slow_threshold`` other than
+    the run's asks results.smoke to judge the same figures again at that threshold."""
+    recorded = (report.get("options") or {}).get("slow_threshold", smoke.DEFAULT_THRESHOLD)
+    if slow_threshold is not None and not 0 < slow_threshold < 1:
         raise UsageError(f"slow threshold {slow_threshold!r}: allowed a fraction between 0 and 1 (exclusive), "
                          "e.g. 0.10 for 10 % below the same-SKU median")
-    comparison = fleet.compare_fleet(smoke, threshold=slow_threshold)
-    hosts = _host_rows(report, smoke, comparison)
+    if slow_threshold is None or slow_threshold == recorded:
+        slow_threshold, comparison = recorded, report.get("fleet") or {}
+    else:
+        comparison = smoke.compare_fleet(results, threshold=slow_threshold)
+    hosts = _host_rows(report, results, comparison)
     by_status: dict[str, int] = defaultdict(int)
     for row in hosts:
         by_status[row["status"]] += 1
@@ -327,40 +308,24 @@ def render_html(report: dict, smoke: dict[str, dict], slow_threshold: float = fl
         "by_status": dict(by_status),
         "host_count": len(hosts),
         "hosts": hosts,
-        "charts": build_charts(smoke, comparison, slow_threshold),
+        "charts": build_charts(results, comparison, slow_threshold),
         "slow": slow,
         "slow_hosts": slow_hosts,
         "threshold_pct": f"{slow_threshold * 100:g}",
-        "smoke_hosts": len([h for h in smoke.values() if h]),
-        "min_peers": fleet.DEFAULT_MIN_PEERS,
+        "smoke_hosts": len([h for h in results.values() if h]),
+        "min_peers": smoke.DEFAULT_MIN_PEERS,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def read_smoke(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
-    """``smoke/<host>.json`` of a run, by host; unreadable files are reported, not fatal."""
-    smoke, problems = {}, []
-    for path in sorted((run_dir / SMOKE_DIR).glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{SMOKE_DIR}/{path.name} unreadable, left out of the charts: {exc}")
-            continue
-        if not isinstance(data, dict):
-            problems.append(f"{SMOKE_DIR}/{path.name} is not a smoke report (a JSON object), left out")
-            continue
-        smoke[path.stem] = data
-    return smoke, problems
-
-
-def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float = fleet.DEFAULT_THRESHOLD) -> Path:
+def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float | None = None) -> Path:
     """Render ``run_dir``'s report.json and smoke JSONs to ``out`` (default run_dir/report.html)."""
     run_dir = Path(run_dir)
     report = load_report(run_dir)
-    smoke, problems = read_smoke(run_dir)
+    results, problems = smoke.read_results(run_dir)
     if problems:
         report = {**report, "warnings": [*(report.get("warnings") or []), *problems]}
-    html = render_html(report, smoke, slow_threshold)
+    html = render_html(report, results, slow_threshold)
     out = Path(out) if out else run_dir / REPORT_HTML
     if out.is_dir():
         out = out / REPORT_HTML

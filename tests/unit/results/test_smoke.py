@@ -1,12 +1,14 @@
-"""provisioner.fleet: slow-node detection against the median of same-SKU GPUs in a run.
+"""provisioner.results.smoke: slow-node detection against the median of same-SKU GPUs in a run.
 
 Inputs are smoke reports in the program's JSON shape; the per-GPU figures are made up around
 what the real H100 measured (bf16 ~700 TFLOP/s, memory ~3000 GB/s), one of them slow.
 """
 
+import json
+
 import pytest
 
-from provisioner.fleet import compare_fleet
+from provisioner.results.smoke import compare_fleet, judge_run
 
 
 def report(*gpus):
@@ -71,3 +73,27 @@ def test_non_figures_and_missing_values_are_ignored():
 def test_bad_arguments(kwargs, text):
     with pytest.raises(ValueError, match=text):
         compare_fleet({}, **kwargs)
+
+
+def one_gpu(value):
+    return {"index": 0, "sku": "H100-SXM5-80GB", "figures": {"matmul_bf16_tflops": value}}
+
+
+def test_fleet_view_flags_the_slow_node(tmp_path):
+    (tmp_path / "smoke").mkdir()
+    for host, value in (("a", 690.0), ("b", 700.0), ("c", 560.0), ("d", 695.0)):
+        (tmp_path / "smoke" / f"{host}.json").write_text(json.dumps({"gpus": [one_gpu(value)]}))
+    report = judge_run(tmp_path, 0.10)  # the run's one judgement: what report.json records
+    assert report.fleet["c"]["slow"] and not report.fleet["a"]["slow"]
+    assert any(w.startswith("SLOW NODE c GPU 0") for w in report.warnings)
+
+
+def test_fleet_view_skips_damaged_smoke_results_with_a_warning(tmp_path):
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "a.json").write_text(json.dumps({"gpus": [one_gpu(690.0)]}))
+    (tmp_path / "smoke" / "b.json").write_text("{truncated")
+    (tmp_path / "smoke" / "c.json").write_text(json.dumps({"gpus": ["not a gpu"]}))
+    (tmp_path / "smoke" / "d.json").mkdir()
+    report = judge_run(tmp_path, 0.10)  # the run's one judgement: what report.json records
+    assert set(report.fleet) == {"a"}
+    assert sum("smoke result" in w for w in report.warnings) == 3

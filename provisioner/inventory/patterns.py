@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleError
 
-from .errors import UsageError
+from ..errors import UsageError
 from .inventory import Inventory
 
 

@@ -1,14 +1,15 @@
-"""Profiles, locks and the compatibility matrix of the python_venv role (provisioner.python_stack)
-and its inventory rule (provisioner.rules.python_stack). Real data: the role's own profiles.yml,
-compatibility.yml and committed locks; nothing is faked."""
+"""Profiles, locks and the compatibility matrix of the python_venv role (provisioner.stack.profiles,
+provisioner.stack.locks) and its inventory rule (provisioner.rules.python_stack). Real data: the
+role's own profiles.yml, compatibility.yml and committed locks; nothing is faked."""
 
 from __future__ import annotations
 
 import pytest
 
-from provisioner import python_stack
 from provisioner.rules import all_rules
 from provisioner.rules import python_stack as rule
+from provisioner.stack import locks
+from provisioner.stack import profiles as python_stack
 
 BUILTINS = python_stack.builtin_profiles()
 
@@ -138,14 +139,14 @@ def test_templated_values_are_left_to_ansible():
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_committed_locks_pin_their_profile(name):
     profile = BUILTINS[name]
-    text = (python_stack.LOCK_DIR / profile.lock).read_text()
-    assert python_stack.check_lock(profile, text) == []
-    entries = python_stack.parse_lock(text)
+    text = (locks.LOCK_DIR / profile.lock).read_text()
+    assert locks.check_lock(profile, text) == []
+    entries = locks.parse_lock(text)
     assert len(entries) > len(profile.packages)  # the closure, not just the top level
 
 
 def test_ci_lock_is_fully_hash_pinned_and_has_the_cpu_torch_wheel():
-    entries = python_stack.parse_lock((python_stack.LOCK_DIR / "ci-cpu.txt").read_text())
+    entries = locks.parse_lock((locks.LOCK_DIR / "ci-cpu.txt").read_text())
     assert all(e["hashes"] for e in entries)
     torch = next(e for e in entries if e["name"] == "torch")
     assert torch["version"] == "2.13.0+cpu"
@@ -153,7 +154,7 @@ def test_ci_lock_is_fully_hash_pinned_and_has_the_cpu_torch_wheel():
 
 
 def test_cu118_lock_carries_the_cu11_runtime_and_no_cu12_wheels():
-    names = {e["name"] for e in python_stack.parse_lock((python_stack.LOCK_DIR / "cu118-torch2.7.txt").read_text())}
+    names = {e["name"] for e in locks.parse_lock((locks.LOCK_DIR / "cu118-torch2.7.txt").read_text())}
     assert "nvidia-cudnn-cu11" in names and "triton" in names
     assert not any(n.endswith("-cu12") for n in names)
 
@@ -161,31 +162,31 @@ def test_cu118_lock_carries_the_cu11_runtime_and_no_cu12_wheels():
 def test_lock_parser_reads_markers_hashes_and_refuses_ranges():
     text = ('# comment\nnumpy==2.0.2 ; python_version == "3.9" \\\n    --hash=sha256:aa \\\n'
             '    --hash=sha256:bb\ntorch==2.7.1+cu118\n')
-    entries = python_stack.parse_lock(text)
+    entries = locks.parse_lock(text)
     assert entries[0] == {"name": "numpy", "version": "2.0.2", "marker": 'python_version == "3.9"',
                           "hashes": ["sha256:aa", "sha256:bb"]}
     assert entries[1]["version"] == "2.7.1+cu118" and entries[1]["hashes"] == []
     with pytest.raises(ValueError, match="not an exact pin"):
-        python_stack.parse_lock("numpy>=1.0\n")
+        locks.parse_lock("numpy>=1.0\n")
 
 
 def test_check_lock_reports_drift_and_missing_hashes():
     profile = BUILTINS["ci-cpu"]
-    text = (python_stack.LOCK_DIR / "ci-cpu.txt").read_text().replace("transformers==4.57.6",
+    text = (locks.LOCK_DIR / "ci-cpu.txt").read_text().replace("transformers==4.57.6",
                                                                       "transformers==4.57.5")
-    assert any("transformers at 4.57.5, the profile at 4.57.6" in p for p in python_stack.check_lock(profile, text))
+    assert any("transformers at 4.57.5, the profile at 4.57.6" in p for p in locks.check_lock(profile, text))
     unhashed = "\n".join(f"{n}=={v}" for n, v in profile.packages.items())
-    assert any("requires hashes" in p for p in python_stack.check_lock(profile, unhashed))
+    assert any("requires hashes" in p for p in locks.check_lock(profile, unhashed))
 
 
 def test_render_lock_merges_python_versions_with_markers():
     profile = python_stack.Profile(name="t", packages={"a": "1"})
-    text = python_stack.render_lock(profile, {
+    text = locks.render_lock(profile, {
         "3.9": {"a": ("1", "h1"), "numpy": ("2.0.2", "n9")},
         "3.10": {"a": ("1", "h1"), "numpy": ("2.2.6", "n10")},
         "3.11": {"a": ("1", "h2"), "numpy": ("2.2.6", "n11")},
     }, "")
-    entries = {(e["name"], e["version"]): e for e in python_stack.parse_lock(text)}
+    entries = {(e["name"], e["version"]): e for e in locks.parse_lock(text)}
     assert entries[("a", "1")]["marker"] == "" and entries[("a", "1")]["hashes"] == ["sha256:h1", "sha256:h2"]
     assert entries[("numpy", "2.0.2")]["marker"] == 'python_version == "3.9"'
     assert entries[("numpy", "2.2.6")]["marker"] == 'python_version == "3.10" or python_version == "3.11"'
@@ -195,7 +196,7 @@ def test_stand_in_swaps_cu12_runtime_for_the_cu118_one():
     profile = BUILTINS["cu118-torch2.7"]
     closure = {"torch": ("2.7.1", "x"), "nvidia-cudnn-cu12": ("9.5.1.17", "y"), "nvidia-ml-py": ("13.615.71", "z"),
                "numpy": ("2.2.6", "w")}
-    result = python_stack.stand_in(profile, closure)
+    result = locks.stand_in(profile, closure)
     assert result["torch"] == ("2.7.1+cu118", "")
     assert "nvidia-cudnn-cu12" not in result and result["nvidia-cudnn-cu11"] == ("9.1.0.70", "")
     assert result["nvidia-ml-py"] == ("13.615.71", "") and result["numpy"] == ("2.2.6", "")

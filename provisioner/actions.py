@@ -1,0 +1,353 @@
+"""The use cases behind the commands: validate, run (site, check, smoke), status, report, wheelhouse.
+One function per command, each taking the parsed arguments and the console; the CLI maps their
+errors to exit codes. A run is one sequence: validate, select the hosts, probe them, run the
+playbook (its events feed the report, then the live view), judge the fleet, record."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs
+from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, InventoryError, ReachabilityError, UsageError
+from .inventory.patterns import select
+from .records import RecordError, atomic_write_text
+from .results import smoke, state
+from .results.report import HostResult, RunReport, load
+from .rules.rollout import parse_batch, parse_threshold
+from .runner import RunOptions, run_playbook
+from .scratch import Scratch
+from .stack import locks
+from .validate import ValidationResult
+from .validate import validate as validate_inventory
+from .views.console import LiveView, print_summary, status_table
+
+PLAYBOOKS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
+
+
+def _sources(args: argparse.Namespace) -> list[Path]:
+    """The positional inventory and every -i, as Ansible takes them; a UsageError for a missing one."""
+    sources = [p for p in (args.inventory, *getattr(args, "more_inventories", [])) if p is not None]
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"inventory {source}: no such file or directory")
+    return sources
+
+
+def _print_problems(console: Console, result: ValidationResult, inventory: Path) -> None:
+    for problem in result.problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        console.print(problem.render(), style=style, markup=False)
+    errors, warnings = len(result.errors), len(result.warnings)
+    verdict = "invalid" if errors else "valid"
+    console.print(f"{inventory}: {verdict} — {len(result.inventory.hosts)} hosts, "
+                  f"{errors} error(s), {warnings} warning(s)", markup=False)
+
+
+def _check_limit(limit: str | None, result: ValidationResult) -> None:
+    """A --limit that selects no host, or names nothing in one of its terms, is an input error."""
+    for term in re.split(r"[,:]", limit or ""):
+        if term.lstrip("&!").startswith("~"):
+            try:
+                re.compile(term.lstrip("&!")[1:])
+            except re.error as exc:
+                raise UsageError(f"--limit {limit!r}: {term!r} is not a valid regular expression ({exc}); "
+                                 "allowed: ~REGEX with Python regex syntax") from None
+    selection.check_limit(limit, result.inventory)
+
+
+def _local_inventory(run_dir: Path, action: str) -> Path:
+    path = run_dir / "inventory.yml"
+    atomic_write_text(
+        path, f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n", mode=0o644)
+    return path
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    become = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
+    vault = getpass.getpass("Vault password: ") if args.ask_vault_pass else None
+    if args.vault_password_file and not Path(args.vault_password_file).exists():
+        raise UsageError(f"--vault-password-file {args.vault_password_file}: no such file")
+    if args.private_key and not Path(args.private_key).expanduser().exists():
+        raise UsageError(f"--private-key {args.private_key}: no such file")
+    if args.forks is not None and args.forks < 1:
+        raise UsageError(f"--forks {args.forks}: must be 1 or more")
+    return RunOptions(check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
+                      skip_tags=args.skip_tags, extra_vars=args.extra_vars, forks=args.forks,
+                      private_key=args.private_key, user=args.user, verbosity=args.verbose,
+                      become_password=become, vault_password=vault,
+                      vault_password_file=args.vault_password_file)
+
+
+def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
+    """Batch and threshold from the flags, else from the inventory's ``all`` vars."""
+    if not hasattr(args, "batch"):
+        return {}
+    inventory_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
+    extravars: dict[str, object] = {}
+    where = {name: f"{name} ({var.file}:{var.line})" for name, var in inventory_vars.items()
+             if name in ("autoglm_batch", "autoglm_max_fail_percentage")}
+    batch_source = "--batch" if args.batch is not None else where.get("autoglm_batch", "autoglm_batch")
+    raw = args.batch if args.batch is not None else getattr(inventory_vars.get("autoglm_batch"), "value", None)
+    if (batch := parse_batch(raw, batch_source)) is not None:
+        extravars["autoglm_batch"] = batch
+    threshold_source = "--max-fail-percentage" if args.max_fail_percentage is not None \
+        else "autoglm_max_fail_percentage"
+    raw = args.max_fail_percentage if args.max_fail_percentage is not None \
+        else getattr(inventory_vars.get("autoglm_max_fail_percentage"), "value", None)
+    if (threshold := parse_threshold(raw, threshold_source)) is not None:
+        extravars["autoglm_max_fail_percentage"] = threshold
+    return extravars
+
+
+def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console) -> list[str]:
+    previous = load(rundir.resolve(ref, base))
+    hosts = [h for h, r in previous["hosts"].items()
+             if r["status"] in ("failed", "unreachable", "not_run", "interrupted")]
+    if previous.get("inventory") and Path(previous["inventory"]) != inventory:
+        console.print(f"warning: run {previous['run_id']} used inventory {previous['inventory']}, "
+                      f"this run uses {inventory}", style="yellow", markup=False)
+    console.print(f"retrying {len(hosts)} host(s) from run {previous['run_id']}: {', '.join(hosts) or 'none'}",
+                  markup=False)
+    return hosts
+
+
+def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResult, targeted: list[str],
+           console: Console, items: list) -> list:
+    """SSH reachability pre-flight of the targeted SSH hosts (site and smoke rollouts)."""
+    if not getattr(args, "probe", False):
+        return []
+    from . import probe, reachability
+
+    hosts = probe.ssh_hosts(result.inventory, targeted)
+    if not hosts:
+        return []
+    started = time.monotonic()
+    types = _types()
+    with Scratch() as scratch:  # -e values as private files, as for the run itself
+        probes = probe.probe_with_ansible(result.inventory, hosts, options,
+                                          extravars.handed_to_ansible(items, types, scratch.path))
+    failed = [p for p in probes if not p.ok]
+    console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
+                  f"in {time.monotonic() - started:.1f} s", markup=False)
+    if failed:
+        console.print(reachability.render_table(probes))
+    return probes
+
+
+def _discard(run_dir: Path | None) -> None:
+    """A run directory made for a run that never started (its input was refused) goes again."""
+    if run_dir is not None:
+        rundir.release(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _types() -> dict:
+    return {name: spec.type for name, spec in specs.load_specs(paths.ROLES).items()}
+
+
+def _record(report: RunReport, run_dir: Path, console: Console) -> int:
+    """Write the run's records (signals held back meanwhile), then move ``latest`` to it."""
+    with interrupts.deferred():
+        report.write(run_dir)
+        data = report.to_dict()
+        for warning in state.record_run(data):
+            console.print(f"warning: {warning}", style="yellow", markup=False)
+        rundir.mark_latest(run_dir)
+        rundir.release(run_dir)
+    print_summary(console, data, str(run_dir))
+    return report.exit_code()
+
+
+def _interrupted_before_run(report: RunReport, run_dir: Path, console: Console, signal_name: str) -> int:
+    report.interrupted = True
+    report.warnings.append(f"interrupted by {signal_name} before the playbook started: no host was changed")
+    report.finish(None, "interrupted", 0.0)
+    return _record(report, run_dir, console)
+
+
+def validate(args: argparse.Namespace, console: Console) -> int:
+    result = validate_inventory(_sources(args), args.extra_vars)
+    if args.json:
+        print(json.dumps({"inventory": str(args.inventory), "hosts": len(result.inventory.hosts),
+                          "valid": not result.errors,
+                          "problems": [p.__dict__ for p in result.problems]}, indent=2, default=str))
+    else:
+        _print_problems(console, result, args.inventory)
+    return EXIT_USAGE if result.errors else EXIT_OK
+
+
+def _validated(args: argparse.Namespace, sources: list[Path], options: RunOptions, run_dir: Path | None,
+               console: Console) -> tuple[Path, list[Path], ValidationResult]:
+    """The run's inventory sources, validated: any error stops the run before a host is contacted."""
+    try:
+        inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
+        sources = [inventory, *[s.resolve() for s in sources[1:]]]
+        result = validate_inventory(sources, options.extra_vars)
+    except BaseException:
+        _discard(run_dir)
+        raise
+    if result.errors:
+        _discard(run_dir)
+        _print_problems(console, result, inventory)
+        raise InventoryError(result.problems)
+    for warning in result.warnings:
+        console.print(warning.render(), style="yellow", markup=False)
+    _check_limit(options.limit, result)
+    selection.check_tags(options.tags, options.skip_tags, paths.PLAYBOOKS / PLAYBOOKS[args.command])
+    return inventory, sources, result
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
+    action = args.command
+    sources = _sources(args)
+    options = _options(args)
+    deps.check_collections()  # a missing collection is named before anything runs (exit 2)
+    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
+    guards.check_extra_vars(action, items)
+    options.extra_vars_public = extravars.public(items)
+    # check/smoke this machine: the generated inventory lives in the run dir
+    run_dir = rundir.create(args.run_dir, args.keep_runs) if args.inventory is None else None
+    inventory, sources, result = _validated(args, sources, options, run_dir, console)
+    rollout = _rollout_vars(args, result)
+    retry = None
+    if getattr(args, "retry_failed", None):
+        if options.limit:
+            raise UsageError("--retry-failed picks the hosts itself: drop --limit")
+        retry = _retry_hosts(args.retry_failed, args.run_dir, inventory, console)
+        if not retry:
+            console.print("nothing to retry: every host of that run was ok", markup=False)
+            return EXIT_OK
+    targeted = select(result.inventory, options.limit, retry)
+    if not targeted:
+        why = f"the hosts to retry ({', '.join(retry[:5])})" if retry else f"--limit {options.limit!r}"
+        raise UsageError(f"{why}: no such host in {inventory}; nothing was run")
+    report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
+                       targeted=targeted)
+    report.warnings += extravars.command_line_secrets(items)
+    report.warnings += safety.host_key_warnings(result.inventory, targeted,
+                                                {k: v.value for k, v in result.extra_vars.items()},
+                                                project_dir=paths.COLLECTION)
+    for warning in report.warnings:
+        console.print(f"WARNING: {warning}", style="yellow", markup=False)
+    try:
+        probes = _probe(args, options, result, targeted, console, items)
+    except KeyboardInterrupt as exc:
+        run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
+        report.run_id = run_dir.name
+        console.print("interrupted during the reachability pre-flight", style="yellow", markup=False)
+        return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
+    left_out = {r.name for r in probes if not r.ok}
+    if left_out and args.probe_strict:
+        raise ReachabilityError(f"{len(left_out)} host(s) failed the reachability pre-flight (--probe-strict): "
+                                f"{', '.join(sorted(left_out))}; nothing was run")
+    run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
+    report.run_id = run_dir.name
+    if retry is not None or left_out:  # the exact host list goes to Ansible as a limit file
+        limit_file = run_dir / "hosts.limit"
+        atomic_write_text(limit_file, "".join(f"{h}\n" for h in targeted if h not in left_out))
+        options.limit = f"@{limit_file}"
+    report.options.update(rollout)
+    if retry is not None:
+        report.options["retry_of"] = args.retry_failed
+    for probe in probes:
+        if not probe.ok:  # left out of the run: reported as unreachable, with the probe's reason
+            report.hosts[probe.name] = HostResult(unreachable=1, failures=[{
+                "task": "reachability pre-flight", "kind": "unreachable",
+                "message": f"{probe.category}: {probe.detail} (left out of the run)"}])
+    if left_out and len(left_out) == len(targeted):
+        console.print("every targeted host failed the reachability pre-flight: nothing to run", markup=False)
+        report.finish(None, "failed", 0.0)
+        return _record(report, run_dir, console)
+    console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
+                  f"run {run_dir.name}", markup=False)
+    cli_vars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
+    if action == "smoke":
+        cli_vars["gpu_smoke_level"] = args.level
+    try:
+        _play(args, options, [extravars.Item("mapping", "(autoglm-provision)", cli_vars), *items], sources,
+              len(result.inventory.hosts), report, run_dir, console)
+    except KeyboardInterrupt as exc:  # before ansible-playbook started, or while cleaning up after it
+        if report.status == "running":
+            return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
+        report.interrupted = True
+    report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD)))
+    return _record(report, run_dir, console)
+
+
+def _play(args: argparse.Namespace, options: RunOptions, items: list, sources: list[Path], host_count: int,
+          report: RunReport, run_dir: Path, console: Console) -> None:
+    """The playbook itself: each event goes to the report first, then to the live view."""
+    with Scratch() as scratch:
+        options.extra_vars_args = extravars.handed_to_ansible(items, _types(), scratch.path)
+        with LiveView(report, console, options.verbosity) as view:
+            def events(event: dict) -> None:
+                report.handle_event(event)
+                view(event)
+
+            outcome = run_playbook(playbook=paths.PLAYBOOKS / PLAYBOOKS[args.command], inventory=sources,
+                                   host_count=host_count, options=options, run_id=report.run_id,
+                                   run_dir=run_dir, control_dir=scratch.control_dir, events=events)
+        if outcome.interrupted:
+            report.interrupted = True
+            report.warnings.append(outcome.interrupted)
+        if outcome.early_error and not report.hosts:  # checked before finish(), which adds the hosts not run
+            report.warnings.append("ansible-playbook failed before the first task; Ansible said:\n"
+                                   + outcome.early_error)
+        report.finish(outcome.rc, outcome.status, outcome.duration_s)
+
+
+def status(args: argparse.Namespace, console: Console) -> int:
+    result = validate_inventory(_sources(args))
+    if result.errors:
+        _print_problems(console, result, args.inventory)
+        raise InventoryError(result.problems)
+    _check_limit(args.limit, result)
+    problems: list[str] = []
+    rows = state.status_rows(select(result.inventory, args.limit), problems=problems)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        console.print(status_table(rows))
+        ready = sum(bool(r.get("ready")) for r in rows)
+        console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
+    for problem in problems:
+        print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)", file=sys.stderr)
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def report(args: argparse.Namespace, console: Console) -> int:
+    run_dir = rundir.resolve(args.run, args.run_dir)
+    data = load(run_dir)
+    try:
+        if args.html is not None:
+            from .views.html import write_html  # noqa: PLC0415 (jinja2 only when asked for)
+
+            out = write_html(run_dir, Path(args.html) if args.html else None, slow_threshold=args.slow_threshold)
+            console.print(f"HTML report: {out}", markup=False)
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            print_summary(console, data, str(run_dir))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or args.html}: {exc.strerror or exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise RecordError(f"report {run_dir / 'report.json'} has an unexpected shape ({type(exc).__name__}: "
+                          f"{str(exc)[:120]}): it was edited or damaged") from None
+    return int(data.get("exit_code", EXIT_TOOL_ERROR))
+
+
+def wheelhouse(args: argparse.Namespace, console: Console) -> int:
+    """Fill a directory with a python_venv profile's locked wheels, for air-gapped sites."""
+    return locks.fill_wheelhouse(args.profile, Path(args.dir), args.python, args.find_links)

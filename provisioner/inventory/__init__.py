@@ -1,0 +1,1 @@
+"""Inventories as Ansible reads them: sources, located values, connection variables, host patterns."""

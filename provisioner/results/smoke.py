@@ -1,0 +1,167 @@
+"""GPU smoke results of a run and the fleet judgement: a slow node is a faulty node.
+
+The one reader of ``smoke/<host>.json`` (the smoke program's full JSON, fetched by the gpu_smoke
+role into the run directory). Every GPU's throughput figures are compared with the median of all
+GPUs of the same SKU in the run (across hosts); a figure more than ``threshold`` below that median
+flags its host. The judgement is made once, after the run, and stored in report.json (``fleet``,
+with the threshold in ``options.slow_threshold``): the summary, the host state and the HTML report
+show that one judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_THRESHOLD = 0.10
+# Fewer peers than this and a median says little (two GPUs: each is "the median" half the time).
+DEFAULT_MIN_PEERS = 3
+# Figures where higher is better; everything the smoke program measures is one.
+COMPARED_FIGURES = (
+    "matmul_bf16_tflops",
+    "matmul_fp16_tflops",
+    "matmul_tf32_tflops",
+    "matmul_fp32_tflops",
+    "memory_bw_gbs",
+    "h2d_gbs",
+    "d2h_gbs",
+    "burn_bf16_tflops_median",
+    "burn_fp16_tflops_median",
+)
+
+
+SMOKE_DIR = "smoke"
+
+
+def sku_key(gpu: dict) -> str:
+    """Group by reference-table SKU, else by PCI device id, else by name."""
+    return gpu.get("sku") or gpu.get("pci_device_id") or gpu.get("name") or "unknown"
+
+
+def gpu_figures(report: dict | None) -> list[tuple[dict, str, float]]:
+    """``(gpu, figure, value)`` for every compared figure a smoke report measured (a positive number)."""
+    return [(gpu, figure, float(value)) for gpu in (report or {}).get("gpus") or []
+            for figure, value in (gpu.get("figures") or {}).items()
+            if figure in COMPARED_FIGURES and isinstance(value, int | float) and value > 0]
+
+
+def peer_samples(reports: dict[str, dict]) -> dict[tuple[str, str], list[float]]:
+    """Every measured value by (SKU, figure), across the hosts of a run: what a median is taken of."""
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for report in reports.values():
+        for gpu, figure, value in gpu_figures(report):
+            samples[(sku_key(gpu), figure)].append(value)
+    return samples
+
+
+def compare_fleet(
+    reports: dict[str, dict], threshold: float = DEFAULT_THRESHOLD, min_peers: int = DEFAULT_MIN_PEERS
+) -> dict[str, dict]:
+    """Flag slow GPUs per host.
+
+    ``reports`` maps host name to its smoke JSON (hosts with no report or no GPUs may be
+    included; they get ``compared: 0``). Returns, per host::
+
+        {"slow": bool, "compared": int, "flags": [{"gpu", "uuid", "sku", "figure", "value",
+          "median", "peers", "deficit"}], "skipped": [why, ...]}
+
+    ``deficit`` is the fraction below the median (0.15 = 15 % slower). Figures with fewer than
+    ``min_peers`` GPUs of the SKU in the run are skipped (listed under ``skipped``).
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {threshold!r}")
+    if min_peers < 2:
+        raise ValueError(f"min_peers must be at least 2, got {min_peers!r}")
+
+    samples = peer_samples(reports)
+    medians = {key: statistics.median(values) for key, values in samples.items() if len(values) >= min_peers}
+
+    result: dict[str, dict] = {}
+    for host, report in reports.items():
+        entry = {"slow": False, "compared": 0, "flags": [], "skipped": []}
+        for gpu in (report or {}).get("gpus", []):
+            key = sku_key(gpu)
+            for figure, value in sorted((gpu.get("figures") or {}).items()):
+                if figure not in COMPARED_FIGURES or not isinstance(value, (int, float)):
+                    continue
+                median = medians.get((key, figure))
+                if median is None:
+                    entry["skipped"].append(
+                        f"gpu{gpu.get('index')} {figure}: only {len(samples.get((key, figure), []))} "
+                        f"GPU(s) of {key} in this run (need {min_peers})"
+                    )
+                    continue
+                entry["compared"] += 1
+                deficit = (median - value) / median
+                if deficit > threshold:
+                    entry["flags"].append(
+                        {
+                            "gpu": gpu.get("index"),
+                            "uuid": gpu.get("uuid"),
+                            "sku": key,
+                            "figure": figure,
+                            "value": value,
+                            "median": round(median, 2),
+                            "peers": len(samples[(key, figure)]),
+                            "deficit": round(deficit, 4),
+                        }
+                    )
+        entry["slow"] = bool(entry["flags"])
+        result[host] = entry
+    return result
+
+
+def read_results(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
+    """``smoke/<host>.json`` of a run, by host. What cannot be read, or is not a smoke report (an
+    object with a gpus list of objects), is left out and named in the problems, never fatal."""
+    results, problems = {}, []
+    smoke_dir = Path(run_dir) / SMOKE_DIR
+    for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
+        name = f"{SMOKE_DIR}/{path.name}"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problems.append(f"smoke result {name} unreadable, left out of the charts and the fleet view: {exc}")
+            continue
+        gpus = data.get("gpus", []) if isinstance(data, dict) else None
+        if not (isinstance(gpus, list) and all(isinstance(g, dict) and isinstance(g.get("figures") or {}, dict)
+                                               for g in gpus)):
+            problems.append(f"smoke result {name} is not a smoke report (an object with a gpus list), left out")
+            continue
+        results[path.stem] = data
+    return results, problems
+
+
+@dataclass
+class Judgement:
+    """The fleet view of one run: per-host flags (report.json ``fleet``) and the operator's warnings."""
+
+    threshold: float
+    fleet: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Judgement:
+    """Read a run's smoke results and judge them against each other (made once, after the run)."""
+    results, problems = read_results(run_dir)
+    judgement = Judgement(threshold=threshold, warnings=problems)
+    if not results:
+        return judgement
+    judgement.fleet = compare_fleet(results, threshold)
+    for host, view in judgement.fleet.items():
+        for flag in view.get("flags", []):
+            judgement.warnings.append(
+                f"SLOW NODE {host} GPU {flag['gpu']} ({flag['sku']}): {flag['figure']} {flag['value']:.1f} is "
+                f"{flag['deficit']:.0%} below the median {flag['median']:.1f} of {flag['peers']} same-SKU GPUs "
+                f"in this run (threshold {threshold:.0%})")
+    return judgement
+
+
+def result_summary(report: dict | None) -> dict:
+    """What the host grid shows of a smoke report where the role's fact is missing."""
+    report = report or {}
+    return {"verdict": report.get("verdict"), "level": report.get("level"),
+            "verdict_reason": report.get("verdict_reason"), "gpus": report.get("gpus") or []}

@@ -1,0 +1,75 @@
+"""provisioner.results.facts: the one reader of the role-fact contract, and its one verdict vocabulary.
+Facts are built with tests/fixtures/role_facts.py (keys the roles publish, read from their tasks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.results import facts
+from tests.fixtures.role_facts import fact, published_keys
+
+
+@pytest.mark.parametrize("role", sorted(facts.READS))
+def test_every_key_read_is_one_the_role_publishes(role):
+    """What this module reads of a role's fact, the role's report task publishes (the driver bug of
+    issue 15: `installed_version` was read, `version_installed` published)."""
+    assert role in published_keys(), f"no role publishes autoglm_report_{role}"
+    assert set(facts.READS[role]) <= published_keys()[role], (role, set(facts.READS[role]) - published_keys()[role])
+
+
+@pytest.mark.parametrize(("word", "verdict"), [
+    ("pass", "PASS"), ("PASS", "PASS"), ("ok", "PASS"), ("qualified", "PASS"), (True, "PASS"),
+    ("fail", "FAIL"), ("FAIL", "FAIL"), (False, "FAIL"), ("warn", "WARN"), ("UNKNOWN", "UNKNOWN"),
+    ("NOT_APPLICABLE", "NOT_APPLICABLE"), ("info", "INFO"), (None, None), ("", None)])
+def test_one_verdict_vocabulary(word, verdict):
+    assert facts.verdict(word) == verdict
+    assert facts.verdict(word) in (*facts.VERDICTS, None)
+
+
+def test_host_summary_from_the_roles_own_keys():
+    host_facts = {
+        "host": fact("host", os="Ubuntu 22.04", kernel="5.15.0-91-generic"),
+        "preflight": fact("preflight", qualified=True, failures=[], thresholds_lowered=["disk_gb_minimum: 200 -> 50"],
+                          checks=[{"status": "ok", "message": "RAM: measured 2015.6 GB, minimum 32 GB"}]),
+        "bios_check": fact("bios_check", verdict="PASS", failed_mandatory=[], requirements={
+            "iommu": {"verdict": "PASS", "mandatory": True, "label": "VT-d", "source": "in_band"}}),
+        "nvidia_driver": fact("nvidia_driver", version_installed="535.183.01", version_loaded="535.183.01",
+                              branch="535", reboot_pending=True),
+        "cuda": fact("cuda", version="11.8", package_version="11.8.0-1"),
+        "python_venv": fact("python_venv", profile="cu118-torch2.7", python_version="3.10.12",
+                            packages={"torch": "2.7.1+cu118"}),
+        "gpu_smoke": fact("gpu_smoke", verdict="pass", level="standard", reason="all checks passed",
+                          gpus=[{"sku": "H100-SXM5-80GB"}] * 8, warnings=["WARNING: slow disk"]),
+    }
+    summary = facts.host_summary(host_facts)
+    assert summary["driver"] == "535.183.01" and summary["driver_branch"] == "535" and summary["reboot_pending"]
+    assert (summary["preflight"], summary["bios"], summary["smoke"]) == ("PASS", "PASS", "PASS")
+    assert summary["cuda"] == "11.8" and summary["venv_torch"] == "2.7.1+cu118" and summary["gpus"] == 8
+    assert summary["skus"] == ["H100-SXM5-80GB"] and summary["warnings"] == ["gpu_smoke: WARNING: slow disk"]
+    lines = facts.qualification(host_facts)
+    assert [v for v, _, _ in lines] == ["PASS", "WARN", "PASS", "PASS"]  # one vocabulary: "ok" is PASS
+
+
+def test_a_failed_gate_says_why():
+    bios = fact("bios_check", failed_mandatory=["sriov"], requirements={"sriov": {
+        "verdict": "FAIL", "mandatory": True, "label": "SR-IOV", "source": "in_band",
+        "evidence": ["sriov_totalvfs=0"], "remediation": "enable SR-IOV"}})
+    assert facts.bios_verdict({"bios_check": bios}) == "FAIL"
+    (line,) = facts.qualification({"bios_check": bios})
+    assert line == ("FAIL", "BIOS       SR-IOV (mandatory, via in_band)",
+                    ["evidence: sriov_totalvfs=0", "remediation: enable SR-IOV"])
+    assert facts.smoke_verdict({}, {"verdict": "fail"}) == "FAIL"  # the smoke program's report, where no fact came
+
+
+def test_the_signoff_fixture_publishes_only_what_roles_publish(tmp_path):
+    """The HTML report's and the runbooks' run (tests/fixtures/signoff_run.py) types its facts; they
+    must be keys the roles publish, or those tests would agree with a wrong reader."""
+    from provisioner.results.report import load
+    from provisioner.results.state import summarize
+    from tests.fixtures.signoff_run import OK_HOSTS, build_run
+
+    data = load(build_run(tmp_path))
+    for name, host in data["hosts"].items():
+        for role, value in host["facts"].items():
+            assert set(value) <= published_keys()[role], (name, role, set(value) - published_keys()[role])
+    assert summarize(data["hosts"][OK_HOSTS[0]]["facts"])["driver"] == "535.183.01"  # `status` shows it

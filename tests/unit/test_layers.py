@@ -1,0 +1,141 @@
+"""The package's shape: layers that import only downward, no module over 400 lines, nothing loaded
+by file path. The layers, top to bottom (a module may import its own layer's modules and any below):
+
+  cli        argparse and exit codes
+  actions    the use cases: validate, run (the run sequence), status, report, wheelhouse
+  run        runner (takes an event sink), the reachability probe, scratch dirs, replay
+  views      console (live view, summaries), HTML: they render, they decide nothing
+  results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
+  input      validation and the rules, extra vars, host selection, guards, dependency checks, run dirs
+  sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
+  base       paths, errors, records, specs, settings, interrupts
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from provisioner import paths
+
+PACKAGE = Path(paths.__file__).resolve().parent
+LAYERS = [
+    ("cli", {"cli"}),
+    ("actions", {"actions"}),
+    ("run", {"runner", "probe", "reachability", "scratch", "replay"}),
+    ("views", {"views"}),
+    ("results", {"results"}),
+    ("input", {"validate", "rules", "extravars", "foreign", "selection", "safety", "guards", "deps", "rundir"}),
+    ("sources", {"inventory", "stack"}),
+    ("base", {"paths", "errors", "records", "specs", "settings", "interrupts", "__init__"}),
+]
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted name (relative to the package) -> file, without the Ansible collection (package data)."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] == "collection":
+            continue
+        parts = list(relative.with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[0]
+    for index, (_, members) in enumerate(LAYERS):
+        if top in members:
+            return index
+    raise AssertionError(f"provisioner.{module} is in no layer: add it to LAYERS in {__file__}")
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """The provisioner modules ``module`` imports (relative imports resolved), wherever the import is."""
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets |= {a.name.removeprefix("provisioner.") for a in node.names if a.name.startswith("provisioner.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                name = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            elif node.module == "provisioner" or (node.module or "").startswith("provisioner."):
+                name = node.module.removeprefix("provisioner").lstrip(".")
+            else:
+                continue
+            # `from . import x` and `from .pkg import mod` name modules; `from .mod import func` names the module.
+            for alias in node.names:
+                candidate = f"{name}.{alias.name}" if name else alias.name
+                targets.add(candidate if candidate in MODULES else name)
+    return {t for t in targets if t}
+
+
+MODULES = _modules()
+
+
+def test_every_module_is_in_a_layer():
+    for module in MODULES:
+        _layer(module)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_upward_import(module):
+    mine = _layer(module)
+    upward = sorted(f"provisioner.{t} ({LAYERS[_layer(t)][0]})" for t in _imports(module, MODULES[module])
+                    if _layer(t) < mine)
+    assert not upward, f"provisioner.{module} ({LAYERS[mine][0]}) imports upward: {upward}"
+
+
+def test_no_import_cycle():
+    graph = {m: {t for t in _imports(m, p) if t in MODULES and t != m and not m.startswith(t + ".")}
+             for m, p in MODULES.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*trail, node, target]))
+            if target not in state:
+                visit(target, [*trail, node])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+
+
+def test_the_layer_test_sees_arrows():
+    """Guard the parser itself: arrows it must find."""
+    assert "actions" in _imports("cli", MODULES["cli"])
+    assert {"results.report", "results.facts"} <= _imports("views.console", MODULES["views.console"])
+    assert "runner" in _imports("probe", MODULES["probe"])
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_over_400_lines(module):
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"provisioner.{module}: {lines} lines (at most {MAX_LINES})"
+
+
+def test_cli_only_parses():
+    assert len(MODULES["cli"].read_text(encoding="utf-8").splitlines()) <= 250
+
+
+def test_nothing_is_loaded_by_file_path():
+    for module, path in MODULES.items():
+        text = path.read_text(encoding="utf-8")
+        for needle in ("spec_from_file_location", "SourceFileLoader", "exec_module", "runpy"):
+            assert needle not in text, f"provisioner.{module} loads code by file path ({needle})"
+
+
+def test_the_runner_knows_no_view_and_no_report():
+    assert not {t for t in _imports("runner", MODULES["runner"]) if t.startswith(("views", "results"))}
