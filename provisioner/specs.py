@@ -20,6 +20,9 @@ PROJECT_VARIABLES = {
     "autoglm_run_dir": {"type": "path", "description": "The run directory; set by the CLI."},
     "autoglm_batch": {"type": "raw", "description": "Rollout batch size (Ansible serial forms)."},
     "autoglm_max_fail_percentage": {"type": "int", "description": "Stop the rollout above this share."},
+    "autoglm_os_as": {"type": "str", "choices": ["", "Ubuntu-22", "Debian-12"],
+                      "description": "Run an unsupported OS as this supported one on purpose (check mode on a "
+                                     "nearby release); docs/os-support.md."},
 }
 
 _TRUE = {"yes", "on", "true", "1", "y", "t"}

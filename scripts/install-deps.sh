@@ -49,6 +49,8 @@ pip_extra=""
 if [[ "${1:-}" == "--test" ]]; then
     apt_pkgs+=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
                ipmitool libvirt-dev pkg-config
+               # the `vm` scenario: a UEFI/Secure Boot guest under qemu, its disk image built here
+               qemu-system-x86 qemu-utils ovmf mtools dosfstools fdisk e2fsprogs openssl
                chromium)   # headless browser: renders the HTML sign-off report in its test
     pip_extra="[test]"
 fi

@@ -29,6 +29,12 @@ UBUNTU_FACTS = {
     "kernel": "5.15.0-91-generic", "architecture": "x86_64",
     "virtualization_role": "host", "virtualization_type": "kvm",
 }
+# The GPU machines: Ubuntu 24.04, not a supported target (docs/os-support.md).
+UBUNTU2404_FACTS = {
+    "distribution": "Ubuntu", "distribution_major_version": "24", "distribution_version": "24.04",
+    "kernel": "6.8.0-45-generic", "architecture": "x86_64",
+    "virtualization_role": "guest", "virtualization_type": "kvm",
+}
 DEBIAN_FACTS = {
     "distribution": "Debian", "distribution_major_version": "12", "distribution_version": "12.7",
     "kernel": "6.1.0-26-amd64", "architecture": "x86_64",
@@ -107,6 +113,8 @@ def resolved(tmp_path_factory):
         "debian-cuda-repo": (DEBIAN_FACTS, {"nvidia_driver_source": "cuda-repo"}),
         "debian-550": (DEBIAN_FACTS, {"nvidia_driver_branch": "550"}),
         "debian-pinned": (DEBIAN_FACTS, {"nvidia_driver_version": "535.261.03"}),
+        "ubuntu2404": (UBUNTU2404_FACTS, {}),
+        "ubuntu2404-as-2204": (UBUNTU2404_FACTS, {"autoglm_os_as": "Ubuntu-22"}),
     }
     return run_resolution(tmp_path_factory.mktemp("nvidia"), "nvidia_driver", ["resolve.yml", "validate.yml"],
                           OUTPUTS, cases)
@@ -199,3 +207,17 @@ def test_debian_resolves_to_the_non_free_dkms_packages(resolved):
 def test_debian_rejects_ubuntu_only_sources_and_unpackaged_branches(resolved, host, needle):
     msg = resolved[host]["failed"]
     assert host in msg and needle in msg and "allowed here: auto, dkms" in msg
+
+
+def test_unsupported_os_stops_unless_run_as_a_supported_one(resolved):
+    # Ubuntu 24.04 has no packaging variables: the role stops.
+    assert "failed" in resolved["ubuntu2404"]
+    assert resolved["ubuntu2404"]["failed"]
+    # autoglm_os_as=Ubuntu-22: Ubuntu 22.04's packaging, the HWE-style flavour of the 6.8 kernel.
+    r = resolved["ubuntu2404-as-2204"]
+    assert r["nvidia_driver__source"] == "signed"
+    assert r["nvidia_driver__install_packages"][1:] == [
+        "nvidia-headless-no-dkms-535-server",
+        "nvidia-utils-535-server",
+        "linux-modules-nvidia-535-server-6.8.0-45-generic",
+    ]

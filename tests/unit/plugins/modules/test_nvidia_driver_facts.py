@@ -91,3 +91,59 @@ def test_module_versions_per_kernel():
 
     assert facts.module_versions(["6.1.0-26-amd64", "6.1.0-25-amd64"], "nvidia-current", modinfo) == {
         "6.1.0-26-amd64": "535.261.03", "6.1.0-25-amd64": None}
+
+
+# /proc/keys as root sees it on the Secure Boot VM of molecule/vm (the project's test key in db).
+PROC_KEYS = "\n".join(
+    [
+        "127b8af1 I------     1 perm 1f0b0000     0     0 keyring   .platform: 3",
+        "20955c69 I------     1 perm 1f010000     0     0 asymmetri Debian Secure Boot CA: "
+        "6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1: X509.rsa bb419ea1 []",
+        "2b43b8c5 I------     1 perm 1f010000     0     0 asymmetri autoglm-provision test module signing key: "
+        "2ca043f07504d0ed70e31e69bb1383ec8feabfcb: X509.rsa 8feabfcb []",
+        "1ec880f0 I------     1 perm 1f030000     0     0 asymmetri sforshee: 00b28ddf47aef9cea7: X509.rsa []",
+    ]
+)
+
+
+def test_kernel_key_names_reads_asymmetric_keys_only():
+    assert facts.kernel_key_names(PROC_KEYS) == [
+        "Debian Secure Boot CA",
+        "autoglm-provision test module signing key",
+        "sforshee",
+    ]
+
+
+def test_signature_verdicts_unsigned_trusted_untrusted_unknown():
+    names = facts.kernel_key_names(PROC_KEYS)
+    unsigned = facts.signature_verdict("", "", names)
+    assert unsigned["signed"] is False
+    assert "EKEYREJECTED" in unsigned["verdict"]
+    trusted = facts.signature_verdict("autoglm-provision test module signing key", "1A:2B", names)
+    assert (trusted["signed"], trusted["key_trusted"]) == (True, True)
+    assert "loads under Secure Boot" in trusted["verdict"]
+    foreign = facts.signature_verdict("DKMS module signing key", "3C:4D", names)
+    assert (foreign["signed"], foreign["key_trusted"]) == (True, False)
+    assert "rejected under Secure Boot" in foreign["verdict"]
+    assert facts.signature_verdict("DKMS module signing key", "3C:4D", None)["key_trusted"] is None
+
+
+def test_module_signatures_per_kernel_from_modinfo():
+    answers = {
+        ("-n",): (0, "/lib/modules/6.1.0-57-amd64/updates/dkms/nvidia-current.ko\n", ""),
+        ("-F", "signer"): (0, "autoglm-provision test module signing key\n", ""),
+        ("-F", "sig_key"): (0, "1A:2B:3C\n", ""),
+    }
+
+    def modinfo(cmd):
+        if cmd[2] == "6.1.0-1-amd64":  # no module for this kernel
+            return 1, "", "modinfo: ERROR: Module nvidia-current not found."
+        return answers[tuple(cmd[3:-1])]
+
+    result = facts.module_signatures(
+        ["6.1.0-57-amd64", "6.1.0-1-amd64"], "nvidia-current", modinfo, ["autoglm-provision test module signing key"]
+    )
+    assert result["6.1.0-1-amd64"] is None
+    assert result["6.1.0-57-amd64"]["file"].endswith("/updates/dkms/nvidia-current.ko")
+    assert result["6.1.0-57-amd64"]["signer"] == "autoglm-provision test module signing key"
+    assert result["6.1.0-57-amd64"]["key_trusted"] is True

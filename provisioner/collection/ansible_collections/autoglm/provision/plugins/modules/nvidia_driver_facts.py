@@ -1,6 +1,7 @@
 #!/usr/bin/python
 """Read-only probes for the nvidia_driver role: Secure Boot, loaded and installed module versions,
-nouveau, NVIDIA PCI devices (GPUs, NVSwitches), kernels with headers, boot id."""
+module signatures and whether the running kernel trusts their key, nouveau, NVIDIA PCI devices
+(GPUs, NVSwitches), kernels with headers, boot id."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ options:
     elements: str
     default: []
   module_name:
-    description: Kernel module file name of the driver (Debian C(nvidia-current), Ubuntu C(nvidia)).
+    description:
+      - Kernel module name of the driver (Debian C(nvidia-current), Ubuntu C(nvidia)), or the path of
+        a C(.ko) file (signature checks of a given file).
     type: str
     default: nvidia
 """
@@ -112,6 +115,64 @@ def module_versions(kernels: list[str], module_name: str, run) -> dict:
     return versions
 
 
+def kernel_key_names(text: str) -> list[str]:
+    """Subject names of the X.509 keys in the kernel's keyrings, from /proc/keys.
+
+    Each asymmetric key's description is "<subject name>: <subject key identifier>: ...". The
+    builtin, secondary, machine and platform keyrings (the platform one holds the firmware's db
+    and, on Debian/Ubuntu kernels, MOK keys and is used for module signatures) are listed to root."""
+    names = []
+    for line in text.splitlines():
+        fields = line.split(None, 8)
+        if len(fields) < 9 or fields[7] != "asymmetri":
+            continue
+        match = re.match(r"(.*?): [0-9a-f]{8,}(?::|$)", fields[8])
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def signature_verdict(signer: str, sig_key: str, key_names: list[str] | None) -> dict:
+    """What the kernel does with a module under Secure Boot, from modinfo's signer and sig_key.
+
+    modinfo names the signing certificate by issuer (signer) and serial (sig_key); a self-signed
+    module-signing certificate (DKMS's, MOK keys) is trusted when a key of that name is in the
+    kernel's keyrings."""
+    if not signer and not sig_key:
+        return {
+            "signed": False,
+            "signer": "",
+            "sig_key": "",
+            "key_trusted": False,
+            "verdict": "unsigned: rejected under Secure Boot (EKEYREJECTED, 'Key was rejected by service')",
+        }
+    trusted = None if key_names is None else signer in key_names
+    verdict = {
+        True: f"signed by '{signer}', a key the running kernel holds (db/MOK): loads under Secure Boot",
+        False: f"signed by '{signer}', a key the running kernel does not hold (enrol it in db or MOK): "
+        "rejected under Secure Boot",
+        None: f"signed by '{signer}'; the kernel's keyrings (/proc/keys) could not be read to tell "
+        "whether it is trusted",
+    }[trusted]
+    return {"signed": True, "signer": signer, "sig_key": sig_key, "key_trusted": trusted, "verdict": verdict}
+
+
+def module_signatures(kernels: list[str], module_name: str, run, key_names) -> dict:
+    """Signature of the driver module per kernel (None where the kernel has no such module)."""
+    out = {}
+    for kernel in kernels:
+        rc, path, _err = run(["modinfo", "-k", kernel, "-n", module_name])
+        if rc != 0 or not path.strip():
+            out[kernel] = None
+            continue
+        fields = {}
+        for field in ("signer", "sig_key"):
+            rc, value, _err = run(["modinfo", "-k", kernel, "-F", field, module_name])
+            fields[field] = value.strip() if rc == 0 else ""
+        out[kernel] = {"file": path.strip(), **signature_verdict(fields["signer"], fields["sig_key"], key_names)}
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -130,6 +191,8 @@ def main():
 
     state, evidence = secure_boot(root, run)
     gpus, nvswitches = pci_devices(root)
+    proc_keys = _read(os.path.join(root, "proc/keys"))
+    key_names = kernel_key_names(proc_keys) if proc_keys else None
     module.exit_json(
         changed=False,
         secure_boot=state,
@@ -140,6 +203,8 @@ def main():
         nvswitch_count=nvswitches,
         kernels_with_headers=kernels_with_headers(root),
         module_versions=module_versions(module.params["kernels"], module.params["module_name"], run),
+        module_signatures=module_signatures(module.params["kernels"], module.params["module_name"], run, key_names),
+        kernel_key_names=key_names,
         boot_id=_read(os.path.join(root, "proc/sys/kernel/random/boot_id")),
     )
 
