@@ -7,6 +7,7 @@ import re
 import struct
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 DOCUMENTATION = r"""
 module: bios_prereq
@@ -77,8 +78,6 @@ FAIL = "FAIL"
 NOT_APPLICABLE = "NOT_APPLICABLE"
 UNKNOWN = "UNKNOWN"
 GIB = 1 << 30
-IORESOURCE_PREFETCH = 0x2000
-IORESOURCE_MEM_64 = 0x100000
 PCI_EXT_CAP_ID_SRIOV = 0x0010
 
 # Data-center NVIDIA GPUs map their whole framebuffer through BAR1, so BAR1 must be at least the
@@ -343,28 +342,25 @@ def check_iommu(host, facts, passthrough):
     )
 
 
-def pci_devices(host):
-    """Physical functions (not VFs) that are network functions (class 0x02) or NVIDIA GPUs."""
+def pci_devices(host, scanned):
+    """Physical functions (not VFs) that are network functions (class 0x02), kind "nic", or display
+    or accelerator functions of any vendor (pci.is_display_or_accelerator), kind "gpu": the devices
+    SR-IOV selectors can name (an SR-IOV vGPU or accelerator too). check_above_4g judges only the
+    NVIDIA GPUs (pci.is_nvidia_gpu) of ``scanned`` (pci.scan's list)."""
     devices = []
-    for bdf in host.listdir("sys/bus/pci/devices") or []:
-        base = f"sys/bus/pci/devices/{bdf}/"
-        pci_class = (host.read(base + "class") or "").strip()
-        vendor = (host.read(base + "vendor") or "").strip()
-        is_nic = pci_class.startswith("0x02")
-        is_gpu = pci_class.startswith("0x03") or pci_class.startswith("0x1200")
-        if not (is_nic or is_gpu) or host.exists(base + "physfn"):
+    for dev in scanned:
+        is_nic = pci.is_network(dev)
+        if not (is_nic or pci.is_display_or_accelerator(dev)) or dev["virtual_function"]:
             continue
-        driver = (
-            os.path.basename(os.path.realpath(host.path(base + "driver"))) if host.exists(base + "driver") else None
-        )
+        base = "sys/bus/pci/devices/{}/".format(dev["address"])
         devices.append(
             {
-                "bdf": bdf,
-                "class": pci_class,
-                "vendor": vendor,
-                "device": (host.read(base + "device") or "").strip(),
+                "bdf": dev["address"],
+                "class": dev["class"],
+                "vendor": dev["vendor"],
+                "device": dev["device"],
                 "kind": "nic" if is_nic else "gpu",
-                "driver": driver,
+                "driver": dev["driver"],
                 "netdevs": netdevs(host, base),
                 "sriov_totalvfs": as_int(host.read(base + "sriov_totalvfs")),
                 "sriov_numvfs": as_int(host.read(base + "sriov_numvfs")),
@@ -477,63 +473,27 @@ def check_sriov(devices, selectors, log_lines, facts):
     return result(FAIL, cause, evidence, fix, details)
 
 
-def parse_resources(text):
-    bars = []
-    for index, line in enumerate((text or "").splitlines()[:6]):
-        fields = line.split()
-        if len(fields) != 3:
-            continue
-        start, end, flags = (int(f, 16) for f in fields)
-        bars.append(
-            {
-                "bar": index,
-                "start": start,
-                "end": end,
-                "flags": flags,
-                "size": end - start + 1 if end > start else 0,
-                "mem64_prefetch": bool(flags & IORESOURCE_MEM_64 and flags & IORESOURCE_PREFETCH),
-            }
-        )
-    return bars
-
-
-def nvidia_bar1(bars):
-    """NVIDIA's "BAR1" (the framebuffer aperture) is the second BAR in register order. A 64-bit BAR
-    takes two register slots, so it is sysfs resource1 after a 32-bit BAR0 and resource2 after a
-    64-bit one (the H100 SXM read on the GPU machine: 16 MiB BAR0 64-bit, 128 GiB at resource2)."""
-    by_slot = {b["bar"]: b for b in bars}
-    slot, logical = 0, []
-    while slot < 6:
-        bar = by_slot.get(slot)
-        if bar is None or (bar["size"] == 0 and bar["flags"] == 0):
-            slot += 1
-            continue
-        logical.append(bar)
-        slot += 2 if bar["flags"] & IORESOURCE_MEM_64 else 1
-    return logical[1] if len(logical) > 1 else None
-
-
 def human(size):
     return f"{size // GIB} GiB" if size >= GIB else f"{size >> 20} MiB"
 
 
-def check_above_4g(host, devices, log_lines, log_source, min_bar1_mib, facts):
-    gpus = [d for d in devices if d["kind"] == "gpu" and d["vendor"] == "0x10de"]
+def check_above_4g(scanned, log_lines, log_source, min_bar1_mib, facts):
+    gpus = [d for d in scanned if pci.is_nvidia_gpu(d)]
     if not gpus:
         return result(NOT_APPLICABLE, None, ["no NVIDIA GPU among the PCI devices"])
     evidence, problems, details, unreadable = [], [], {"gpus": []}, 0
     for gpu in gpus:
-        bars = parse_resources(host.read("sys/bus/pci/devices/{}/resource".format(gpu["bdf"])))
+        bars = gpu["bars"]
         unreadable += not bars
         model, mem_gib = NVIDIA_MEMORY_CLASS.get(gpu["device"], ("NVIDIA {}".format(gpu["device"]), None))
         need = mem_gib * GIB if mem_gib else min_bar1_mib << 20
-        bar1 = nvidia_bar1(bars)
+        bar1 = pci.nvidia_bar1(bars)
         wide = [f"{'BAR1 = ' if b is bar1 else ''}resource{b['bar']} {human(b['size'])} @ {b['start']:#x}"
                 for b in bars if b["mem64_prefetch"]]
-        label = "{} ({})".format(gpu["bdf"], model)
+        label = "{} ({})".format(gpu["address"], model)
         evidence.append("{} 64-bit prefetchable BARs: {}".format(label, ", ".join(wide) or "none"))
         details["gpus"].append(
-            {"bdf": gpu["bdf"], "model": model, "memory_gib": mem_gib, "bar1_min_bytes": need, "bars": bars}
+            {"bdf": gpu["address"], "model": model, "memory_gib": mem_gib, "bar1_min_bytes": need, "bars": bars}
         )
         if bar1 is None:
             problems.append(f"{label}: resource file unreadable or without BAR1")
@@ -549,7 +509,7 @@ def check_above_4g(host, devices, log_lines, log_source, min_bar1_mib, facts):
                     label, human(bar1["size"]), human(need)
                 )
             )
-        ids = (gpu["bdf"], short_bdf(gpu["bdf"]))
+        ids = (gpu["address"], short_bdf(gpu["address"]))
         for line in log_lines:
             if BAR_LOG.search(line) and ("NVRM" in line or any(i in line for i in ids)):
                 problems.append(f"kernel log: {line.strip()}")
@@ -592,7 +552,8 @@ def evaluate(root, sriov_devices=(), gpu_min_bar1_mib=0, passthrough=True, log_l
     """The whole judgement, pure over the tree at ``root`` (what the unit tests call)."""
     host = Host(root)
     facts = host_facts(host)
-    devices = pci_devices(host)
+    scanned = pci.scan(host.path("sys")) or []
+    devices = pci_devices(host, scanned)
     log_lines = list(log_lines)
     iommu = check_iommu(host, facts, passthrough)
     add, remove = iommu_kernel_params(facts["cpu_vendor"], passthrough)
@@ -601,7 +562,7 @@ def evaluate(root, sriov_devices=(), gpu_min_bar1_mib=0, passthrough=True, log_l
         "requirements": {
             "iommu": iommu,
             "sriov": check_sriov(devices, list(sriov_devices), log_lines, facts),
-            "above_4g": check_above_4g(host, devices, log_lines, log_source, gpu_min_bar1_mib, facts),
+            "above_4g": check_above_4g(scanned, log_lines, log_source, gpu_min_bar1_mib, facts),
         },
         "kernel_params": {"add": add, "remove": remove, "needed": iommu["cause"] == "disabled_in_kernel"},
     }
