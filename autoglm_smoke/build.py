@@ -1,6 +1,8 @@
 """Build the smoke program as one zipapp: this package's modules and references.json, plus the
-NVML bindings (pynvml from the controller's pinned nvidia-ml-py) as autoglm_smoke/_bundled/pynvml.py.
-A pynvml installed on the target still wins (nvml.load_nvml tries it first).
+NVML bindings (pynvml from the controller's pinned nvidia-ml-py) as autoglm_smoke/_bundled/pynvml.py
+and the collection's PCI scan (plugins/module_utils/pci.py, the one definition of an NVIDIA GPU) as
+autoglm_smoke/_bundled/pci.py. A pynvml installed on the target still wins (nvml.load_nvml tries it
+first).
 
     python -m autoglm_smoke.build OUT.pyz
 """
@@ -38,6 +40,25 @@ def pynvml_source():
     return spec.origin
 
 
+def pci_source():
+    """The collection's plugins/module_utils/pci.py: where the collection is importable (pytest,
+    a collection directory on sys.path), else the copy inside the installed provisioner package."""
+    try:
+        spec = importlib.util.find_spec("ansible_collections.autoglm.provision.plugins.module_utils.pci")
+    except ImportError:
+        spec = None
+    if spec is not None and spec.origin:
+        return spec.origin
+    try:
+        from provisioner.paths import COLLECTION  # noqa: PLC0415 - controller side only
+    except ImportError as exc:
+        raise SystemExit(
+            "error: the autoglm.provision collection's plugins/module_utils/pci.py was not found: install "
+            "the autoglm-provision package for " + sys.executable + " (" + str(exc) + ")"
+        ) from exc
+    return str(COLLECTION / "plugins" / "module_utils" / "pci.py")
+
+
 def build(out_path):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -52,6 +73,7 @@ def build(out_path):
         for path, arcname in package_files():
             add(path, arcname)
         add(pynvml_source(), f"{PACKAGE}/_bundled/pynvml.py")
+        add(pci_source(), f"{PACKAGE}/_bundled/pci.py")
         info = zipfile.ZipInfo(f"{PACKAGE}/_bundled/__init__.py", EPOCH)
         zf.writestr(info, "")
         info = zipfile.ZipInfo("__main__.py", EPOCH)

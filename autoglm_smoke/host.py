@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
-NVIDIA_PCI_VENDOR = "0x10de"
-# PCI classes of NVIDIA compute/display functions (VGA controller, 3D controller); NVSwitches
-# (0x0680) and the HDMI audio function (0x0403) are not GPUs.
-GPU_PCI_CLASSES = ("0x0300", "0x0302")
+try:
+    # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
+    from autoglm_smoke._bundled import pci
+except ImportError:
+    # The source tree: the same file, as the collection's module_utils (pytest, like Ansible, has
+    # provisioner/collection on sys.path).
+    from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 # XIDs that indicate hardware/firmware trouble (NVIDIA's XID catalogue); others (13, 31, 43,
 # 45...) are usually caused by applications and only warn.
@@ -60,24 +62,10 @@ def norm_bus_id(bus_id):
 
 
 def scan_pci_gpus(sysfs_root="/sys"):
-    """Bus ids of NVIDIA GPU functions on the PCI bus (independent of the driver)."""
-    base = os.path.join(sysfs_root, "bus", "pci", "devices")
-    found = []
-    try:
-        entries = sorted(os.listdir(base))
-    except OSError:
-        return None
-    for entry in entries:
-        try:
-            with open(os.path.join(base, entry, "vendor")) as fh:
-                vendor = fh.read().strip().lower()
-            with open(os.path.join(base, entry, "class")) as fh:
-                pci_class = fh.read().strip().lower()
-        except OSError:
-            continue
-        if vendor == NVIDIA_PCI_VENDOR and pci_class.startswith(GPU_PCI_CLASSES):
-            found.append(entry)
-    return found
+    """Bus ids of the NVIDIA GPUs on the PCI bus (independent of the driver; the collection's one
+    definition of a GPU, module_utils/pci.py); None when the bus cannot be listed."""
+    gpus = pci.nvidia_gpus(sysfs_root)
+    return None if gpus is None else [dev["address"] for dev in gpus]
 
 
 def read_kernel_module_version(path="/proc/driver/nvidia/version"):

@@ -107,11 +107,16 @@ def run_module(tmp_path: Path, base: str, password: str = PASSWORD, check_mode: 
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
     args_file.chmod(0o600)
     started = time.monotonic()
+    # The module file run as Ansible runs it on the controller, with its module_utils importable as
+    # ansible_collections.autoglm.provision.plugins.module_utils (Ansible ships them in the AnsiballZ
+    # payload; here the collection directory on PYTHONPATH stands in for that).
+    pythonpath = os.pathsep.join(p for p in (str(paths.COLLECTIONS_PATH), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
         [sys.executable, str(paths.COLLECTION / "plugins" / "modules" / "redfish_bios.py"), str(args_file)],
         capture_output=True,
         text=True,
         timeout=120,
+        env=dict(os.environ, PYTHONPATH=pythonpath),
     )
     out = json.loads(proc.stdout)
     out["_elapsed"] = time.monotonic() - started

@@ -641,6 +641,25 @@ def test_zipapp_is_reproducible_and_bundles_pynvml(zipapp, tmp_path):
     assert "autoglm_smoke/build.py" not in names
 
 
+def test_zipapp_bundles_the_collections_pci_scan(zipapp, tmp_path):
+    """The zipapp carries the collection's module_utils/pci.py (the one definition of an NVIDIA GPU)
+    and its host module imports that copy: run isolated (-I), so no source tree is on sys.path."""
+    import zipfile  # noqa: PLC0415
+
+    from ansible_collections.autoglm.provision.plugins.module_utils import pci  # noqa: PLC0415
+
+    bundled = zipfile.ZipFile(zipapp).read("autoglm_smoke/_bundled/pci.py")
+    assert bundled == Path(pci.__file__).read_bytes()
+    sysfs = make_sysfs(tmp_path, {"0000:3b:00.0": ("0x10de", "0x030200"), "0000:c1:00.0": ("0x10de", "0x068000")})
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autoglm_smoke import host; "
+            "print(host.pci.__file__); print(host.scan_pci_gpus(sys.argv[2]))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code, str(zipapp), str(sysfs)], capture_output=True,
+                          text=True, timeout=60, check=True, cwd=tmp_path)
+    where, found = proc.stdout.splitlines()
+    assert where.endswith("autoglm_smoke.pyz/autoglm_smoke/_bundled/pci.py")
+    assert found == "['0000:3b:00.0']"
+
+
 def test_cli_real_no_gpu_path(zipapp, tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, str(zipapp), "--json-out", str(out)], capture_output=True, text=True,

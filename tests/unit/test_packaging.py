@@ -59,3 +59,15 @@ def test_package_data_carries_the_whole_collection():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "collection/**/*" in config["package-data"]["provisioner"]
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
+
+
+def test_execution_environment_python_is_the_base_images_venv():
+    """ansible-builder's ensurepip step fails on Debian's system Python: the EE's Python is the venv
+    ee/base.Containerfile makes (scripts/test-ee builds and runs the image; opt-in)."""
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    base = (ROOT / "ee" / "base.Containerfile").read_text()
+    python = ee["dependencies"]["python_interpreter"]["python_path"]
+    venv = python.rsplit("/bin/", 1)[0]
+    assert ee["version"] == 3 and f"python3 -m venv {venv}" in base and f"PATH={venv}/bin:" in base
+    assert ee["images"]["base_image"]["name"] == "localhost/autoglm-ee-base:latest"
+    assert ee["options"]["package_manager_path"] == "/usr/bin/apt-get"

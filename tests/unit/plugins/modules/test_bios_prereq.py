@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.autoglm.provision.plugins.module_utils import bios_sriov
 from ansible_collections.autoglm.provision.plugins.modules import bios_prereq
 
 from provisioner import paths
@@ -190,11 +191,11 @@ def test_above_4g_not_applicable_without_gpu(tmp_path):
 
 
 def test_sriov_capability_walk_handles_loops_and_short_reads():
-    assert bios_prereq.sriov_capability(b"\0" * 64) is None  # non-root read: first 64 bytes only
-    assert bios_prereq.sriov_capability(b"\0" * 256) is False  # no extended config space at all
+    assert bios_sriov.sriov_capability(b"\0" * 64) is None  # non-root read: first 64 bytes only
+    assert bios_sriov.sriov_capability(b"\0" * 256) is False  # no extended config space at all
     looped = bytearray(4096)
     looped[0x100:0x104] = (0x0001 | (0x100 << 20)).to_bytes(4, "little")  # points at itself
-    assert bios_prereq.sriov_capability(bytes(looped)) is False
+    assert bios_sriov.sriov_capability(bytes(looped)) is False
 
 
 def test_module_on_this_machine():

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import os
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 DOCUMENTATION = r"""
 module: autoglm_pci_gpus
 short_description: NVIDIA GPUs on the PCI bus, read from sysfs
 description:
   - Reads /sys/bus/pci/devices/*/{vendor,device,class}; a GPU is vendor 0x10de with PCI class
-    0x0300 (VGA) or 0x0302 (3D controller). NVIDIA audio functions and NVSwitches are not GPUs.
+    0x0300 (VGA) or 0x0302 (3D controller) and not an SR-IOV virtual function (the collection's
+    one definition, in module_utils/pci.py). NVIDIA audio functions and NVSwitches are not GPUs.
   - Read-only; works without the NVIDIA driver.
 options:
   sysfs_root:
@@ -29,44 +30,24 @@ EXAMPLES = r"""
     sysfs_root: /tmp/captured/sys
 """
 
-NVIDIA_VENDOR = "0x10de"
-GPU_CLASSES = ("0x0300", "0x0302")
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
-
 
 def scan(sysfs_root: str = "/sys") -> dict:
-    base = os.path.join(sysfs_root, "bus/pci/devices")
-    gpus, other_nvidia = [], 0
-    try:
-        addresses = sorted(os.listdir(base))
-    except OSError:
+    devices = pci.scan(sysfs_root)
+    if devices is None:
         return {"pci_readable": False, "gpus": [], "other_nvidia_functions": 0}
-    for address in addresses:
-        dev = os.path.join(base, address)
-        if _read(os.path.join(dev, "vendor")) != NVIDIA_VENDOR:
-            continue
-        pci_class = _read(os.path.join(dev, "class")) or ""
-        if not pci_class.startswith(GPU_CLASSES):
-            other_nvidia += 1
-            continue
-        driver = os.path.join(dev, "driver")
-        gpus.append(
-            {
-                "address": address,
-                "device_id": _read(os.path.join(dev, "device")),
-                "class": pci_class,
-                "driver": os.path.basename(os.readlink(driver)) if os.path.islink(driver) else None,
-                "numa_node": _read(os.path.join(dev, "numa_node")),
-            }
-        )
-    return {"pci_readable": True, "gpus": gpus, "other_nvidia_functions": other_nvidia}
+    gpus = [
+        {
+            "address": dev["address"],
+            "device_id": dev["device"],
+            "class": dev["class"],
+            "driver": dev["driver"],
+            "numa_node": dev["numa_node"],
+        }
+        for dev in devices
+        if pci.is_nvidia_gpu(dev)
+    ]
+    other = sum(1 for dev in devices if pci.is_nvidia(dev) and not pci.is_nvidia_gpu(dev))
+    return {"pci_readable": True, "gpus": gpus, "other_nvidia_functions": other}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 DOCUMENTATION = r"""
 module: nvidia_driver_facts
@@ -42,7 +43,6 @@ EXAMPLES = r"""
   register: nvidia
 """
 
-NVIDIA_VENDOR = "0x10de"
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")
 
@@ -85,18 +85,10 @@ def loaded_version(root: str) -> str | None:
 
 
 def pci_devices(root: str) -> tuple[list[dict], int]:
-    """NVIDIA GPUs (display/3D class) and the number of NVSwitches (bridge class 0x0680)."""
-    gpus, nvswitches = [], 0
-    for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
-        if _read(os.path.join(dev, "vendor")) != NVIDIA_VENDOR:
-            continue
-        pci_class = _read(os.path.join(dev, "class")) or ""
-        device = _read(os.path.join(dev, "device")) or ""
-        if pci_class.startswith("0x0680"):
-            nvswitches += 1
-        elif pci_class.startswith(("0x0300", "0x0302")):
-            gpus.append({"slot": os.path.basename(dev), "device_id": device})
-    return gpus, nvswitches
+    """NVIDIA GPUs (module_utils/pci.py's definition) and the number of NVSwitches (class 0x0680)."""
+    devices = pci.scan(os.path.join(root, "sys")) or []
+    gpus = [{"slot": dev["address"], "device_id": dev["device"]} for dev in devices if pci.is_nvidia_gpu(dev)]
+    return gpus, sum(1 for dev in devices if pci.is_nvswitch(dev))
 
 
 def kernels_with_headers(root: str) -> list[str]:

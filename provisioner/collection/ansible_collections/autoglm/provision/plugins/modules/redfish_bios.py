@@ -3,17 +3,19 @@
 # controller: delegate_to localhost; needs the sushy client).
 """Read (and optionally stage) the BIOS attributes behind VT-d/AMD-Vi, SR-IOV and Above 4G Decoding."""
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import sushy
-    from sushy import exceptions as sushy_exc
-
-    HAS_SUSHY = True
-except ImportError:  # reported by fail_json in main()
-    HAS_SUSHY = False
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_attributes import (
+    error_result,
+    judge,
+    registry_matches,
+)
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
+    HAS_SUSHY,
+    connect,
+    fetch,
+    sushy,
+    sushy_exc,
+)
 
 DOCUMENTATION = r"""
 module: redfish_bios
@@ -101,198 +103,6 @@ staged:
   type: dict
   returned: always
 """
-
-# Attribute names by requirement: (name, who uses it). Every listed attribute present on the system
-# must be enabled (HPE gates IntelProcVtd behind ProcVirtualization; Dell's ProcVirtualization
-# alone switches VT-x and VT-d).
-KNOWN_ATTRIBUTES = {
-    "iommu": [
-        ("IntelProcVtd", "HPE (Intel)"),
-        ("ProcAmdIOMMU", "HPE (AMD)"),
-        ("Processors_IntelVTforDirectedIOVTd", "Lenovo"),
-        ("VTdSupport", "Intel"),
-        ("IntelVTForDirectedIO", "Supermicro"),
-        ("ProcVirtualization", "Dell/HPE"),
-    ],
-    "sriov": [
-        ("SriovGlobalEnable", "Dell"),
-        ("Sriov", "HPE"),
-        ("SRIOVEnable", "Intel"),
-        ("DevicesandIOPorts_SRIOV", "Lenovo"),
-        ("SRIOVSupport", "Supermicro"),
-    ],
-    "above_4g": [
-        ("MmioAbove4Gb", "Dell"),
-        ("DevicesandIOPorts_Above4GBDecoding", "Lenovo"),
-        ("MMIOAbove4GB", "Intel"),
-        ("Above4GDecoding", "Supermicro"),
-    ],
-}
-DISPLAY_NAME = {
-    "iommu": re.compile(r"VT-?d\b|Directed I/?O|\bIOMMU\b|AMD-?Vi\b", re.I),
-    "sriov": re.compile(r"SR-?IOV", re.I),
-    "above_4g": re.compile(r"Above\s*4\s*G|above 4 ?GB|4G\s*Decod|64-?bit MMIO", re.I),
-}
-ENABLED = {"enabled", "enable", "on", "true", "yes"}
-ON_FOR_OFF = {"disabled": "Enabled", "disable": "Enable", "off": "On", "false": "True", "no": "Yes"}
-
-
-def is_enabled(value):
-    return value is True or str(value).strip().lower() in ENABLED
-
-
-def enabled_value(current, allowed):
-    """The value that switches an attribute on: from the registry's allowed values, else by symmetry."""
-    if isinstance(current, bool):
-        return True
-    for value in allowed or []:
-        name = value.get("ValueName") if isinstance(value, dict) else value
-        if name is not None and is_enabled(name):
-            return name
-    return ON_FOR_OFF.get(str(current).strip().lower(), "Enabled")
-
-
-def registry_matches(registry_entries, attributes):
-    """{requirement: [(name, display name, allowed values)]} from the AttributeRegistry's display names."""
-    found = {}
-    for entry in registry_entries or []:
-        name, display = entry.get("AttributeName"), entry.get("DisplayName") or ""
-        if name not in attributes:
-            continue
-        for req, pattern in DISPLAY_NAME.items():
-            if pattern.search(display):
-                found.setdefault(req, []).append((name, display, entry.get("Value")))
-    return found
-
-
-def judge(req, attributes, pending, extra_names, registry):
-    """Verdict for one requirement from the attribute map (pure: what the unit tests call)."""
-    names = [(n, "inventory") for n in extra_names] + KNOWN_ATTRIBUTES.get(req, [])
-    present = [(n, who, None) for n, who in names if n in attributes]
-    source = "attribute name"
-    if not present:
-        present = [(n, f"registry: {d}", allowed) for n, d, allowed in registry.get(req, [])]
-        source = "AttributeRegistry display name"
-    out = {"attributes": {n: attributes[n] for n, _w, _a in present}, "pending": {}, "evidence": [], "wanted": {}}
-    if not present:
-        out.update(
-            verdict="UNKNOWN",
-            cause="attribute_not_found",
-            evidence=[
-                f"no known BIOS attribute for {req} among {len(attributes)} attributes (and none in the registry)"
-            ],
-            remediation=f"Add this vendor's attribute name to bios_check_bmc_extra_attributes.{req}.",
-        )
-        return out
-    for name, who, allowed in present:
-        value = attributes[name]
-        note = ""
-        if name in pending and pending[name] != value:
-            out["pending"][name] = pending[name]
-            note = f", pending {pending[name]!r} until the next reboot"
-        out["evidence"].append(f"Bios attribute {name} = {value!r} ({who}, by {source}{note})")
-        if not is_enabled(value):
-            out["wanted"][name] = enabled_value(value, allowed)
-    if out["wanted"]:
-        staged = all(is_enabled(out["pending"].get(n)) for n in out["wanted"])
-        out.update(
-            verdict="FAIL",
-            cause="pending_reboot" if staged else "disabled_in_bios",
-            remediation="Set {} in the BIOS (bios_check_bmc_stage_changes: true stages it as a pending "
-            "setting through Redfish; it applies at the next reboot){}.".format(
-                ", ".join("{}={}".format(*kv) for kv in out["wanted"].items()),
-                ": already staged, reboot the host" if staged else "",
-            ),
-        )
-    else:
-        out.update(verdict="PASS", cause=None, remediation="")
-    return out
-
-
-def connect(params):
-    address = params["address"]
-    url = address if "://" in address else "https://" + address
-    verify = params["verify_tls"]
-    verify = {"true": True, "false": False}.get(verify.lower(), verify)
-    auth = sushy.auth.BasicAuth(params["username"], params["password"])
-    return sushy.Sushy(
-        url,
-        auth=auth,
-        verify=verify,
-        read_timeout=params["timeout"],
-        connect_timeout=params["timeout"],
-        server_side_retries=1,
-        server_side_retries_delay=0,
-    )
-
-
-def fetch(params):
-    """(system summary, bios or None, attributes, pending, registry entries)."""
-    root = connect(params)
-    if params["system_id"]:
-        system = root.get_system("/redfish/v1/Systems/{}".format(params["system_id"]))
-    else:
-        members = root.get_system_collection().members_identities
-        if len(members) != 1:
-            raise ValueError(
-                f"the BMC manages {len(members)} systems ({', '.join(sorted(members))}): set bios_check_bmc_system_id"
-            )
-        system = root.get_system(list(members)[0])
-    summary = {
-        "id": system.identity,
-        "manufacturer": system.manufacturer,
-        "model": system.model,
-        "bios_version": system.bios_version,
-        "path": system.path,
-    }
-    try:
-        bios = system.bios
-    except (sushy_exc.MissingAttributeError, sushy_exc.ResourceNotFoundError, sushy_exc.HTTPError):
-        return summary, None, {}, {}, []
-    attributes = dict(bios.attributes or {})
-    try:
-        pending = dict(bios.pending_attributes or {})
-    except (sushy_exc.SushyError, AttributeError):
-        pending = {}
-    registry = attribute_registry(root, bios)
-    summary["bios_path"] = bios.path
-    return summary, bios, attributes, pending, registry
-
-
-def attribute_registry(root, bios):
-    """The Bios AttributeRegistry's entries, read only from the BMC itself (never a PublicationUri
-    on the Internet, which sushy's registry loader may try); [] when the BMC does not serve it."""
-    wanted = bios.json.get("AttributeRegistry")
-    if not wanted:
-        return []
-    try:
-        files = root._conn.get("/redfish/v1/Registries").json().get("Members", [])
-        for member in files:
-            entry = root._conn.get(member["@odata.id"]).json()
-            if wanted not in (entry.get("Id"), entry.get("Registry")):
-                continue
-            for location in entry.get("Location", []):
-                if location.get("Uri") and location.get("Language", "en").lower().startswith("en"):
-                    body = root._conn.get(location["Uri"]).json()
-                    return body.get("RegistryEntries", {}).get("Attributes", [])
-    except (sushy_exc.SushyError, ValueError, KeyError, TypeError):
-        pass
-    return []
-
-
-def error_result(reqs, cause, message, remediation):
-    return {
-        r: {
-            "verdict": "UNKNOWN",
-            "cause": cause,
-            "evidence": [message],
-            "remediation": remediation,
-            "attributes": {},
-            "pending": {},
-            "wanted": {},
-        }
-        for r in reqs
-    }
 
 
 def main():
