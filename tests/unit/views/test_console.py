@@ -3,6 +3,8 @@ long task, from ansible-runner's start events (recorded event shapes, a hand-dri
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 
 from provisioner.results.report import RunReport
@@ -34,9 +36,16 @@ def feed(report: RunReport, view: LiveView, *events: dict) -> None:
         view(event)
 
 
+def live_view(action: str, clock: Clock | None = None) -> tuple[RunReport, LiveView]:
+    """A report and the live view over it, rendering to memory (nothing reaches the terminal)."""
+    report = RunReport(run_id="r", action=action, inventory="i")
+    extra = {"clock": clock} if clock else {}
+    return report, LiveView(report, Console(file=io.StringIO()), **extra)
+
+
 def test_a_long_task_is_named_while_it_runs_with_its_elapsed_time():
-    report, clock = RunReport(run_id="r", action="check", inventory="i"), Clock()
-    view = LiveView(report, Console(file=open("/dev/null", "w")), clock=clock)  # noqa: SIM115
+    clock = Clock()
+    report, view = live_view("check", clock)
     feed(report, view,
          ev("playbook_on_task_start", task="Scan the PCI bus for GPUs", role="preflight"),
          ev("runner_on_start", "gpu1", task="Scan the PCI bus for GPUs", role="preflight"),
@@ -54,8 +63,8 @@ def test_a_long_task_is_named_while_it_runs_with_its_elapsed_time():
 
 
 def test_a_short_task_shows_no_clock_and_a_finished_host_no_task():
-    report, clock = RunReport(run_id="r", action="site", inventory="i"), Clock()
-    view = LiveView(report, Console(file=open("/dev/null", "w")), clock=clock)  # noqa: SIM115
+    clock = Clock()
+    report, view = live_view("site", clock)
     feed(report, view,
          ev("playbook_on_task_start", task="Install the driver", role="nvidia_driver"),
          ev("runner_on_start", "a", task="Install the driver", role="nvidia_driver"),
@@ -70,8 +79,7 @@ def test_a_short_task_shows_no_clock_and_a_finished_host_no_task():
 
 def test_the_view_decides_nothing():
     """Run events reach the report through the run's event sink; the view alone changes no result."""
-    report = RunReport(run_id="r", action="check", inventory="i")
-    view = LiveView(report, Console(file=open("/dev/null", "w")))  # noqa: SIM115
+    report, view = live_view("check")
     view(ev("runner_on_ok", "a", task="Publish", res={"ansible_facts": {"autoglm_report_cuda": {"version": "11.8"}}}))
     assert report.hosts == {}
 
