@@ -43,7 +43,7 @@ class Profile:
 
 @cache
 def builtin_profiles() -> dict[str, Profile]:
-    data = yaml.safe_load((ROLE_DIR / "vars" / "profiles.yml").read_text())["python_venv_builtin_profiles"]
+    data = yaml.safe_load((ROLE_DIR / "vars" / "profiles.yml").read_text())["python_venv__builtin_profiles"]
     return {name: Profile.from_dict(name, body) for name, body in data.items()}
 
 
