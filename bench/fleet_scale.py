@@ -48,7 +48,7 @@ VENV_BIN = Path(sys.executable).parent
 PLAYBOOK = paths.PLAYBOOKS / "site.yml"
 GATEWAY = "10.88.0.1"  # podman's default bridge: the controller as seen from the containers
 # The roles that run in a container on this machine, named so the set stays fixed while site.yml
-# grows ("untagged" = host_facts). Left out: nvidia_driver (no GPU, no kernel modules to build),
+# grows ("untagged" = common). Left out: nvidia_driver (no GPU, no kernel modules to build),
 # cuda (2.4 GB per host), python_venv (torch wheels per host, needs PyPI through the site CA),
 # gpu_smoke (no GPU). Passed identically to every variant.
 DEFAULT_TAGS = "untagged,preflight,bios_check,apt_sources,kernel,firmware,ipmi,modprobe"

@@ -20,9 +20,15 @@ PROJECT_VARIABLES = {
     "autoglm_run_dir": {"type": "path", "description": "The run directory; set by the CLI."},
     "autoglm_batch": {"type": "raw", "description": "Rollout batch size (Ansible serial forms)."},
     "autoglm_max_fail_percentage": {"type": "int", "description": "Stop the rollout above this share."},
-    "autoglm_os_as": {"type": "str", "choices": ["", "Ubuntu-22", "Debian-12"],
-                      "description": "Run an unsupported OS as this supported one on purpose (check mode on a "
-                                     "nearby release); docs/os-support.md."},
+}
+
+# Variables that were replaced, with what replaced them: an inventory still setting one gets an error
+# that names the new variable (a silent no-op would be worse: the setting would stop working).
+REPLACED = {
+    **{f"{role}_apt_{knob}": f"common_apt_{knob}" for role in ("kernel", "firmware", "ipmi")
+       for knob in ("cache_valid_time", "lock_timeout", "retries")},
+    **{f"apt_sources_{knob}": f"common_apt_{knob}"
+       for knob in ("cache_valid_time", "lock_timeout", "retries", "retry_delay")},
 }
 
 _TRUE = {"yes", "on", "true", "1", "y", "t"}

@@ -69,6 +69,9 @@ def _check_definition(name: str, definition: VarDef, owner: str, known: dict[str
         if judged := connvars.check(name, value):
             return Problem(f"{judged[0]}{set_for}; allowed: {judged[1]}", **where)
         return None
+    if name in specs.REPLACED:
+        return Problem(f"{name!r} was replaced by {specs.REPLACED[name]!r} (one setting for every role's apt "
+                       f"refresh, in the common role): rename it", **where)
     if warning := foreign.warning_for(name):
         return Problem(warning, severity="warning", **where)
     hint = specs.suggest(name, known)

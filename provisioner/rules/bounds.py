@@ -22,10 +22,9 @@ BOUNDS: dict[str, tuple[float | None, bool, float | None, bool]] = {
     "gpu_smoke_max_temperature_c": (0, False, None, True),
     "bios_check_bmc_timeout": (0, False, None, True),
     "nvidia_driver_reboot_timeout": (0, False, None, True),
-    "apt_sources_retry_delay": (0, True, None, True),
-    **{f"{role}_{name}": (0, True, None, True)
-       for role in ("apt_sources", "firmware_apt", "ipmi_apt", "kernel_apt")
-       for name in ("cache_valid_time", "lock_timeout", "retries")},
+    **{f"common_apt_{name}": (0, True, None, True)
+       for name in ("cache_valid_time", "lock_timeout", "retries", "retry_delay")},
+    "common_apt_timeout": (0, False, None, True),
 }
 
 

@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
 
 USER_PLAYBOOK = [
     {"name": "Roles, modules and filters by their full names", "hosts": "all", "gather_facts": True,
-     "roles": [{"role": "autoglm.provision.host_facts"}],
+     "roles": [{"role": "autoglm.provision.common"}],
      "tasks": [
          {"name": "Scan the PCI bus", "autoglm.provision.autoglm_pci_gpus": None, "register": "user_pci"},
          {"name": "Render modprobe lines", "ansible.builtin.set_fact": {

@@ -83,7 +83,8 @@ def test_values_the_roles_reject_are_rejected_by_validate_with_the_roles_code(tm
     gpu_smoke_memtest_fraction: 1.5
     nvidia_driver_reboot_timeout: -5
     preflight_ram_gb_minimum: 64
-    kernel_apt_retries: -1
+    common_apt_retries: -1
+    kernel_apt_retries: 3
     modprobe_extra_lines: ["enable_unsafe_pci_dma=1"]
   hosts:
     a.example:
@@ -94,13 +95,16 @@ def test_values_the_roles_reject_are_rejected_by_validate_with_the_roles_code(tm
         (5, "gpu_smoke_memtest_fraction"): ("1.5 is out of range", "> 0 and <= 0.95"),
         (6, "nvidia_driver_reboot_timeout"): ("-5 is out of range", "> 0"),
         (7, "preflight_ram_gb_minimum"): ("above preflight_ram_gb_recommended=32", "at or below the recommended"),
-        (8, "kernel_apt_retries"): ("-1 is out of range", ">= 0"),
-        (9, "modprobe_extra_lines"): ("would fail the modprobe role", "options <module> enable_unsafe_pci_dma=1"),
+        (8, "common_apt_retries"): ("-1 is out of range", ">= 0"),
+        (9, "kernel_apt_retries"): ("was replaced by 'common_apt_retries'", "rename it"),
+        (10, "modprobe_extra_lines"): ("would fail the modprobe role", "options <module> enable_unsafe_pci_dma=1"),
     }
     for key, (reason, allowed) in expected.items():
         problem = found.get(key)
         assert problem is not None, (key, sorted(found))
-        assert reason in problem.message and allowed in problem.message and problem.host == "a.example", problem
+        assert reason in problem.message and allowed in problem.message, problem
+        # Values are judged per host (what the roles get); names per definition (a group's variable).
+        assert problem.host == ("" if key[1] == "kernel_apt_retries" else "a.example"), problem
     assert len(result.errors) == len(expected), [p.render() for p in result.errors]
 
 
