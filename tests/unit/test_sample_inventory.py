@@ -88,3 +88,73 @@ def test_every_sample_variable_is_known(name, where):
 def test_a_wrong_name_would_be_caught():
     assert "bmc_address" not in specs.load_specs() and "bmc_address" not in ansible_variables()
     assert KNOB.match("              # bmc_address: 192.0.2.122   # out-of-band BIOS checks").group(1) == "bmc_address"
+
+
+# --- group_vars/all.yml lists every role input, commented out at its default ----------------------
+# As kubespray's inventory/sample does: a user copies the directory and uncomments what to change.
+# The file is rendered from the roles' meta/argument_specs.yml (descriptions, choices) and
+# defaults/main.yml (values); regenerate it with
+#   AUTOGLM_REGENERATE_SAMPLE=1 pytest tests/unit/test_sample_inventory.py
+ALL_YML = SAMPLE / "group_vars" / "all.yml"
+# Inputs a role declares for its callers (a task file's parameter), not for inventories.
+NOT_FOR_INVENTORIES = {"common_apt_refresh_force"}
+
+
+def _site_role_order() -> list[str]:
+    from provisioner import paths
+
+    plays = yaml.safe_load((paths.PLAYBOOKS / "site.yml").read_text())
+    return [entry["role"].rsplit(".", 1)[-1] for entry in plays[-1]["roles"]]
+
+
+def _flow(value) -> str:
+    """A value as one line of YAML (flow style), as it would be written after the variable's name."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.removesuffix("...\n").strip()
+
+
+def render_all_yml() -> str:
+    import textwrap
+
+    from provisioner import paths
+
+    defaults = specs.role_defaults()
+    out = ["---",
+           "# Site-wide settings: every input of the collection's roles, commented out at its default, in",
+           "# the order site.yml runs the roles. Uncomment what to change (or move it to a group's file,",
+           "# or host_vars/<host>.yml). `autoglm-provision validate` checks these files against the roles'",
+           "# meta/argument_specs.yml, from which this file is rendered (tests/unit/test_sample_inventory.py)."]
+    for role in _site_role_order():
+        entry = yaml.safe_load((paths.ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+        options = {k: v for k, v in (entry.get("options") or {}).items() if k not in NOT_FOR_INVENTORIES}
+        if not options:
+            continue
+        out += ["", f"# --- {role}: {entry['short_description']} ".ljust(100, "-")]
+        for name, spec in options.items():
+            text = specs._description(spec)  # noqa: SLF001 - the same reading validate uses
+            if spec.get("choices"):
+                text += " One of: " + ", ".join(map(_flow, spec["choices"])) + "."
+            for width in (97, 91, 85):  # a prose line must not read as a `# name: value` knob
+                prose = textwrap.wrap(text, width, initial_indent="# ", subsequent_indent="# ")
+                if not any(KNOB.match(line) for line in prose):
+                    break
+            out += prose
+            value = defaults.get(name, spec.get("default"))
+            if isinstance(value, str) and "{{" in value:  # a template: Jinja does not mind the line breaks
+                value = " ".join(value.split())
+            out.append(f"# {name}: {_flow(value)}")
+    return "\n".join(out) + "\n"
+
+
+def test_group_vars_all_lists_every_role_input_at_its_default():
+    import os
+
+    rendered = render_all_yml()
+    if os.environ.get("AUTOGLM_REGENERATE_SAMPLE"):
+        ALL_YML.write_text(rendered)
+    assert ALL_YML.read_text() == rendered, (
+        "inventory/sample/group_vars/all.yml is out of date with the roles' argument specs: "
+        "AUTOGLM_REGENERATE_SAMPLE=1 pytest tests/unit/test_sample_inventory.py")
+    listed = {m.group(1) for line in rendered.splitlines() if (m := KNOB.match(line))}
+    inputs = {n for n, s in specs.load_specs().items() if s.role != "(cli)"} - NOT_FOR_INVENTORIES
+    assert inputs <= listed, sorted(inputs - listed)
