@@ -125,7 +125,8 @@ def render_all_yml() -> str:
            "# or host_vars/<host>.yml). `autoglm-provision validate` checks these files against the roles'",
            "# meta/argument_specs.yml, from which this file is rendered (tests/unit/test_sample_inventory.py)."]
     for role in _site_role_order():
-        entry = yaml.safe_load((paths.ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+        spec_file = paths.ROLES / role / "meta" / "argument_specs.yml"
+        entry = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"]
         options = {k: v for k, v in (entry.get("options") or {}).items() if k not in NOT_FOR_INVENTORIES}
         if not options:
             continue
