@@ -9,11 +9,11 @@
   AttributeRegistry (served through /redfish/v1/Registries) gives the display names.
 - a TCP listener that accepts and never answers: a hung BMC (timeout path); a closed port: unreachable.
 The module runs as Ansible runs it: its file executed with an args file (password never on argv).
+The services and their helpers: tests/integration/redfish_services.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -24,79 +24,19 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from provisioner import paths
 
+from .redfish_services import BIN, PASSWORD, USER, current, free_port, seed, serve, sushy_emulator
+
 pytestmark = pytest.mark.integration
-pytest.importorskip("libvirt", reason="libvirt-python is needed for sushy-emulator's libvirt driver")
-bcrypt = pytest.importorskip("bcrypt")
-
-BIN = Path(sys.executable).parent
-USER, PASSWORD = "root", "Rf-calvin-7731!"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, auth=None, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, auth=auth, timeout=2).status_code < 500:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up in {seconds}s")
-
-
-@contextlib.contextmanager
-def serve(argv: list[str], url: str, log: Path, auth=None, env=None):
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_http(url, auth)
-        yield url.rsplit("/redfish/v1", 1)[0]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    """sushy-emulator on libvirt test:///default with basic auth; yields (base url, system path).
-    bcrypt cost 4 keeps the per-request password check fast on a 2-core CI machine."""
-    work = tmp_path_factory.mktemp("emu")
-    port = free_port()
-    (work / "htpasswd").write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
-    (work / "emulator.conf").write_text(
-        "SUSHY_EMULATOR_LIBVIRT_URI = 'test:///default'\n"
-        "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
-        f"SUSHY_EMULATOR_LISTEN_PORT = {port}\n"
-        f"SUSHY_EMULATOR_AUTH_FILE = '{work / 'htpasswd'}'\n"
-    )
-    argv = [str(BIN / "sushy-emulator"), "--config", str(work / "emulator.conf")]
-    url = f"http://127.0.0.1:{port}/redfish/v1/Systems"
-    with serve(argv, url, work / "emulator.log", auth=(USER, PASSWORD)) as base:
-        members = requests.get(url, auth=(USER, PASSWORD), timeout=5).json()["Members"]
-        yield base, members[0]["@odata.id"]
-
-
-def seed(emulator, attributes: dict) -> None:
-    """Give the emulated system a vendor's BIOS attribute set (reset to defaults, then PATCH)."""
-    base, system = emulator
-    auth = (USER, PASSWORD)
-    requests.post(f"{base}{system}/BIOS/Actions/Bios.ResetBios", auth=auth, timeout=5).raise_for_status()
-    requests.patch(
-        f"{base}{system}/BIOS/Settings", json={"Attributes": attributes}, auth=auth, timeout=5
-    ).raise_for_status()
-
-
-def current(emulator) -> dict:
-    base, system = emulator
-    return requests.get(f"{base}{system}/BIOS", auth=(USER, PASSWORD), timeout=5).json()["Attributes"]
+    """sushy-emulator on libvirt test:///default with basic auth; yields (base url, system path)."""
+    with sushy_emulator(tmp_path_factory.mktemp("emu")) as emu:
+        yield emu
 
 
 def run_module(tmp_path: Path, base: str, password: str = PASSWORD, check_mode: bool = False, **args) -> dict:
@@ -342,98 +282,3 @@ def test_registry_display_name_fallback_and_pending(tmp_path):
     assert iommu["cause"] == "pending_reboot" and iommu["pending"] == {"Cfg0x1A2": "Enabled"}
     assert "registry: Intel(R) VT for Directed I/O" in iommu["evidence"][0]
     assert out["registry_entries"] == 3
-
-
-VAULT_PASS = "vault-key-for-test-only"
-
-
-def vault_encrypt(tmp_path: Path, secret: str) -> str:
-    (tmp_path / "vault-pass").write_text(VAULT_PASS)
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible-vault"),
-            "encrypt_string",
-            "--vault-password-file",
-            str(tmp_path / "vault-pass"),
-            "--stdin-name",
-            "bios_check_bmc_password",
-        ],
-        input=secret,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return proc.stdout.split(":", 1)[1]  # the "!vault |\n  $ANSIBLE_VAULT..." value
-
-
-def test_check_cli_reports_bmc_verdicts_and_never_leaks_password(emulator, tmp_path):
-    """`autoglm-provision check -vvv` with a BMC-only host (vaulted password) and this machine
-    (in-band, BMC password from the environment): verdicts per host in report.json, the gate fails
-    the BMC-only host on its disabled SR-IOV, and the password is nowhere in what the run leaves."""
-    seed(emulator, {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "MmioAbove4Gb": "Enabled"})
-    inventory = tmp_path / "inventory"
-    (inventory / "host_vars").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(
-        "all:\n  hosts:\n    bmc-only-node:\n      ansible_host: 192.0.2.10\n    thismachine:\n"
-        f"      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n"
-    )
-    (inventory / "host_vars" / "bmc-only-node.yml").write_text(
-        f"bios_check_bmc_only: true\nbios_check_bmc_address: {emulator[0]}\nbios_check_bmc_username: {USER}\n"
-        f"bios_check_bmc_password:{vault_encrypt(tmp_path, PASSWORD)}\n"
-    )
-    (inventory / "host_vars" / "thismachine.yml").write_text(
-        f"bios_check_bmc_address: {emulator[0]}\nbios_check_bmc_username: {USER}\nbios_check_mandatory: [above_4g]\n"
-    )
-    runs = tmp_path / "runs"
-    env = dict(os.environ, AUTOGLM_BMC_PASSWORD=PASSWORD)
-    proc = subprocess.run(
-        [
-            str(BIN / "autoglm-provision"),
-            "check",
-            str(inventory / "hosts.yml"),
-            "-vvv",
-            "--plain",
-            "--run-dir",
-            str(runs),
-            "--vault-password-file",
-            str(tmp_path / "vault-pass"),
-            "--tags",
-            "bios_check",
-            "-e",
-            f"autoglm_run_dir={tmp_path / 'smoke'}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=tmp_path,
-    )
-    console = proc.stdout + proc.stderr
-    assert proc.returncode == 1, console[-4000:]  # the BMC-only host fails its gate
-
-    reports = list(runs.rglob("report.json"))
-    assert len(reports) == 1, console[-3000:]
-    hosts = json.loads(reports[0].read_text())["hosts"]
-    bmc = hosts["bmc-only-node"]["facts"]["bios_check"]
-    assert bmc["mode"] == "redfish" and bmc["failed_mandatory"] == ["sriov"]
-    assert bmc["requirements"]["sriov"]["redfish"]["attributes"] == {"SriovGlobalEnable": "Disabled"}
-    assert bmc["requirements"]["iommu"]["verdict"] == "PASS"
-    local = hosts["thismachine"]["facts"]["bios_check"]
-    assert local["mode"] == "in_band+redfish" and local["verdict"] == "PASS"
-    assert local["requirements"]["iommu"]["source"] == "in_band"
-    assert local["requirements"]["sriov"]["redfish"]["verdict"] == "FAIL"
-    assert any("in-band says" in w or "not mandatory" in w for w in local["warnings"])
-    assert "mandatory BIOS prerequisite(s) not met: sriov" in console
-
-    # The planted password: nowhere in the console (-vvv), the run directory (runner artifacts,
-    # report.json, JUnit), nor anything else the run wrote under the test's directory.
-    assert PASSWORD not in console
-    leaked = []
-    for path in tmp_path.rglob("*"):
-        if path.is_file() and path.name != "args.json":
-            with contextlib.suppress(OSError):
-                if PASSWORD.encode() in path.read_bytes():
-                    leaked.append(str(path))
-    assert leaked == []
-    assert list(runs.rglob("*.xml")), "JUnit file expected in the run directory"
