@@ -1,44 +1,32 @@
 """Orchestration. Work that uses only a GPU's own resources (load, correctness, matmul, memory
 bandwidth, pattern test, burn) runs on all measured GPUs at once, one thread per GPU, in lockstep
 steps (torch's TF32 switch is process-wide, so every GPU runs the same dtype step together).
-Host-shared paths are measured per GPU alone and then all together."""
+Host-shared paths are measured per GPU alone and then all together. The measurements themselves
+are in measure.py; this module finds the GPUs, opens them and decides what is measured."""
 
 from __future__ import annotations
 
 import os
-import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from autoglm_smoke import NCCL_SAFE_ENV, devices, interconnect
+from autoglm_smoke import NCCL_SAFE_ENV, devices
 from autoglm_smoke.checks import (
     FAIL,
-    INFO,
     PASS,
     SKIP,
     WARN,
     _round,
     check,
-    evaluate_burn,
     evaluate_driver,
     evaluate_gpu_count,
     evaluate_gpu_health,
     hex_id,
 )
 from autoglm_smoke.collective import AllReduceSweep
-from autoglm_smoke.cuda_work import (
-    burn,
-    device_memory_bandwidth_gbs,
-    link_and_compute_load,
-    matmul_correctness,
-    matmul_tflops,
-    memory_pattern_test,
-    pcie_bandwidth_gbs,
-)
-from autoglm_smoke.figures import evaluate_allreduce, evaluate_figure, evaluate_p2p_access, evaluate_p2p_bandwidth
 from autoglm_smoke.host import _text, parse_xids, read_kernel_log, read_kernel_module_version, scan_pci_gpus
-from autoglm_smoke.nvml import LoadSampler, _nv, ecc_counts, load_nvml, nvml_gpu_facts, p2p_status
-from autoglm_smoke.references import match_sku, physical_bound, sku_reference
+from autoglm_smoke.measure import measure_gpus, run_burn_phase, run_multi_gpu
+from autoglm_smoke.nvml import _nv, load_nvml, nvml_gpu_facts
+from autoglm_smoke.references import match_sku
 from autoglm_smoke.report import finalize, new_report
 
 
@@ -50,14 +38,6 @@ def import_torch():
         return torch, None
     except Exception as exc:  # ImportError, or a broken install raising OSError
         return None, f"{type(exc).__name__}: {exc}"
-
-
-def guarded(name, fn, *args):
-    """Run one check; an exception becomes a failed check, not a crashed program."""
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return check(name, FAIL, None, None, f"check raised {type(exc).__name__}: {str(exc)[:300]}")
 
 
 def run_smoke(
@@ -276,282 +256,3 @@ def not_measured_check(opts, gpu, torch):
         "rel error < 1e-4 vs CPU",
         gpu["not_measured_reason"],
     )
-
-
-class Lockstep:
-    """One thread per GPU; step(fn) runs fn(gpu) on every GPU at once and waits for all."""
-
-    def __init__(self, gpus):
-        self.gpus = gpus
-        self.pool = ThreadPoolExecutor(max_workers=max(1, len(gpus)))
-
-    def step(self, name, fn):
-        futures = [(g, self.pool.submit(guarded, name, fn, g)) for g in self.gpus]
-        return [(g, f.result()) for g, f in futures]
-
-    def close(self):
-        self.pool.shutdown(wait=True)
-
-
-def add_checks(gpu, result):
-    gpu["checks"].extend(result if isinstance(result, list) else [result])
-
-
-def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
-    """The per-GPU CUDA work, all measured GPUs at once. Returns {nvml index: under-load samples}."""
-    if not measured:
-        return {}
-    for g in measured:
-        g["_dev"] = torch.device("cuda", g["cuda_index"])
-    phases = report["phases_s"]
-    steps = Lockstep(measured)
-    loads = {}
-    try:
-        t0 = time.perf_counter()
-        samplers = {g["index"]: LoadSampler(nvml, g["index"]) for g in measured}
-        for s in samplers.values():
-            s.start()
-        if sweep is not None:
-            sweep.init()  # the NCCL workers set up while nothing is timed (load, correctness)
-        try:
-            steps.step("load", lambda g: link_and_compute_load(torch, g["_dev"]))
-        finally:
-            loads = {k: s.stop() for k, s in samplers.items()}
-        for g in measured:
-            g["under_load"] = loads[g["index"]]
-        allow_tf32 = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = False
-        try:
-            for g, res in steps.step("cuda_matmul_correctness", lambda g: correctness_check(torch, g["_dev"])):
-                add_checks(g, res)
-            phases["load_and_correctness"] = _round(time.perf_counter() - t0)
-            if sweep is not None:
-                t0 = time.perf_counter()
-                sweep.wait_ready()  # and are done with it before anything is timed
-                phases["allreduce_setup_wait"] = _round(time.perf_counter() - t0)
-            if opts.level in ("standard", "burn"):
-                throughput_steps(report, opts, torch, steps, measured, sweep)
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = allow_tf32
-    finally:
-        steps.close()
-    return loads
-
-
-def correctness_check(torch, dev):
-    r = matmul_correctness(torch, dev)
-    ok = r["finite"] and r["rel_error"] < 1e-4
-    return check(
-        "cuda_matmul_correctness",
-        PASS if ok else FAIL,
-        {"rel_error": float("{:.3g}".format(r["rel_error"])), "all_finite": r["finite"], "n": r["n"]},
-        "rel error < 1e-4 vs float64 CPU reference, all finite",
-    )
-
-
-def matmul_dtypes(gpu):
-    cc = gpu["nvml"].get("compute_capability") or [0, 0]
-    return ["fp16"] + (["bf16", "tf32"] if cc[0] >= 8 else ["fp32"])
-
-
-def throughput_steps(report, opts, torch, steps, measured, sweep=None):
-    phases = report["phases_s"]
-    t0 = time.perf_counter()
-    for dt in ("fp16", "bf16", "tf32", "fp32"):
-        key = f"matmul_{dt}_tflops"
-
-        def measure(g, dt=dt, key=key):
-            if dt not in matmul_dtypes(g):
-                return []
-            g["figures"][key] = matmul_tflops(torch, g["_dev"], dt)
-            peak, floor = sku_reference(g["_sku"], "matmul", dt)
-            return evaluate_figure(
-                key,
-                g["figures"][key],
-                peak,
-                floor,
-                "TFLOP/s",
-                "(8192^3 matmul, CUDA events)",
-                bound=physical_bound(g["_sku"], "matmul", dt),
-            )
-
-        torch.backends.cuda.matmul.allow_tf32 = dt == "tf32"
-        for g, res in steps.step(key, measure):
-            add_checks(g, res)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    phases["matmul"] = _round(time.perf_counter() - t0)
-
-    def mem_bw(g):
-        g["figures"]["memory_bw_gbs"] = device_memory_bandwidth_gbs(torch, g["_dev"])
-        peak, floor = sku_reference(g["_sku"], "memory_bw")
-        return evaluate_figure(
-            "memory_bw_gbs",
-            g["figures"]["memory_bw_gbs"],
-            peak,
-            floor,
-            "GB/s",
-            "(1 GiB D2D copy, read+write)",
-            bound=physical_bound(g["_sku"], "memory_bw"),
-        )
-
-    def memtest(g):
-        r = memory_pattern_test(
-            torch, g["_dev"], opts.memtest_fraction, headroom_bytes=(4 << 30) if len(measured) > 1 else (1 << 30)
-        )
-        bad = sum(r["errors"].values())
-        return check(
-            "memory_pattern_test",
-            FAIL if bad or r["tested_gib"] == 0 else PASS,
-            r,
-            f"0 mismatches over {opts.memtest_fraction:.0%} of VRAM",
-            f"{bad} mismatching words" if bad else "",
-        )
-
-    for name, fn in (("memory_bw_gbs", mem_bw), ("memory_pattern_test", memtest)):
-        t0 = time.perf_counter()
-        for g, res in steps.step(name, fn):
-            add_checks(g, res)
-        phases[name] = _round(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for g in measured:  # a host-shared path: each GPU alone first
-        add_checks(g, guarded("pcie_bandwidth", pcie_checks, torch, g))
-    if len(measured) > 1:
-        report["host_checks"].append(guarded("host_copy_aggregate", aggregate_check, torch, measured))
-    phases["host_copies"] = _round(time.perf_counter() - t0)
-
-
-def pcie_checks(torch, g):
-    h2d, d2h = pcie_bandwidth_gbs(torch, g["_dev"])
-    g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = h2d, d2h
-    link_peak, link = interconnect.pcie_link_peak(g["nvml"])
-    peak, floor = sku_reference(g["_sku"], "pcie", link_peak)
-    note = "(256 MiB pinned copies, this GPU alone; peak from link Gen{} x{})".format(*link)
-    bound = physical_bound(None, "pcie", link_peak)
-    return [
-        evaluate_figure("h2d_gbs", h2d, peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"),
-        evaluate_figure("d2h_gbs", d2h, peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"),
-    ]
-
-
-def aggregate_check(torch, measured):
-    agg = interconnect.host_copy_aggregate(torch, [g["_dev"] for g in measured])
-    peaks = [interconnect.pcie_link_peak(g["nvml"])[0] for g in measured]
-    total_peak = None if None in peaks else sum(peaks)
-    alone = {d: sum(g["figures"].get(d + "_gbs", 0.0) for g in measured) for d in ("h2d", "d2h")}
-    measured_fig = {k: _round(v) for k, v in agg.items()}
-    measured_fig.update({d + "_sum_of_alone_gbs": _round(v) for d, v in alone.items()})
-    if total_peak is not None:
-        bound = physical_bound(None, "pcie", total_peak)
-        for k, v in agg.items():
-            if v > bound:
-                return check(
-                    "host_copy_aggregate",
-                    FAIL,
-                    measured_fig,
-                    {"max": bound, "unit": "GB/s"},
-                    f"measurement error: {k} {_round(v)} exceeds the GPUs' summed link peak {bound}",
-                )
-    share = ", ".join(
-        "{} {:.0%} of the sum of each GPU alone".format(d, agg[d + "_gbs"] / alone[d])
-        for d in ("h2d", "d2h")
-        if alone[d]
-    )
-    return check(
-        "host_copy_aggregate",
-        INFO,
-        measured_fig,
-        None,
-        "every GPU copying to/from the host at once: " + share + " (below 100 % the host's root ports or "
-        "memory are shared)",
-    )
-
-
-def run_burn_phase(report, opts, nvml, torch, measured):
-    t0 = time.perf_counter()
-    samplers, ecc_before = {}, {}
-    for g in measured:
-        ecc_before[g["index"]] = ecc_counts(nvml, nvml.nvmlDeviceGetHandleByIndex(g["index"]))
-        samplers[g["index"]] = LoadSampler(nvml, g["index"], 0.5)
-        samplers[g["index"]].start()
-    dtype = {g["index"]: "bf16" if (g["nvml"].get("compute_capability") or [0])[0] >= 8 else "fp16" for g in measured}
-    try:
-        series = burn(torch, [(g["index"], g["_dev"], dtype[g["index"]]) for g in measured], opts.burn_minutes)
-    except Exception as exc:
-        report["host_checks"].append(
-            check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}")
-        )
-        return
-    finally:
-        loads = {k: s.stop() for k, s in samplers.items()}
-    for g in measured:
-        idx, load, s = g["index"], loads[g["index"]], series.get(g["index"], [])
-        limit = min(opts.max_temperature_c, g["nvml"].get("temperature_slowdown_c") or opts.max_temperature_c)
-        ecc_after = ecc_counts(nvml, nvml.nvmlDeviceGetHandleByIndex(idx))
-        g["checks"].extend(
-            evaluate_burn(
-                s,
-                opts.burn_tolerance,
-                ecc_before[idx],
-                ecc_after,
-                load["clock_events"],
-                load["temperature_c_max"],
-                limit,
-            )
-        )
-        g["burn"] = {
-            "dtype": dtype[idx],
-            "minutes": opts.burn_minutes,
-            "tflops_series": [_round(v, 1) for v in s],
-            "samples": load,
-        }
-        if s:
-            g["figures"][f"burn_{dtype[idx]}_tflops_median"] = statistics.median(s)
-    report["phases_s"]["burn"] = _round(time.perf_counter() - t0)
-
-
-def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
-    t0 = time.perf_counter()
-    labels = ["gpu{}".format(g["index"]) for g in measured]
-    kinds, links, peaks = interconnect.topology([g["nvml"] for g in measured])
-    handles = [nvml.nvmlDeviceGetHandleByIndex(g["index"]) for g in measured]
-    n = len(measured)
-    nvml_status = [[None if i == j else p2p_status(nvml, handles[i], handles[j]) for j in range(n)] for i in range(n)]
-    cuda_idx = [g["cuda_index"] for g in measured]
-    multi = {
-        "gpus": [g["index"] for g in measured],
-        "labels": labels,
-        "link_kind": kinds,
-        "nvlink_links": links,
-        "link_peak_gbs": peaks,
-        "p2p_nvml_status": nvml_status,
-    }
-    report["multi_gpu"] = multi
-    try:
-        access = interconnect.cuda_peer_access(torch, cuda_idx)
-        multi["p2p_cuda_access"] = access
-        report["host_checks"].append(evaluate_p2p_access(access, nvml_status, opts.require_p2p, labels))
-    except Exception as exc:
-        report["host_checks"].append(check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300]))
-    try:
-        one, both = interconnect.peer_bandwidth(torch, cuda_idx)
-        multi["p2p_oneway_gbs"] = [[_round(v) for v in row] for row in one]
-        multi["p2p_bidirectional_gbs"] = [[_round(v) for v in row] for row in both]
-        report["host_checks"].append(evaluate_p2p_bandwidth("p2p_bandwidth_oneway", one, peaks, kinds, labels))
-        report["host_checks"].append(
-            evaluate_p2p_bandwidth("p2p_bandwidth_bidirectional", both, peaks, kinds, labels, 2)
-        )
-    except Exception as exc:
-        report["host_checks"].append(
-            check("p2p_bandwidth", FAIL, None, None, f"peer copies raised {type(exc).__name__}: {str(exc)[:300]}")
-        )
-    report["phases_s"]["p2p"] = _round(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    torch.cuda.empty_cache()
-    result = sweep.collect()
-    multi["allreduce"] = result
-    pair_kinds = [kinds[i][j] for i in range(n) for j in range(n) if i != j]
-    kind = "nvlink" if all(k == "nvlink" for k in pair_kinds) else "pcie"
-    pair_peaks = [peaks[i][j] for i in range(n) for j in range(n) if i != j]
-    link_peak = None if None in pair_peaks else min(pair_peaks)
-    report["host_checks"].append(evaluate_allreduce(result, kind, link_peak))
-    report["phases_s"]["allreduce"] = _round(time.perf_counter() - t0)
