@@ -124,8 +124,10 @@ def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console)
 
 def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResult, targeted: list[str],
            console: Console, items: list) -> list:
-    """SSH reachability pre-flight of the targeted SSH hosts (site and smoke rollouts)."""
-    if not getattr(args, "probe", False):
+    """The separate SSH reachability pre-flight, for --probe-strict only: nothing runs unless every
+    targeted SSH host passes. Otherwise the playbook's own first play (reachability.yml) probes the
+    hosts inside the run, without a second ansible-playbook process (bench/README.md: its cost)."""
+    if not (getattr(args, "probe", False) and getattr(args, "probe_strict", False)):
         return []
     from . import probe, reachability
 
@@ -272,7 +274,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return _record(report, run_dir, console)
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
-    cli_vars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout}
+    cli_vars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout,
+                # the reachability play of site/smoke: on unless --no-probe, or already done (strict)
+                "autoglm_reachability": bool(getattr(args, "probe", False)) and not probes}
     if action == "smoke":
         cli_vars["gpu_smoke_level"] = args.level
     try:

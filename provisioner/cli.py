@@ -40,10 +40,12 @@ def _add_rollout_flags(parser: argparse.ArgumentParser) -> None:
                               "threshold must be exceeded, not equalled (N=0 stops on the first failure; "
                               "N=25 in a batch of 4 stops at 2 failures, not at 1)")
     rollout.add_argument("--no-probe", dest="probe", action="store_false",
-                         help="skip the SSH reachability pre-flight (by default every SSH host is probed in "
-                              "parallel first; hosts that fail it are reported and left out of the run)")
+                         help="skip the reachability play (by default site and smoke start with one module run "
+                              "per host through Ansible's connection; hosts that fail it are reported with the "
+                              "reason and left out of the run)")
     rollout.add_argument("--probe-strict", action="store_true",
-                         help="stop before the run (exit 4) when any host fails the reachability pre-flight")
+                         help="probe every SSH host first, in a separate run, and stop (exit 4) before anything "
+                              "else runs when any fails")
     rollout.add_argument("--retry-failed", nargs="?", const=rundir.LATEST, metavar="RUN",
                          help="run only the hosts that failed, were unreachable, were not reached or "
                               "were cut short by an interruption in RUN (default: the latest run)")

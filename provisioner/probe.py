@@ -8,7 +8,6 @@ behave exactly as in the run. Each host's first failure is sorted into the categ
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import tempfile
 import time
@@ -19,36 +18,12 @@ import ansible_runner
 from . import paths, settings
 from .inventory.inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
+from .results.connection import REACHABILITY_TASK, categorise
 from .runner import Cancellation, RunOptions, ensure_ansible_on_path
 from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
 CONNECT_TIMEOUT_S = 10
-# (category, pattern in Ansible's message), first match wins; unreachable and failed results alike.
-_RULES = [
-    ("host_key_changed", r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed"),
-    ("host_key_unknown", r"Host key verification failed|No \S+ host key is known|host key .* not known"),
-    ("dns", r"Could not resolve hostname|Name or service not known|Temporary failure in name resolution"),
-    ("refused", r"Connection refused"),
-    ("timeout", r"timed out|Connection timeout|Timeout"),
-    ("unreachable", r"No route to host|Network is unreachable"),
-    ("auth", r"Permission denied|Authentication failed|Too many authentication failures"),
-    ("sudo_password", r"Missing sudo password|Incorrect sudo password|a password is required|incorrect password"),
-    ("sudo_denied", r"is not in the sudoers file|not allowed to execute|sudo: (command )?not found|"
-                    r"may not run sudo"),
-    ("no_python", r"python[0-9.]*: (command )?not found|interpreter .* not found|No such file or directory.*python|"
-                  r"python.*No such file|Failed to find required executable python|"
-                  r"module interpreter .* was not found"),
-]
-
-
-def categorise(text: str) -> str:
-    for category, pattern in _RULES:
-        if re.search(pattern, text, re.IGNORECASE | re.DOTALL):
-            return category
-    return "error"
-
-
 def _message(res: dict) -> str:
     parts = [str(res.get(key, "")) for key in ("msg", "module_stderr", "stderr", "module_stdout")]
     return " ".join(p.strip() for p in parts if p and p.strip())
@@ -82,12 +57,11 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         return []
     started = time.monotonic()
     outcome: dict[str, tuple[str, str, float]] = {}
-    last_task = "Reach the host"
 
     def on_event(event: dict) -> bool:
         data = event.get("event_data", {})
         host, kind = data.get("host"), event.get("event", "")
-        if host and host not in outcome and kind == "runner_on_ok" and data.get("task", "").startswith(last_task):
+        if host and host not in outcome and kind == "runner_on_ok" and data.get("task", "") == REACHABILITY_TASK:
             outcome[host] = ("ok", "login, Python and become work through Ansible's connection",
                              time.monotonic() - started)
         elif host and host not in outcome and kind in ("runner_on_failed", "runner_on_unreachable"):

@@ -20,6 +20,8 @@ PROJECT_VARIABLES = {
     "autoglm_run_dir": {"type": "path", "description": "The run directory; set by the CLI."},
     "autoglm_batch": {"type": "raw", "description": "Rollout batch size (Ansible serial forms)."},
     "autoglm_max_fail_percentage": {"type": "int", "description": "Stop the rollout above this share."},
+    "autoglm_reachability": {"type": "bool", "description": "The reachability play at the start of site and "
+                                                             "smoke (false = --no-probe); set by the CLI."},
 }
 
 # Variables that were replaced, with what replaced them: an inventory still setting one gets an error

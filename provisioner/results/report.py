@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
 from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
+from . import connection
 from .facts import role_facts
 from .smoke import Judgement
 
@@ -89,6 +90,10 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     fleet: dict[str, dict] = field(default_factory=dict)  # per-host slow-node flags (results.smoke)
     _stats_seen: bool = False
+    # The reachability play at the start of site/smoke runs on every host before the rollout's
+    # batches: a host that passed it but ran nothing after it was not run (the rollout stopped).
+    _preflight_seen: bool = False
+    _past_preflight: set[str] = field(default_factory=set)
 
     def host(self, name: str) -> HostResult:
         return self.hosts.setdefault(name, HostResult())
@@ -97,6 +102,11 @@ class RunReport:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         host = data.get("host")
+        if host and kind.startswith("runner_on_"):
+            if data.get("task") == connection.REACHABILITY_TASK:
+                self._preflight_seen = True
+            else:
+                self._past_preflight.add(host)
         if kind == "runner_on_start" and host:  # a task started on it: the host was reached by the run
             self.host(host)
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
@@ -119,6 +129,17 @@ class RunReport:
             result.facts.update(role_facts(res.get("ansible_facts") or {}))
         elif kind == "runner_on_skipped":
             result.skipped += 1
+        elif data.get("task") == connection.REACHABILITY_TASK and kind in ("runner_on_unreachable", "runner_on_failed"):
+            # The reachability play at the start of site and smoke: the host is left out of the run
+            # (Ansible drops failed and unreachable hosts from later plays), reported as the
+            # separate pre-flight reports it, with the category of why.
+            unreachable = kind == "runner_on_unreachable"
+            result.unreachable += unreachable
+            result.failed += not unreachable
+            text = _message(res)
+            result.failures.append({"task": connection.REACHABILITY_STEP,
+                                    "kind": "unreachable" if unreachable else "failed",
+                                    "message": f"{connection.categorise(text)}: {text} (left out of the run)"})
         elif kind == "runner_on_unreachable":
             result.unreachable += 1
             result.failures.append({"task": task_name(data), "kind": "unreachable", "message": _message(res)})
@@ -159,7 +180,8 @@ class RunReport:
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         for result in self.hosts.values():
             result.cut_short = self.interrupted
-        missing = [h for h in self.targeted if h not in self.hosts]
+        missing = [h for h in self.targeted if h not in self.hosts or (
+            self._preflight_seen and h not in self._past_preflight and not self.hosts[h].failures)]
         for name in missing:
             self.hosts[name] = HostResult(not_run=True)
         if missing and not self.interrupted:

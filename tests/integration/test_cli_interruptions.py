@@ -121,7 +121,7 @@ def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli,
     try:
         inv = write_inventory(tmp_path / "hosts.yml", {"hung": {"ansible_host": "127.0.0.1",
                                                                   "ansible_port": sshd.port}})
-        proc = _start(cli, "smoke", str(inv), "--plain")
+        proc = _start(cli, "smoke", str(inv), "--plain", "--probe-strict")  # the separate pre-flight
         assert sshd.accepted.wait(60), "the probe never connected"
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
@@ -131,6 +131,27 @@ def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli,
     assert "interrupted during the reachability pre-flight" in out
     report = cli.report()
     assert report["interrupted"] is True and report["hosts"]["hung"]["status"] == "not_run"
+    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
+    assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT], ids=lambda s: s.name)
+def test_signal_during_the_runs_reachability_play_exits_130_and_the_host_is_retried(cli, tmp_path, sig):
+    """Without --probe-strict the pre-flight is the playbook's first play: an interrupt there is an
+    interrupt of the run (partial report, the host cut short), and --retry-failed picks it up."""
+    sshd = _SilentSshd()
+    try:
+        inv = write_inventory(tmp_path / "hosts.yml", {"hung": {"ansible_host": "127.0.0.1",
+                                                                  "ansible_port": sshd.port}})
+        proc = _start(cli, "smoke", str(inv), "--plain")
+        assert sshd.accepted.wait(60), "the reachability play never connected"
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        sshd.close()
+    assert proc.returncode == 130, out
+    report = cli.report()
+    assert report["interrupted"] is True and report["hosts"]["hung"]["status"] in ("interrupted", "not_run"), report
     retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
     assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
 

@@ -74,19 +74,24 @@ def test_reachability_preflight_leaves_dead_hosts_out_or_stops_the_run(cli, tmp_
     inv = write_inventory(tmp_path / "hosts.yml", {
         "dead.example": {"ansible_host": "127.0.0.1", "ansible_port": 9},  # nothing listens: refused
         "alive": local(gpu_smoke_require_gpu=False)})
+    # By default the pre-flight is the playbook's first play (reachability.yml), inside the one
+    # ansible-playbook process: the dead host is reported with the category and left out.
     run = cli("smoke", str(inv), "--level", "quick", "--plain")
     report = cli.report()
     assert run.returncode == 4, run.stdout
-    assert "reachability pre-flight: 0 of 1 SSH host(s) ready" in run.stdout
+    assert "reachability pre-flight" not in run.stdout.split("autoglm-provision smoke:")[0]  # no separate step
     dead = report["hosts"]["dead.example"]
     assert dead["status"] == "unreachable" and dead["failures"][0]["task"] == "reachability pre-flight"
     assert dead["failures"][0]["message"].startswith("refused:")
+    assert dead["failures"][0]["message"].endswith("(left out of the run)")
+    assert len(dead["failures"]) == 1  # nothing after the pre-flight was tried on it
     assert report["hosts"]["alive"]["status"] == "ok"
-    assert (cli.latest() / "hosts.limit").read_text() == "alive\n"
 
     strict = cli("smoke", str(inv), "--level", "quick", "--plain", "--probe-strict")
     assert strict.returncode == 4 and "nothing was run" in strict.stdout
+    assert "reachability pre-flight: 0 of 1 SSH host(s) ready" in strict.stdout  # the separate pre-flight
 
     unprobed = cli("smoke", str(inv), "--level", "quick", "--plain", "--no-probe")
     assert unprobed.returncode == 4
-    assert cli.report()["hosts"]["dead.example"]["failures"][0]["task"] == "Gathering Facts"  # Ansible's own view
+    first = cli.report()["hosts"]["dead.example"]["failures"][0]["task"]
+    assert first == "common : Gather facts (every subset but the caller's environment)"  # Ansible's own view

@@ -21,8 +21,12 @@ def test_site_lists_gpu_smoke_last():
     for playbook in ("site", "check", "smoke"):
         plays = yaml.safe_load((paths.PLAYBOOKS / f"{playbook}.yml").read_text())
         assert plays[-1]["roles"][-1]["role"] == "autoglm.provision.gpu_smoke", playbook
-    check_role = yaml.safe_load((paths.PLAYBOOKS / "check.yml").read_text())[-1]["roles"][-1]
-    assert check_role["vars"]["gpu_smoke_level"] == "quick"
+    # check runs the quick level whatever the inventory says: check.yml sets the read-only switch,
+    # and the role's vars (which an inventory cannot override) derive the level from it.
+    assert yaml.safe_load((paths.PLAYBOOKS / "check.yml").read_text())[-1]["vars"]["autoglm_action"] == "check"
+    role_vars = yaml.safe_load((paths.ROLES / "gpu_smoke" / "vars" / "main.yml").read_text())
+    assert role_vars["gpu_smoke__level"] == "{{ 'quick' if gpu_smoke__read_only else gpu_smoke_level }}"
+    assert "autoglm_action" in role_vars["gpu_smoke__read_only"]
 
 
 def test_site_fails_a_host_whose_smoke_test_fails(cli, container, tmp_path):
@@ -43,8 +47,10 @@ def test_site_fails_a_host_whose_smoke_test_fails(cli, container, tmp_path):
 
 
 def test_host_needing_no_gpu_passes_idempotently_and_check_mode_is_clean(cli, container, tmp_path):
+    # gpu_smoke_level in the inventory: `check` must run quick all the same (its read-only switch
+    # wins over the inventory), while `smoke --level` chooses.
     inv = write_inventory(tmp_path / "hosts.yml",
-                          {container: podman_host(container, gpu_smoke_require_gpu=False)})
+                          {container: podman_host(container, gpu_smoke_require_gpu=False, gpu_smoke_level="standard")})
     first = cli("smoke", str(inv), "--plain", "--level", "standard", "--tags", "gpu_smoke")
     host = cli.report()["hosts"][container]
     assert first.returncode == 0, first.stdout + first.stderr

@@ -145,3 +145,43 @@ def test_a_host_whose_first_task_started_is_interrupted_not_not_run():
     report.interrupted = True
     report.finish(None, "canceled", 1.0)
     assert report.hosts["a"].status == "interrupted" and report.hosts["b"].status == "not_run"
+
+
+def test_the_reachability_play_reports_hosts_left_out_with_the_category_of_why():
+    """site/smoke start with playbooks/reachability.yml; its failures read as the pre-flight's did."""
+    import yaml
+
+    from provisioner import paths
+    from provisioner.results import connection
+
+    task = yaml.safe_load((paths.PLAYBOOKS / "reachability.yml").read_text())[0]["tasks"][0]["name"]
+    assert task == connection.REACHABILITY_TASK  # the report recognises the play by this name
+    refused = "Failed to connect to the host via ssh: ssh: connect to host 127.0.0.1 port 9: Connection refused"
+    report = feed(make(), [
+        ev("runner_on_unreachable", "dead", task=task, res={"msg": refused, "unreachable": True}),
+        ev("runner_on_failed", "nosudo", task=task, res={"msg": "Missing sudo password"}),
+        ev("runner_on_ok", "alive", task=task, res={"ping": "pong"}),
+    ])
+    dead, nosudo = report.hosts["dead"], report.hosts["nosudo"]
+    assert dead.status == "unreachable" and dead.failures == [{
+        "task": "reachability pre-flight", "kind": "unreachable",
+        "message": f"refused: {refused} (left out of the run)"}]
+    assert nosudo.status == "failed" and nosudo.failures[0]["message"].startswith("sudo_password: ")
+    assert report.hosts["alive"].status == "ok"
+    report.finish(4, "failed", 1.0)
+    assert report.exit_code() in (EXIT_HOST_FAILED, EXIT_UNREACHABLE)
+
+
+def test_a_host_that_only_passed_the_reachability_play_was_not_run():
+    """The rollout stopped after the canary: the later waves passed the pre-flight play (which runs on
+    every host first) but ran nothing after it, so they are not_run, as before the play existed."""
+    from provisioner.results import connection
+
+    report = RunReport(run_id="r1", action="site", inventory="inv.yml", targeted=["canary", "wave"])
+    feed(report, [ev("runner_on_start", h, task=connection.REACHABILITY_TASK) for h in ("canary", "wave")]
+         + [ev("runner_on_ok", h, task=connection.REACHABILITY_TASK, res={"ping": "pong"}) for h in ("canary", "wave")]
+         + [ev("runner_on_failed", "canary", task="Install", role="kernel", res={"msg": "boom"})]
+         + [ev("playbook_on_stats", ok={"canary": 1, "wave": 1}, failures={"canary": 1})])
+    report.finish(2, "failed", 1.0)
+    assert report.hosts["canary"].status == "failed" and report.hosts["wave"].status == "not_run"
+    assert any("were not run" in w for w in report.warnings)
