@@ -115,45 +115,45 @@ class _SilentSshd:
         self.sock.close()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
-def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli, tmp_path, sig):
+def _signal_smoke_on_a_hung_host(cli, tmp_path, sig, *flags: str):
+    """`smoke` against a host whose sshd accepts and never answers; ``sig`` once it connected.
+    Returns the inventory, the CLI's exit status and its output."""
     sshd = _SilentSshd()
     try:
         inv = write_inventory(tmp_path / "hosts.yml", {"hung": {"ansible_host": "127.0.0.1",
                                                                   "ansible_port": sshd.port}})
-        proc = _start(cli, "smoke", str(inv), "--plain", "--probe-strict")  # the separate pre-flight
+        proc = _start(cli, "smoke", str(inv), "--plain", *flags)
         assert sshd.accepted.wait(60), "the probe never connected"
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
     finally:
         sshd.close()
-    assert proc.returncode == 130, out
+    return inv, proc.returncode, out
+
+
+def _assert_retry_picks_the_hung_host(cli, inv, report):
+    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
+    assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_signal_during_reachability_preflight_exits_130_with_partial_report(cli, tmp_path, sig):
+    inv, returncode, out = _signal_smoke_on_a_hung_host(cli, tmp_path, sig, "--probe-strict")  # separate pre-flight
+    assert returncode == 130, out
     assert "interrupted during the reachability pre-flight" in out
     report = cli.report()
     assert report["interrupted"] is True and report["hosts"]["hung"]["status"] == "not_run"
-    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
-    assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
+    _assert_retry_picks_the_hung_host(cli, inv, report)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT], ids=lambda s: s.name)
-def test_signal_during_the_runs_reachability_play_exits_130_and_the_host_is_retried(cli, tmp_path, sig):
+def test_signal_during_the_runs_reachability_play_exits_130_and_the_host_is_retried(cli, tmp_path):
     """Without --probe-strict the pre-flight is the playbook's first play: an interrupt there is an
     interrupt of the run (partial report, the host cut short), and --retry-failed picks it up."""
-    sshd = _SilentSshd()
-    try:
-        inv = write_inventory(tmp_path / "hosts.yml", {"hung": {"ansible_host": "127.0.0.1",
-                                                                  "ansible_port": sshd.port}})
-        proc = _start(cli, "smoke", str(inv), "--plain")
-        assert sshd.accepted.wait(60), "the reachability play never connected"
-        proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        sshd.close()
-    assert proc.returncode == 130, out
+    inv, returncode, out = _signal_smoke_on_a_hung_host(cli, tmp_path, signal.SIGINT)
+    assert returncode == 130, out
     report = cli.report()
     assert report["interrupted"] is True and report["hosts"]["hung"]["status"] in ("interrupted", "not_run"), report
-    retry = cli("smoke", str(inv), "--plain", "--retry-failed", "--no-probe", "--tags", "never")
-    assert f"retrying 1 host(s) from run {report['run_id']}: hung" in retry.stdout, retry.stdout
+    _assert_retry_picks_the_hung_host(cli, inv, report)
 
 
 def test_kill_9_mid_run_leaves_readers_working_and_next_start_sweeps(cli, tmp_path):
