@@ -180,6 +180,30 @@ def ensure_ansible_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
+def event_file_writer(events_dir: Path) -> Callable[[dict], None]:
+    """Writes each event where and as ansible-runner does (``job_events/<counter>-<uuid>.json``,
+    mode 0600, through a temporary name), in one C-encoded ``json.dumps``. Runner's own writer
+    (``json.dump`` through a codecs stream: pure-Python encoding, one write per token) was the
+    largest cost of the CLI process, about 1 ms per event, ~2400 events per 10 hosts of ``site``."""
+
+    made: list[bool] = []
+
+    def write(event: dict) -> None:
+        if "uuid" not in event or "counter" not in event:
+            return
+        if not made:
+            events_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            made.append(True)
+        final = events_dir / f"{event['counter']}-{event['uuid']}.json"
+        temporary = final.with_name(final.name + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(event))
+        os.replace(temporary, final)
+
+    return write
+
+
 @dataclass
 class RunOutcome:
     """How ansible-playbook ended: runner's status and rc, the time it took, why it was cut short
@@ -209,9 +233,12 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     ensure_ansible_on_path()
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
 
+    write_event = event_file_writer(private_data_dir / "artifacts" / run_id / "job_events")
+
     def handler(event: dict) -> bool:
         events(event)
-        return True  # keep ansible-runner's own artifact files
+        write_event(event)
+        return False  # written: ansible-runner need not write it again
 
     started = time.monotonic()
     runner, interrupted = None, None
