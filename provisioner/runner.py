@@ -184,7 +184,8 @@ def event_file_writer(events_dir: Path) -> Callable[[dict], None]:
     """Writes each event where and as ansible-runner does (``job_events/<counter>-<uuid>.json``,
     mode 0600, through a temporary name), in one C-encoded ``json.dumps``. Runner's own writer
     (``json.dump`` through a codecs stream: pure-Python encoding, one write per token) was the
-    largest cost of the CLI process, about 1 ms per event, ~2400 events per 10 hosts of ``site``."""
+    largest item in a cProfile of the CLI process; unprofiled, this saves ~0.2 s of CPU per 2,400
+    events (10 hosts of ``site``)."""
 
     made: list[bool] = []
 
