@@ -192,7 +192,7 @@ def event_file_writer(events_dir: Path) -> Callable[[dict], None]:
     def write(event: dict) -> None:
         if "uuid" not in event or "counter" not in event:
             return
-        if not made:
+        if not made:  # late, not at set-up: runner makes artifacts/<ident> 0700 first; made earlier it would not be
             events_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             made.append(True)
         final = events_dir / f"{event['counter']}-{event['uuid']}.json"

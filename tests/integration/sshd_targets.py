@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("AUTOGLM_TEST_IMAGE", "localhost/autoglm-debian12:latest")
 HOST_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+GATEWAY = "10.88.0.1"  # podman's default bridge: this machine, as the containers see it
 os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "scripts" / "containers.conf"))
 
 

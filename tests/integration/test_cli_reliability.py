@@ -9,6 +9,7 @@ import threading
 import time
 
 from .conftest import CLI, IMAGE, ROOT, needs_podman, podman_host, write_inventory
+from .sshd_targets import GATEWAY
 
 pytestmark = [needs_podman]
 
@@ -48,8 +49,6 @@ def test_host_lost_mid_run_is_unreachable_and_retry_picks_it_up(cli, tmp_path):
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", *names], capture_output=True, check=False)
 
-
-GATEWAY = "10.88.0.1"  # podman's default bridge: this machine, as the containers see it
 
 
 @contextlib.contextmanager
