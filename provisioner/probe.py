@@ -19,7 +19,7 @@ from . import paths, settings
 from .inventory.inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
 from .results.connection import REACHABILITY_TASK, categorise
-from .runner import Cancellation, RunOptions, ensure_ansible_on_path
+from .runner import Cancellation, RunOptions, ensure_ansible_on_path, runner_arguments
 from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
@@ -92,9 +92,8 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
             runner = ansible_runner.run(
                 private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
                 inventory=[str(s) for s in inv.sources], envvars=envvars,
-                cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None, quiet=True,
-                event_handler=on_event, cancel_callback=cancel, settings={"pexpect_timeout": 0.5},
-                suppress_env_files=True)
+                cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None,
+                event_handler=on_event, cancel_callback=cancel, **runner_arguments())
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)

@@ -24,12 +24,25 @@ def test_check_this_machine_writes_reports_and_report_replays_them(cli):
     assert (runner_dir / "job_events").is_dir() and any((runner_dir / "job_events").iterdir())
     env = json.loads((runner_dir / "command").read_text())["env"]
     assert env.get("ANSIBLE_PIPELINING") == "True" and env.get("ANSIBLE_HOST_KEY_CHECKING") == "True"
+    # Facts stay in memory, as with ansible-playbook: not runner's jsonfile cache in the artifacts.
+    assert "ANSIBLE_CACHE_PLUGIN" not in env and not (runner_dir / "fact_cache").exists()
 
     replay = cli("report", "--plain")
     assert replay.returncode == result.returncode
     assert report["run_id"] in replay.stdout and "localhost" in replay.stdout
     as_json = cli("report", report["run_id"], "--json")
     assert json.loads(as_json.stdout)["run_id"] == report["run_id"]
+
+
+def test_the_callers_fact_cache_setting_is_kept(cli, tmp_path):
+    # ansible-runner used to force its own jsonfile cache over the caller's; a site that caches
+    # facts (e.g. for `gathering = smart` across runs) gets its own cache filled.
+    cache = tmp_path / "facts"
+    result = cli("check", "--plain", env={"ANSIBLE_CACHE_PLUGIN": "jsonfile",
+                                          "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache)})
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    cached = json.loads(next(cache.iterdir()).read_text())
+    assert cached  # the host's facts, written by Ansible's jsonfile plugin where the caller said
 
 
 def test_secret_env_does_not_reach_runner_artifacts(cli):
