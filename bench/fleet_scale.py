@@ -19,7 +19,9 @@ masters are closed afterwards, as the CLI does, so no variant inherits another's
 Per run: wall seconds; controller CPU seconds (this process's finished children: ansible-playbook
 or the CLI, their forks and ssh clients); host-tasks (ok + failed + skipped + unreachable summed
 over hosts, from the play recap or the CLI's report.json, which counts the same events); the
-targets' own CPU (cpuacct of the N containers' cgroups, where cgroup v1 accounting exists).
+targets' own CPU (cpuacct of the N containers' cgroups, where cgroup v1 accounting exists); and
+the controller CPU split by process: the CLI's own process, ansible-playbook's main process, its
+forked workers, and the rest (ssh clients), from bench/cpu_by_process/sitecustomize.py.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from provisioner import paths, settings  # noqa: E402
 from tests.integration.sshd_targets import GATEWAY, SshdFleet  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
+CPU_BY_PROCESS = Path(__file__).resolve().parent / "cpu_by_process"  # its sitecustomize logs each process's CPU
 PLAYBOOK = paths.PLAYBOOKS / "site.yml"
 # The roles that run in a container on this machine, named so the set stays fixed while site.yml
 # grows ("untagged" = common). Left out: nvidia_driver (no GPU, no kernel modules to build),
@@ -191,6 +194,23 @@ def outcome(variant: str, stdout: str, workdir: Path) -> tuple[int, int, int, in
             sum(int(r[1]) + int(r[3]) + int(r[4]) + int(r[5]) for r in recap))
 
 
+def cpu_by_process(log: Path, controller_cpu: float) -> dict[str, float]:
+    """The run's controller CPU by process, from the per-process log (the last entry per pid)."""
+    last = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
+        entry = json.loads(line)
+        last[entry["pid"]] = entry
+    split = {"cli": 0.0, "playbook_main": 0.0, "playbook_workers": 0.0}
+    for entry in last.values():
+        if entry["program"] == "autoglm-provision":
+            split["cli"] += entry["cpu_s"]
+        elif entry["program"] == "ansible-playbook":
+            split["playbook_workers" if entry["forked"] else "playbook_main"] += entry["cpu_s"]
+    split = {key: round(value, 2) for key, value in split.items()}
+    split["other"] = round(controller_cpu - sum(split.values()), 2)  # ssh clients, non-Python helpers
+    return split
+
+
 def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path, fleet: SshdFleet) -> dict:
     control_dir = Path(tempfile.mkdtemp(prefix="agp-bcp-"))
     run_dir = workdir / "rundir"
@@ -204,6 +224,9 @@ def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path, 
                "-e", "autoglm_action=site", "-e", f"autoglm_run_dir={run_dir}"]
     env, cwd = variant_env(variant, count, workdir)
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
+    cpu_log = control_dir / "cpu-by-process.jsonl"
+    env["FLEET_CPU_LOG"] = str(cpu_log)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(CPU_BY_PROCESS), env.get("PYTHONPATH"))))
     targets_before = target_cpu_s(fleet, count)
     started, cpu_before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600, check=False)
@@ -213,12 +236,14 @@ def run_variant(variant: str, inventory: Path, count: int, args, workdir: Path, 
     # Controller CPU of the run (ansible-playbook, its workers, ssh clients; not the targets' CPU and
     # not daemonised ControlPersist masters): far less sensitive to other load than wall time.
     controller_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    split = cpu_by_process(cpu_log, controller_cpu)
     close_masters(control_dir)
     hosts, changed, failed, host_tasks = outcome(variant, proc.stdout, workdir)
     result = {"variant": variant, "n": count, "wall_s": round(wall, 2), "controller_cpu_s": round(controller_cpu, 2),
               "host_tasks": host_tasks, "rc": proc.returncode, "hosts": hosts, "changed": changed, "failed": failed,
               "targets_cpu_s": None if targets_before is None or targets_after is None
-              else round(targets_after - targets_before, 2), "load": round(os.getloadavg()[0], 1)}
+              else round(targets_after - targets_before, 2), "load": round(os.getloadavg()[0], 1),
+              "cpu_by_process_s": split}
     if hosts != count or failed or proc.returncode:
         (workdir / f"fail-{variant}-{count}-{int(started)}.log").write_text(proc.stdout + proc.stderr)
     print(json.dumps(result), flush=True)
@@ -262,6 +287,20 @@ def table(results: list[dict], sizes: list[int]) -> str:
                 f"| {n} | {v} | {len(rs)} | {spread(wall)} | {spread(cpu)} | {spread(per_task)} "
                 f"| {statistics.median(cpu) / n:.2f} | {tasks} | {spread(targets)} | {sum(r['changed'] for r in rs)} "
                 f"| {base_wall / statistics.median(wall):.2f}x | {base_cpu / statistics.median(cpu):.2f}x |")
+    return "\n".join(lines)
+
+
+def process_table(results: list[dict], sizes: list[int]) -> str:
+    """Where each variant's controller CPU goes: medians (min-max) per process kind."""
+    kinds = ("cli", "playbook_main", "playbook_workers", "other")
+    lines = ["| N | variant | the CLI's process s | ansible-playbook main s | its workers s | ssh and other s |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for n in sizes:
+        for v in VARIANTS:
+            rs = [r for r in results if r["variant"] == v and r["n"] == n and r.get("cpu_by_process_s")]
+            if rs:
+                cells = " | ".join(spread([r["cpu_by_process_s"][k] for r in rs], ".2f") for k in kinds)
+                lines.append(f"| {n} | {v} | {cells} |")
     return "\n".join(lines)
 
 
@@ -324,6 +363,7 @@ def main() -> int:
                 cache.stop()
             save(out, args.workdir)
     print("\n" + table(out["results"], sizes))
+    print("\n" + process_table(out["results"], sizes))
     print(f"\nraw results: {args.workdir / 'results.json'}")
     return 0
 
