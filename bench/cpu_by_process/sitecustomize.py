@@ -1,8 +1,9 @@
 """Per-process CPU for fleet_scale.py: every Python process of a timed run (the CLI, ansible-playbook
 and its forked workers) appends its own CPU seconds to $FLEET_CPU_LOG when it ends, by exit or by
-os._exit (how Ansible's workers end). Loaded through PYTHONPATH only for the timed runs; neither
-the controller's Python nor the venv has a sitecustomize of its own for this to shadow. Cost: one
-getrusage and one short append per process (about 1,050 worker processes per run at N=10)."""
+os._exit (how Ansible's workers end). Loaded through PYTHONPATH only for the timed runs, the same
+for every variant; there it shadows any sitecustomize of the system's Python (Debian 12's has none;
+Ubuntu's is the apport crash hook, which the runs do not need). Cost: one getrusage and one short
+append per process (about 1,050 worker processes per run at N=10)."""
 
 import json
 import os
