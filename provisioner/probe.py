@@ -16,6 +16,7 @@ from pathlib import Path
 import ansible_runner
 
 from . import paths, settings
+from .events import EVENTS_FILE, EventFollower, stream_env
 from .inventory.inventory import Inventory
 from .reachability import SSH_CONNECTIONS, ProbeResult
 from .results.connection import REACHABILITY_TASK, categorise
@@ -58,7 +59,7 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
     started = time.monotonic()
     outcome: dict[str, tuple[str, str, float]] = {}
 
-    def on_event(event: dict) -> bool:
+    def on_event(event: dict) -> None:
         data = event.get("event_data", {})
         host, kind = data.get("host"), event.get("event", "")
         if host and host not in outcome and kind == "runner_on_ok" and data.get("task", "") == REACHABILITY_TASK:
@@ -68,7 +69,6 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
             text = _message(data.get("res") or {})
             outcome[host] = (categorise(text), f"{data.get('task', '')}: {text}"[:400],
                              time.monotonic() - started)
-        return True
 
     with tempfile.TemporaryDirectory(prefix="agp-probe-") as private:
         limit = Path(private) / "hosts.limit"
@@ -82,18 +82,21 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         if options.forks:
             envvars["ANSIBLE_FORKS"] = str(options.forks)
         envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="agp-pcp-")
+        events_file = Path(private) / EVENTS_FILE
+        envvars.update(stream_env(events_file))
         probe_options = RunOptions(limit=f"@{limit}", private_key=options.private_key, user=options.user,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
                                    vault_password_file=options.vault_password_file)
         passwords = probe_options.prompt_answers()
         ensure_ansible_on_path()
-        with Cancellation() as cancel:  # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
+        # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
+        with Cancellation() as cancel, EventFollower(events_file, on_event):
             runner = ansible_runner.run(
                 private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
                 inventory=[str(s) for s in inv.sources], envvars=envvars,
                 cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None,
-                event_handler=on_event, cancel_callback=cancel, **runner_arguments())
+                event_handler=lambda event: False, cancel_callback=cancel, **runner_arguments())
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)

@@ -1,6 +1,7 @@
 """Run one playbook through ansible-runner's Python API, with clean cancellation on
-SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets. Every runner event goes to
-the caller's event sink; what the run came to is the returned :class:`RunOutcome`."""
+SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets. Every event goes to the
+caller's event sink (the playbook's through :mod:`provisioner.events`); what the run came to is
+the returned :class:`RunOutcome`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import ansible_runner
 
 from . import settings
+from .events import EVENTS_FILE, EventFollower, stream_env
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -190,31 +192,6 @@ def ensure_ansible_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-def event_file_writer(events_dir: Path) -> Callable[[dict], None]:
-    """Writes each event where and as ansible-runner does (``job_events/<counter>-<uuid>.json``,
-    mode 0600, through a temporary name), in one C-encoded ``json.dumps``. Runner's own writer
-    (``json.dump`` through a codecs stream: pure-Python encoding, one write per token) was the
-    largest item in a cProfile of the CLI process; unprofiled, this saves ~0.2 s of CPU per 2,400
-    events (10 hosts of ``site``)."""
-
-    made: list[bool] = []
-
-    def write(event: dict) -> None:
-        if "uuid" not in event or "counter" not in event:
-            return
-        if not made:  # late, not at set-up: runner makes artifacts/<ident> 0700 first; made earlier it would not be
-            events_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            made.append(True)
-        final = events_dir / f"{event['counter']}-{event['uuid']}.json"
-        temporary = final.with_name(final.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(event))
-        os.replace(temporary, final)
-
-    return write
-
-
 @dataclass
 class RunOutcome:
     """How ansible-playbook ended: runner's status and rc, the time it took, why it was cut short
@@ -229,7 +206,9 @@ class RunOutcome:
 
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  run_id: str, run_dir: Path, control_dir: Path, events: Callable[[dict], object]) -> RunOutcome:
-    """Run ``playbook``, handing each ansible-runner event to ``events``. Extra vars reach it only
+    """Run ``playbook``, handing each event to ``events``: the playbook's events (runner's shape,
+    from :mod:`provisioner.events`, in a thread of their own) and, from the calling thread,
+    ansible-playbook's output lines as runner's ``verbose`` events. Extra vars reach it only
     through ``options.extra_vars_args`` (private files); passwords only through runner's memory
     (``suppress_env_files``: no env/ files)."""
     private_data_dir = run_dir / "runner"
@@ -244,23 +223,23 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     ensure_ansible_on_path()
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
 
-    write_event = event_file_writer(private_data_dir / "artifacts" / run_id / "job_events")
+    events_file = private_data_dir / "artifacts" / run_id / EVENTS_FILE
+    envvars.update(stream_env(events_file))
 
-    def handler(event: dict) -> bool:
-        events(event)
-        write_event(event)
-        return False  # written: ansible-runner need not write it again
+    def printed(event: dict) -> bool:
+        events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
+        return False  # not kept one file per line: the output is in the run's stdout artifact
 
     started = time.monotonic()
     runner, interrupted = None, None
     try:
-        with Cancellation() as cancel:
+        with Cancellation() as cancel, EventFollower(events_file, events):
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
                 inventory=sources, envvars=envvars, cmdline=shlex.join(options.cmdline()),
                 passwords=passwords or None, verbosity=options.verbosity or None, rotate_artifacts=0,
-                event_handler=handler, cancel_callback=cancel, status_handler=_scrub_on_start(private_data_dir),
+                event_handler=printed, cancel_callback=cancel, status_handler=_scrub_on_start(private_data_dir),
                 **runner_arguments(),
             )
             if cancel.requested:

@@ -60,8 +60,9 @@ class LiveView:
         if self.live:
             self.live.__exit__(None, None, None)
 
-    def __call__(self, event: dict) -> bool:
-        """An ansible-runner event, once the report has folded it in."""
+    def __call__(self, event: dict) -> None:
+        """An event (provisioner.events; output lines as runner's ``verbose`` events), once the
+        report has folded it in."""
         if self.verbosity and event.get("stdout"):
             self.console.print(Text(event["stdout"]))
         data = event.get("event_data") or {}
@@ -82,7 +83,6 @@ class LiveView:
             self.console.print(f"  {word} {host}: {(message.splitlines() or [''])[0]}")
         elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed") and plain:
             self.console.print(f"  changed {host}")
-        return True  # keep ansible-runner's own artifact files
 
     def _since(self, started: float) -> str:
         seconds = self.clock() - started

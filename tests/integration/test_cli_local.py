@@ -21,7 +21,12 @@ def test_check_this_machine_writes_reports_and_report_replays_them(cli):
     suite = ET.parse(cli.latest() / "report.junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("name") == "autoglm-provision.check"
     runner_dir = cli.latest() / "runner" / "artifacts" / report["run_id"]
-    assert (runner_dir / "job_events").is_dir() and any((runner_dir / "job_events").iterdir())
+    # The playbook's events, one JSON line each (provisioner.events), not runner's file per event.
+    events = [json.loads(line) for line in (runner_dir / "events.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "playbook_on_start" and events[-1]["event"] == "playbook_on_stats"
+    assert [e["counter"] for e in events] == list(range(1, len(events) + 1))
+    assert oct((runner_dir / "events.jsonl").stat().st_mode & 0o777) == "0o600"
+    assert not (runner_dir / "job_events").exists() or not any((runner_dir / "job_events").iterdir())
     env = json.loads((runner_dir / "command").read_text())["env"]
     assert env.get("ANSIBLE_PIPELINING") == "True" and env.get("ANSIBLE_HOST_KEY_CHECKING") == "True"
     # Facts stay in memory, as with ansible-playbook: not runner's jsonfile cache in the artifacts.

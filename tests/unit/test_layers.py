@@ -3,7 +3,8 @@ by file path. The layers, top to bottom (a module may import its own layer's mod
 
   cli        argparse and exit codes
   actions    the use cases: validate, run (the run sequence), status, report, wheelhouse
-  run        runner (takes an event sink), the reachability probe, scratch dirs, replay
+  run        runner (takes an event sink), events (the run's event stream), the reachability probe,
+             scratch dirs, replay
   views      console (live view, summaries), HTML: they render, they decide nothing
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
   input      validation and the rules, extra vars, host selection, guards, dependency checks, run dirs
@@ -24,7 +25,7 @@ PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions"}),
-    ("run", {"runner", "probe", "reachability", "scratch", "replay"}),
+    ("run", {"runner", "events", "probe", "reachability", "scratch", "replay"}),
     ("views", {"views"}),
     ("results", {"results"}),
     ("input", {"validate", "rules", "extravars", "foreign", "selection", "safety", "guards", "deps", "rundir"}),
@@ -35,11 +36,12 @@ MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
-    """Dotted name (relative to the package) -> file, without the Ansible collection (package data)."""
+    """Dotted name (relative to the package) -> file, without what ansible-playbook loads (package
+    data, never imported by the package): the Ansible collection and the event callback."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE)
-        if relative.parts[0] == "collection":
+        if relative.parts[0] in ("collection", "event_callback"):
             continue
         parts = list(relative.with_suffix("").parts)
         if parts[-1] == "__init__" and len(parts) > 1:

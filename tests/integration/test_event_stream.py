@@ -1,0 +1,175 @@
+"""The CLI's event stream (provisioner.events and event_callback/awx_display.py) against
+ansible-runner's own awx_display callback: the same playbook, run both ways for real through a
+local connection (and one unreachable SSH host), must give the report the same events and the
+same per-host results. Nothing is faked."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import ansible_runner
+import pytest
+
+from provisioner import settings
+from provisioner.results.report import RunReport
+from provisioner.runner import RunOptions, ensure_ansible_on_path, run_playbook, runner_arguments
+
+pytestmark = pytest.mark.integration
+
+ROLE_TASKS = """
+- name: role task
+  ansible.builtin.set_fact:
+    autoglm_report_demo: {checked: true, host: "{{ inventory_hostname }}"}
+"""
+PLAYBOOK = """
+- name: nobody
+  hosts: nosuch
+  gather_facts: false
+  tasks:
+    - name: never
+      ansible.builtin.debug: {msg: never}
+- name: everything the report reads
+  hosts: all
+  gather_facts: false
+  roles: [demo]
+  tasks:
+    - name: changed command
+      ansible.builtin.command: /bin/true
+      notify: a handler
+    - name: failure ignored
+      ansible.builtin.command: /bin/false
+      ignore_errors: true
+    - name: skipped
+      ansible.builtin.debug: {msg: skipped}
+      when: false
+    - name: a loop
+      ansible.builtin.debug: {msg: "{{ item }}"}
+      loop: [1, 2]
+    - name: retried
+      ansible.builtin.command: /bin/false
+      register: tried
+      until: tried.rc == 0
+      retries: 1
+      delay: 0
+      ignore_errors: true
+    - name: secret
+      ansible.builtin.debug: {msg: "s3cret-value"}
+      no_log: true
+    - name: rescued
+      block:
+        - name: fails in a block
+          ansible.builtin.fail: {msg: block failed}
+      rescue:
+        - name: the rescue
+          ansible.builtin.debug: {msg: rescued}
+    - name: h2 fails
+      ansible.builtin.fail: {msg: "h2 is broken"}
+      when: inventory_hostname == 'h2'
+    - name: after the failure
+      ansible.builtin.debug: {msg: still here}
+  handlers:
+    - name: a handler
+      ansible.builtin.debug: {msg: handled}
+"""
+INVENTORY = """[local]
+h1 ansible_connection=local
+h2 ansible_connection=local
+[far]
+h3 ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody
+[all:vars]
+ansible_python_interpreter={python}
+"""
+READ_KINDS = {"runner_on_start", "runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable",
+              "runner_retry", "playbook_on_task_start", "runner_item_on_ok"}
+VOLATILE = {"start", "end", "delta", "invocation", "attempts"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    import sys
+
+    root = tmp_path_factory.mktemp("stream")
+    (root / "playbooks").mkdir()
+    (root / "playbooks" / "play.yml").write_text(PLAYBOOK)
+    (root / "playbooks" / "roles" / "demo" / "tasks").mkdir(parents=True)
+    (root / "playbooks" / "roles" / "demo" / "tasks" / "main.yml").write_text(ROLE_TASKS)
+    (root / "hosts").write_text(INVENTORY.format(python=sys.executable))
+    return root
+
+
+def runners_own_events(project: Path) -> list[dict]:
+    """ansible-runner with its own awx_display callback, as AWX and ansible-runner users run it."""
+    events: list[dict] = []
+    ensure_ansible_on_path()
+    with tempfile.TemporaryDirectory() as private:
+        ansible_runner.run(private_data_dir=private, project_dir=str(project / "playbooks"),
+                           playbook=str(project / "playbooks" / "play.yml"), inventory=str(project / "hosts"),
+                           envvars=settings.runner_env(3), event_handler=lambda e: events.append(e) or False,
+                           **runner_arguments())
+    return events
+
+
+def the_clis_events(project: Path, tmp_path: Path) -> list[dict]:
+    events: list[dict] = []
+    (tmp_path / "control").mkdir()
+    outcome = run_playbook(playbook=project / "playbooks" / "play.yml", inventory=project / "hosts", host_count=3,
+                           options=RunOptions(), run_id="run-1", run_dir=tmp_path, control_dir=tmp_path / "control",
+                           events=events.append)
+    assert outcome.status == "failed" and outcome.rc == 4  # h2 failed, h3 unreachable
+    return events
+
+
+def projection(events: list[dict]) -> Counter:
+    """What the report and the live view read of each event."""
+    seen = Counter()
+    for event in events:
+        kind, data = event.get("event"), event.get("event_data") or {}
+        if kind not in READ_KINDS:
+            continue
+        res = data.get("res") or {}
+        seen[(kind, data.get("host"), data.get("task"), data.get("role"), bool(data.get("ignore_errors")),
+              tuple(sorted(set(res) - VOLATILE)), res.get("changed"), str(res.get("msg", ""))[:60])] += 1
+    return seen
+
+
+def report_of(events: list[dict]) -> dict:
+    report = RunReport(run_id="r", action="site", inventory="hosts", targeted=["h1", "h2", "h3"])
+    for event in events:
+        report.handle_event(event)
+    report.finish(4, "failed", 1.0)
+    data = report.to_dict()
+    for host in data["hosts"].values():
+        for item in host["failures"] + host["retries"]:
+            item["message"] = item["message"][:60]  # unreachable: ssh's wording, not the stream's
+    return {"hosts": data["hosts"], "warnings": data["warnings"]}
+
+
+def test_the_report_reads_the_same_from_the_stream_as_from_runners_callback(project, tmp_path):
+    theirs, ours = runners_own_events(project), the_clis_events(project, tmp_path)
+    assert projection(ours) == projection(theirs)
+    assert Counter(e["event"] for e in ours if e["event"] in READ_KINDS) == \
+        Counter(e["event"] for e in theirs if e["event"] in READ_KINDS)
+    stats = [{k: v for k, v in e["event_data"].items() if k in ("ok", "changed", "failures", "dark", "skipped",
+                                                                 "rescued", "ignored")}
+             for events in (theirs, ours) for e in events if e["event"] == "playbook_on_stats"]
+    assert len(stats) == 2 and stats[0] == stats[1]
+    ours_report, their_report = report_of(ours), report_of(theirs)
+    assert ours_report["hosts"] == their_report["hosts"]
+    hosts = ours_report["hosts"]
+    assert hosts["h2"]["failed"] == 1 and hosts["h3"]["unreachable"] == 1 and hosts["h1"]["rescued"] == 1
+    assert hosts["h1"]["facts"]["demo"] == {"checked": True, "host": "h1"}
+    # Warnings: the stream carries the text (runner's callback carried `True`, which the report kept).
+    assert "Could not match supplied host pattern, ignoring: nosuch" in ours_report["warnings"]
+    assert "True" in their_report["warnings"]
+    # no_log: censored in the stream as in runner's events; never the value.
+    text = (tmp_path / "runner" / "artifacts" / "run-1" / "events.jsonl").read_text()
+    assert "s3cret-value" not in text and "no_log: true" in text
+
+
+def test_the_stdout_artifact_is_what_ansible_playbook_printed(project, tmp_path):
+    the_clis_events(project, tmp_path)
+    stdout = (tmp_path / "runner" / "artifacts" / "run-1" / "stdout").read_text()
+    assert "TASK [changed command]" in stdout and "fatal: [h2]: FAILED!" in stdout and "PLAY RECAP" in stdout
+    assert "\x1b[K" not in stdout  # no event markers: ansible-runner's encoding is not in the stream
