@@ -46,6 +46,13 @@ _ORIGINAL = os.getenv("ORIGINAL_STDOUT_CALLBACK") or "default"
 _Base = callback_loader.get(_ORIGINAL, class_only=True)
 
 
+def _jsonable(value):
+    """What the C encoder cannot write (a set, bytes, a date), as Ansible's own callbacks write it.
+    Results reach callbacks as native types already (CallbackTaskResult.result), so this is rare;
+    Ansible's encoder for everything would cost ~4x the C encoder's time per event."""
+    return json.loads(json.dumps(value, cls=_fallback_to_str.Encoder))
+
+
 class _EventWriter:
     """One JSON line per event, one write(2) each on an O_APPEND descriptor: the CLI's follower
     never sees half an event from a finished write, and sees each as soon as it happens."""
@@ -61,11 +68,11 @@ class _EventWriter:
         self.counter += 1
         record = {"event": event, "uuid": str(uuid.uuid4()), "counter": self.counter, "pid": self.pid,
                   "created": datetime.datetime.now(datetime.UTC).isoformat(), "event_data": event_data}
-        line = json.dumps(record, cls=_fallback_to_str.Encoder, ensure_ascii=False)
+        line = json.dumps(record, default=_jsonable)
         if len(line) > MAX_EVENT_BYTES and "res" in event_data:
             event_data["res"] = {"msg": f"result left out: over {MAX_EVENT_BYTES} bytes as JSON"}
-            line = json.dumps(record, cls=_fallback_to_str.Encoder, ensure_ascii=False)
-        os.write(self.fd, (line + "\n").encode("utf-8", "surrogateescape"))
+            line = json.dumps(record, default=_jsonable)
+        os.write(self.fd, (line + "\n").encode("ascii"))  # \u escapes: valid UTF-8 whatever the bytes
 
 
 _writer: _EventWriter | None = None
