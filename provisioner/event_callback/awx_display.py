@@ -21,6 +21,7 @@ import os
 import uuid
 
 from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.module_utils._internal._json._profiles import _fallback_to_str
 from ansible.plugins.loader import callback_loader
 from ansible.utils.display import Display
@@ -44,6 +45,8 @@ MAX_EVENT_BYTES = int(os.getenv("MAX_EVENT_RES", "700000"))
 
 _ORIGINAL = os.getenv("ORIGINAL_STDOUT_CALLBACK") or "default"
 _Base = callback_loader.get(_ORIGINAL, class_only=True)
+if _Base is None:  # as ansible-playbook itself, refuse a stdout callback it cannot load, by name
+    raise AnsibleError(f"the stdout callback {_ORIGINAL!r} (ANSIBLE_STDOUT_CALLBACK) was not found")
 
 
 def _jsonable(value):
@@ -104,8 +107,8 @@ Display._warning = _warning_events(Display._warning)
 
 
 def _res(result) -> dict:
-    """The module result as runner's events carry it: no_log results censored, the fact
-    gathering's ansible_env left out (it repeats the controller-side environment of the host)."""
+    """The module result as runner's events carry it: no_log results censored, and the fact
+    gathering's ansible_env (the login environment of the host, which may hold tokens) left out."""
     res = result.result
     if res.get("_ansible_no_log"):
         return {"censored": CENSORED}

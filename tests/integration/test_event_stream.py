@@ -54,6 +54,8 @@ PLAYBOOK = """
       retries: 1
       delay: 0
       ignore_errors: true
+    - name: not ascii
+      ansible.builtin.debug: {msg: "caf\u00e9 \u2713 \u4e2d"}
     - name: secret
       ansible.builtin.debug: {msg: "s3cret-value"}
       no_log: true
@@ -166,6 +168,9 @@ def test_the_report_reads_the_same_from_the_stream_as_from_runners_callback(proj
     # no_log: censored in the stream as in runner's events; never the value.
     text = (tmp_path / "runner" / "artifacts" / "run-1" / "events.jsonl").read_text()
     assert "s3cret-value" not in text and "no_log: true" in text
+    (unicode,) = [e for e in ours if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "not ascii"
+                  and e["event_data"]["host"] == "h1"]
+    assert unicode["event_data"]["res"]["msg"] == "caf\u00e9 \u2713 \u4e2d"
 
 
 def test_the_stdout_artifact_is_what_ansible_playbook_printed(project, tmp_path):
@@ -173,3 +178,26 @@ def test_the_stdout_artifact_is_what_ansible_playbook_printed(project, tmp_path)
     stdout = (tmp_path / "runner" / "artifacts" / "run-1" / "stdout").read_text()
     assert "TASK [changed command]" in stdout and "fatal: [h2]: FAILED!" in stdout and "PLAY RECAP" in stdout
     assert "\x1b[K" not in stdout  # no event markers: ansible-runner's encoding is not in the stream
+
+
+def test_the_users_stdout_callback_prints_and_the_events_still_flow(project, tmp_path, monkeypatch):
+    # ansible-runner keeps the caller's ANSIBLE_STDOUT_CALLBACK in ORIGINAL_STDOUT_CALLBACK; the
+    # stand-in callback prints as that one does.
+    monkeypatch.setenv("ANSIBLE_STDOUT_CALLBACK", "ansible.builtin.minimal")
+    events = the_clis_events(project, tmp_path)
+    stdout = (tmp_path / "runner" / "artifacts" / "run-1" / "stdout").read_text()
+    assert "h1 | CHANGED" in stdout and "TASK [" not in stdout
+    assert sum(e["event"] == "runner_on_ok" for e in events) > 10
+
+
+def test_a_stdout_callback_ansible_cannot_load_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_STDOUT_CALLBACK", "no.such.callback")
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "p.yml").write_text("- hosts: all\n  tasks: []\n")
+    (tmp_path / "hosts").write_text("h1 ansible_connection=local\n")
+    (tmp_path / "control").mkdir()
+    outcome = run_playbook(playbook=tmp_path / "playbooks" / "p.yml", inventory=tmp_path / "hosts", host_count=1,
+                           options=RunOptions(), run_id="run-1", run_dir=tmp_path, control_dir=tmp_path / "control",
+                           events=lambda event: None)
+    assert outcome.rc != 0
+    assert "'no.such.callback' (ANSIBLE_STDOUT_CALLBACK) was not found" in outcome.early_error
