@@ -306,6 +306,8 @@ def _play(args: argparse.Namespace, options: RunOptions, items: list, sources: l
         if outcome.interrupted:
             report.interrupted = True
             report.warnings.append(outcome.interrupted)
+        if outcome.unreadable_events:
+            report.warnings.append(outcome.unreadable_events)
         if outcome.early_error and not report.hosts:  # checked before finish(), which adds the hosts not run
             report.warnings.append("ansible-playbook failed before the first task; Ansible said:\n"
                                    + outcome.early_error)

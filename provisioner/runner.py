@@ -202,6 +202,7 @@ class RunOutcome:
     duration_s: float
     interrupted: str | None = None
     early_error: str = ""
+    unreadable_events: str = ""  # lines of events.jsonl that were no event: what the report may miss
 
 
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
@@ -231,9 +232,9 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
         return False  # not kept one file per line: the output is in the run's stdout artifact
 
     started = time.monotonic()
-    runner, interrupted = None, None
+    runner, interrupted, follower = None, None, None
     try:
-        with Cancellation() as cancel, EventFollower(events_file, events):
+        with Cancellation() as cancel, EventFollower(events_file, events) as follower:
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
@@ -253,6 +254,9 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     outcome = RunOutcome(status=runner.status if runner is not None else "canceled",
                          rc=runner.rc if runner is not None else None,
                          duration_s=time.monotonic() - started, interrupted=interrupted)
+    if follower is not None and follower.unreadable and not interrupted:  # interrupted: a line cut short is expected
+        outcome.unreadable_events = (f"{follower.unreadable} line(s) of {events_file} were not events: "
+                                     "results they carried are missing from this report")
     if runner is not None and outcome.status not in ("successful", "canceled"):
         outcome.early_error = early_error_text(private_data_dir / "artifacts" / run_id / "stdout")
     return outcome

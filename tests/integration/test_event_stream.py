@@ -5,6 +5,7 @@ same per-host results. Nothing is faked."""
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -90,7 +91,6 @@ VOLATILE = {"start", "end", "delta", "invocation", "attempts"}
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    import sys
 
     root = tmp_path_factory.mktemp("stream")
     (root / "playbooks").mkdir()
@@ -201,3 +201,24 @@ def test_a_stdout_callback_ansible_cannot_load_is_named_in_the_error(tmp_path, m
                            events=lambda event: None)
     assert outcome.rc != 0
     assert "'no.such.callback' (ANSIBLE_STDOUT_CALLBACK) was not found" in outcome.early_error
+
+
+def test_a_line_that_is_no_event_is_said_in_the_outcome(tmp_path):
+    # A task on the local connection sees the run's environment, so it can append to the events
+    # file itself: the one way to put a bad line there for real. The run must say results may be
+    # missing rather than pass over it.
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "p.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: corrupt the stream\n"
+        "      ansible.builtin.shell: printf 'not an event\\n' >> \"$AUTOGLM_EVENTS_FILE\"\n"
+        "      changed_when: false\n")
+    (tmp_path / "hosts").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    (tmp_path / "control").mkdir()
+    seen: list[dict] = []
+    outcome = run_playbook(playbook=tmp_path / "playbooks" / "p.yml", inventory=tmp_path / "hosts", host_count=1,
+                           options=RunOptions(), run_id="run-1", run_dir=tmp_path, control_dir=tmp_path / "control",
+                           events=seen.append)
+    assert outcome.rc == 0
+    assert outcome.unreadable_events.startswith("1 line(s) of ") and "events.jsonl" in outcome.unreadable_events
+    assert any(e.get("event") == "playbook_on_stats" for e in seen)  # the events around it still arrive
