@@ -130,11 +130,6 @@ def _task(task) -> dict:
     return data
 
 
-def _host_result(result, **extra) -> dict:
-    return {"host": result.host.get_name(), "remote_addr": result.host.address, **_task(result.task),
-            **extra}
-
-
 class CallbackModule(_Base):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "stdout"
@@ -154,6 +149,11 @@ class CallbackModule(_Base):
         mine = C.config.get_configuration_definition(self._load_name, plugin_type="callback")
         C.config.initialize_plugin_configuration_definitions("callback", self._load_name, base | mine)
         return super().set_options(*args, **kwargs)
+
+    def _result_event(self, event: str, result, **extra) -> None:
+        """An event about one host's result: the play, the host, the task, then ``extra``."""
+        _emit(event, **self._play_context, host=result.host.get_name(), remote_addr=result.host.address,
+              **_task(result.task), **extra)
 
     def v2_playbook_on_start(self, playbook):
         _emit("playbook_on_start", playbook=getattr(playbook, "_file_name", ""))
@@ -196,46 +196,45 @@ class CallbackModule(_Base):
         super().v2_runner_on_start(host, task)
 
     def v2_runner_on_ok(self, result):
-        _emit("runner_on_ok", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_on_ok", result, res=_res(result))
         super().v2_runner_on_ok(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        _emit("runner_on_failed", **self._play_context,
-              **_host_result(result, res=_res(result), ignore_errors=ignore_errors))
+        self._result_event("runner_on_failed", result, res=_res(result), ignore_errors=ignore_errors)
         super().v2_runner_on_failed(result, ignore_errors)
 
     def v2_runner_on_skipped(self, result):
-        _emit("runner_on_skipped", **self._play_context, **_host_result(result))
+        self._result_event("runner_on_skipped", result)
         super().v2_runner_on_skipped(result)
 
     def v2_runner_on_unreachable(self, result):
-        _emit("runner_on_unreachable", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_on_unreachable", result, res=_res(result))
         super().v2_runner_on_unreachable(result)
 
     def v2_runner_retry(self, result):
-        _emit("runner_retry", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_retry", result, res=_res(result))
         super().v2_runner_retry(result)
 
     def v2_runner_item_on_ok(self, result):
-        _emit("runner_item_on_ok", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_item_on_ok", result, res=_res(result))
         super().v2_runner_item_on_ok(result)
 
     def v2_runner_item_on_failed(self, result):
-        _emit("runner_item_on_failed", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_item_on_failed", result, res=_res(result))
         super().v2_runner_item_on_failed(result)
 
     def v2_runner_item_on_skipped(self, result):
-        _emit("runner_item_on_skipped", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_item_on_skipped", result, res=_res(result))
         super().v2_runner_item_on_skipped(result)
 
     def v2_runner_on_async_ok(self, result):
-        _emit("runner_on_async_ok", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_on_async_ok", result, res=_res(result))
         super().v2_runner_on_async_ok(result)
 
     def v2_runner_on_async_failed(self, result):
-        _emit("runner_on_async_failed", **self._play_context, **_host_result(result, res=_res(result)))
+        self._result_event("runner_on_async_failed", result, res=_res(result))
         super().v2_runner_on_async_failed(result)
 
     def v2_on_file_diff(self, result):
-        _emit("runner_on_file_diff", **_host_result(result, diff=result.result.get("diff")))
+        self._result_event("runner_on_file_diff", result, diff=result.result.get("diff"))
         super().v2_on_file_diff(result)
