@@ -84,8 +84,10 @@ def host_buffers(torch, dev, nbytes):
 def pcie_bandwidth_gbs(torch, dev, nbytes=256 << 20):
     """Pinned host<->device copy bandwidth in each direction, this GPU alone."""
     host, devbuf = host_buffers(torch, dev, nbytes)
-    h2d = timed(torch, dev, lambda: devbuf.copy_(host, non_blocking=True), target_s=0.05, repeats=5, warmup_s=0.05)
-    d2h = timed(torch, dev, lambda: host.copy_(devbuf, non_blocking=True), target_s=0.05, repeats=5, warmup_s=0.05)
+    # A quarter second of copies first: the link leaves its idle state (Gen1 at idle) on the first
+    # copy, and the first copy after the GPU sat idle read 16 GB/s where the next ones read 55.
+    h2d = timed(torch, dev, lambda: devbuf.copy_(host, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
+    d2h = timed(torch, dev, lambda: host.copy_(devbuf, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
     return nbytes / h2d / 1e9, nbytes / d2h / 1e9
 
 

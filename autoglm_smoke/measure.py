@@ -9,7 +9,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from autoglm_smoke import interconnect
+from autoglm_smoke import contention, interconnect
 from autoglm_smoke.checks import (
     FAIL,
     INFO,
@@ -125,17 +125,25 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
         def measure(g, dt=dt, key=key):
             if dt not in matmul_dtypes(g):
                 return []
-            g["figures"][key] = matmul_tflops(torch, g["_dev"], dt)
-            peak, floor = sku_reference(g["_sku"], "matmul", dt)
-            return evaluate_figure(
-                key,
-                g["figures"][key],
-                peak,
-                floor,
-                "TFLOP/s",
-                "(8192^3 matmul, CUDA events)",
-                bound=physical_bound(g["_sku"], "matmul", dt),
-            )
+
+            def once():
+                g["figures"][key] = matmul_tflops(torch, g["_dev"], dt)
+
+            def judge():
+                peak, floor = sku_reference(g["_sku"], "matmul", dt)
+                return [
+                    evaluate_figure(
+                        key,
+                        g["figures"][key],
+                        peak,
+                        floor,
+                        "TFLOP/s",
+                        "(8192^3 matmul, CUDA events)",
+                        bound=physical_bound(g["_sku"], "matmul", dt),
+                    )
+                ]
+
+            return judged(once, judge)
 
         torch.backends.cuda.matmul.allow_tf32 = dt == "tf32"
         for g, res in steps.step(key, measure):
@@ -144,55 +152,106 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
     phases["matmul"] = _round(time.perf_counter() - t0)
 
     def mem_bw(g):
-        g["figures"]["memory_bw_gbs"] = device_memory_bandwidth_gbs(torch, g["_dev"])
-        peak, floor = sku_reference(g["_sku"], "memory_bw")
-        return evaluate_figure(
-            "memory_bw_gbs",
-            g["figures"]["memory_bw_gbs"],
-            peak,
-            floor,
-            "GB/s",
-            "(1 GiB D2D copy, read+write)",
-            bound=physical_bound(g["_sku"], "memory_bw"),
-        )
+        def measure():
+            g["figures"]["memory_bw_gbs"] = device_memory_bandwidth_gbs(torch, g["_dev"])
+
+        def judge():
+            peak, floor = sku_reference(g["_sku"], "memory_bw")
+            return [
+                evaluate_figure(
+                    "memory_bw_gbs",
+                    g["figures"]["memory_bw_gbs"],
+                    peak,
+                    floor,
+                    "GB/s",
+                    "(1 GiB D2D copy, read+write)",
+                    bound=physical_bound(g["_sku"], "memory_bw"),
+                )
+            ]
+
+        return judged(measure, judge)
 
     def memtest(g):
         r = memory_pattern_test(
             torch, g["_dev"], opts.memtest_fraction, headroom_bytes=(4 << 30) if len(measured) > 1 else (1 << 30)
         )
-        bad = sum(r["errors"].values())
-        return check(
-            "memory_pattern_test",
-            FAIL if bad or r["tested_gib"] == 0 else PASS,
-            r,
-            f"0 mismatches over {opts.memtest_fraction:.0%} of VRAM",
-            f"{bad} mismatching words" if bad else "",
-        )
+        return memtest_check(r, opts.memtest_fraction, g.get("_foreign"))
 
-    for name, fn in (("memory_bw_gbs", mem_bw), ("memory_pattern_test", memtest)):
-        t0 = time.perf_counter()
-        for g, res in steps.step(name, fn):
-            add_checks(g, res)
-        phases[name] = _round(time.perf_counter() - t0)
+    # The pattern test goes last: the host copies measured right after it had freed most of VRAM
+    # read 33-38 GB/s where 55 is the H100's rate, and 55 again half a second later (2026-12-06).
+    t0 = time.perf_counter()
+    for g, res in steps.step("memory_bw_gbs", mem_bw):
+        add_checks(g, res)
+    phases["memory_bw_gbs"] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()
     for g in measured:  # a host-shared path: each GPU alone first
         add_checks(g, guarded("pcie_bandwidth", pcie_checks, torch, g))
     if len(measured) > 1:
         report["host_checks"].append(guarded("host_copy_aggregate", aggregate_check, torch, measured))
     phases["host_copies"] = _round(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for g, res in steps.step("memory_pattern_test", memtest):
+        add_checks(g, res)
+    phases["memory_pattern_test"] = _round(time.perf_counter() - t0)
+
+
+def memtest_check(r, fraction, foreign):
+    bad = sum(r["errors"].values())
+    coverage, why = contention.memtest_coverage(r["tested_gib"], r["total_gib"], fraction, foreign)
+    c = check(
+        "memory_pattern_test",
+        FAIL if bad or r["tested_gib"] == 0 or coverage == FAIL else PASS,
+        r,
+        f"0 mismatches over {fraction:.0%} of VRAM",
+        "; ".join(x for x in (f"{bad} mismatching words" if bad else "", why) if x),
+    )
+    if coverage == FAIL and not bad:
+        c["code"] = "GPU_MEMTEST_COVERAGE_LOW"
+    return c
+
+
+def below_floor(c):
+    exp = c.get("expected")
+    return c["verdict"] == FAIL and isinstance(exp, dict) and "min" in exp
+
+
+def judged(measure, judge, pause_s=1.0):
+    """measure(), then judge() -> checks. A figure below its floor is measured once more, after a
+    pause and a fresh warm-up, before it fails: the second measurement is the verdict, and the
+    check keeps both values."""
+    measure()
+    first = judge()
+    if not any(below_floor(c) for c in first):
+        return first
+    time.sleep(pause_s)
+    measure()
+    again = judge()
+    values = {c["name"]: c["measured"] for c in first}
+    for c in again:
+        c["remeasured"] = {
+            "first": values.get(c["name"]),
+            "second": c["measured"],
+            "why": "a figure was below its floor on the first measurement",
+        }
+    return again
 
 
 def pcie_checks(torch, g):
-    h2d, d2h = pcie_bandwidth_gbs(torch, g["_dev"])
-    g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = h2d, d2h
     link_peak, link = interconnect.pcie_link_peak(g["nvml"])
     peak, floor = sku_reference(g["_sku"], "pcie", link_peak)
     note = "(256 MiB pinned copies, this GPU alone; peak from link Gen{} x{})".format(*link)
     bound = physical_bound(None, "pcie", link_peak)
-    return [
-        evaluate_figure("h2d_gbs", h2d, peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"),
-        evaluate_figure("d2h_gbs", d2h, peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"),
-    ]
+
+    def measure():
+        g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = pcie_bandwidth_gbs(torch, g["_dev"])
+
+    def judge():
+        return [
+            evaluate_figure(d, g["figures"][d], peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak")
+            for d in ("h2d_gbs", "d2h_gbs")
+        ]
+
+    return judged(measure, judge)
 
 
 def aggregate_check(torch, measured):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from autoglm_smoke import NCCL_SAFE_ENV, devices
+from autoglm_smoke import NCCL_SAFE_ENV, contention, devices
 from autoglm_smoke.checks import (
     FAIL,
     PASS,
@@ -144,6 +144,7 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     report["environment"].update({"driver_nvml": nvml_driver, "kernel_module_version": module_version})
     report["host_checks"].append(evaluate_driver(nvml_driver, module_version))
     facts = [nvml_gpu_facts(nvml, i) for i in range(nvml.nvmlDeviceGetCount())]
+    foreign_at_start = {f["index"]: contention.foreign_processes(nvml, f["index"]) for f in facts}
     log_text, log_source = kernel_log_reader()
     xids = parse_xids(log_text) if log_text is not None else None
 
@@ -174,6 +175,8 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     report["host_checks"].append(evaluate_gpu_count(pci_count, len(facts), opts.expected_gpus, cuda_summary))
     report["host_checks"].append(torch_check(opts, torch, cuda_error))
     gpus = [new_gpu(f, *plan[f["index"]]) for f in facts]
+    for g in gpus:
+        g["_foreign"] = foreign_at_start[g["index"]][0]
     report["gpus"] = gpus
     measured = [g for g in gpus if g["measured"]]
     sweep = None
@@ -195,9 +198,21 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
             if s is not None:
                 s.cancel()
     for g in gpus:
+        judge_foreign(nvml, g, foreign_at_start[g["index"]][1])
         g.pop("_sku", None)
         g.pop("_dev", None)
+        g.pop("_foreign", None)
     return finalize(report, t_start)
+
+
+def judge_foreign(nvml, gpu, start_error):
+    """Other processes seen on the GPU before or after the measurements: named in a check of their
+    own, and named as the likely cause in every figure of this GPU that failed."""
+    now, error = contention.foreign_processes(nvml, gpu["index"])
+    procs = contention.merge(gpu["_foreign"], now)
+    gpu["foreign_processes"] = procs
+    gpu["checks"].append(contention.evaluate_foreign(procs, error or start_error))
+    contention.attribute_contention(gpu["checks"], procs)
 
 
 def open_and_plan(report, facts, tokens, torch_loader):
