@@ -16,7 +16,6 @@ from autoglm_smoke.checks import (
     PASS,
     _round,
     check,
-    evaluate_burn,
 )
 from autoglm_smoke.cuda_work import (
     burn,
@@ -27,7 +26,13 @@ from autoglm_smoke.cuda_work import (
     memory_pattern_test,
     pcie_bandwidth_gbs,
 )
-from autoglm_smoke.figures import evaluate_allreduce, evaluate_figure, evaluate_p2p_access, evaluate_p2p_bandwidth
+from autoglm_smoke.figures import (
+    evaluate_allreduce,
+    evaluate_burn,
+    evaluate_figure,
+    evaluate_p2p_access,
+    evaluate_p2p_bandwidth,
+)
 from autoglm_smoke.nvml import LoadSampler, ecc_counts, p2p_status
 from autoglm_smoke.references import physical_bound, sku_reference
 
@@ -37,7 +42,7 @@ def guarded(name, fn, *args):
     try:
         return fn(*args)
     except Exception as exc:
-        return check(name, FAIL, None, None, f"check raised {type(exc).__name__}: {str(exc)[:300]}")
+        return check(name, FAIL, None, None, f"check raised {type(exc).__name__}: {str(exc)[:300]}", "GPU_SMOKE_ERROR")
 
 
 class Lockstep:
@@ -166,7 +171,8 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
             FAIL if bad or r["tested_gib"] == 0 else PASS,
             r,
             f"0 mismatches over {opts.memtest_fraction:.0%} of VRAM",
-            f"{bad} mismatching words" if bad else "",
+            f"{bad} mismatching words" if bad else ("" if r["tested_gib"] else "no memory could be tested"),
+            code="GPU_MEMTEST_MISMATCH" if bad else "GPU_MEMTEST_COVERAGE_LOW",
         )
 
     for name, fn in (("memory_bw_gbs", mem_bw), ("memory_pattern_test", memtest)):
@@ -212,6 +218,7 @@ def aggregate_check(torch, measured):
                     measured_fig,
                     {"max": bound, "unit": "GB/s"},
                     f"measurement error: {k} {_round(v)} exceeds the GPUs' summed link peak {bound}",
+                    code="GPU_MEASUREMENT_ERROR",
                 )
     share = ", ".join(
         "{} {:.0%} of the sum of each GPU alone".format(d, agg[d + "_gbs"] / alone[d])
@@ -240,7 +247,7 @@ def run_burn_phase(report, opts, nvml, torch, measured):
         series = burn(torch, [(g["index"], g["_dev"], dtype[g["index"]]) for g in measured], opts.burn_minutes)
     except Exception as exc:
         report["host_checks"].append(
-            check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}")
+            check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}", "GPU_SMOKE_ERROR")
         )
         return
     finally:
@@ -293,7 +300,9 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
         multi["p2p_cuda_access"] = access
         report["host_checks"].append(evaluate_p2p_access(access, nvml_status, opts.require_p2p, labels))
     except Exception as exc:
-        report["host_checks"].append(check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300]))
+        report["host_checks"].append(
+            check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300], "GPU_SMOKE_ERROR")
+        )
     try:
         one, both = interconnect.peer_bandwidth(torch, cuda_idx)
         multi["p2p_oneway_gbs"] = [[_round(v) for v in row] for row in one]
@@ -304,7 +313,14 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
         )
     except Exception as exc:
         report["host_checks"].append(
-            check("p2p_bandwidth", FAIL, None, None, f"peer copies raised {type(exc).__name__}: {str(exc)[:300]}")
+            check(
+                "p2p_bandwidth",
+                FAIL,
+                None,
+                None,
+                f"peer copies raised {type(exc).__name__}: {str(exc)[:300]}",
+                "GPU_SMOKE_ERROR",
+            )
         )
     report["phases_s"]["p2p"] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()

@@ -97,7 +97,9 @@ def test_an_unexpected_error_is_a_failed_check_and_the_json_is_still_written(mon
     assert cli.main(["--json-out", str(out)]) == 1
     report = json.loads(out.read_text())
     assert report["verdict"] == "fail"
-    assert report["failures"] == ["program: smoke program error RuntimeError: CUDA error: invalid device ordinal"]
+    assert report["failures"] == [
+        "program: smoke program error RuntimeError: CUDA error: invalid device ordinal [GPU_SMOKE_ERROR]"]
+    assert report["codes"] == ["GPU_SMOKE_ERROR"]
 
 
 def test_program_is_python38_syntax():
