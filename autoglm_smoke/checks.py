@@ -3,10 +3,9 @@ Facts in, checks out: no I/O here, so every rule is unit-tested with plain value
 
 from __future__ import annotations
 
-import statistics
-
 from autoglm_smoke.host import HARDWARE_XIDS, norm_bus_id
 from autoglm_smoke.references import match_sku
+from autoglm_smoke.verdicts import clock_event_code
 
 PASS, WARN, FAIL, SKIP, INFO = "pass", "warn", "fail", "skip", "info"
 
@@ -26,9 +25,14 @@ CLOCK_EVENT_BITS = {
 BAD_CLOCK_EVENT_MASK = 0x8 | 0x20 | 0x40 | 0x80
 
 
-def check(name, verdict, measured=None, expected=None, detail=""):
-    """One check result: what was measured, what was expected, and the verdict."""
-    return {"name": name, "verdict": verdict, "measured": measured, "expected": expected, "detail": detail}
+def check(name, verdict, measured=None, expected=None, detail="", code=None):
+    """One check result: what was measured, what was expected, and the verdict. ``code`` names the
+    verdict code (autoglm_smoke.verdicts) where the check's name and verdict alone do not say it;
+    report.finalize gives every failed or warned check its code, severity and remediation."""
+    out = {"name": name, "verdict": verdict, "measured": measured, "expected": expected, "detail": detail}
+    if code:
+        out["code"] = code
+    return out
 
 
 def _round(value, digits=2):
@@ -61,7 +65,14 @@ def evaluate_driver(nvml_version, module_version):
             "/proc/driver/nvidia/version not readable: user-space/kernel agreement not verified",
         )
     if nvml_version is None:
-        return check("driver_version", FAIL, None, module_version, "NVML could not report the driver version")
+        return check(
+            "driver_version",
+            FAIL,
+            None,
+            module_version,
+            "NVML could not report the driver version",
+            code="GPU_DRIVER_NOT_WORKING",
+        )
     if nvml_version != module_version:
         return check(
             "driver_version",
@@ -150,35 +161,28 @@ def evaluate_gpu_health(facts, opts, xids=None, xid_source=None, load=None):
         )
     )
     checks.append(evaluate_pcie(facts["pcie"], load))
-    pm = facts.get("persistence_mode")
-    if pm is None:
-        checks.append(
-            check(
-                "persistence_mode",
-                SKIP,
-                None,
-                "enabled",
-                "not readable: " + facts["errors"].get("persistence_mode", ""),
-            )
-        )
-    else:
-        checks.append(
-            check(
-                "persistence_mode",
-                PASS if pm else (FAIL if opts.require_persistence_mode else WARN),
-                "enabled" if pm else "disabled",
-                "enabled",
-                ""
-                if pm
-                else "persistence mode off: driver state is torn down between jobs (nvidia-persistenced should run)",
-            )
-        )
+    checks.append(evaluate_persistence(facts, opts))
     checks.extend(evaluate_ecc(facts, opts))
     checks.append(evaluate_memory_retirement(facts))
     checks.append(evaluate_xids(facts.get("pci_bus_id"), xids, xid_source))
     checks.append(evaluate_clock_events(facts.get("clock_events_idle"), load))
     checks.append(evaluate_temperature(facts, opts, load))
     return checks
+
+
+def evaluate_persistence(facts, opts):
+    pm = facts.get("persistence_mode")
+    if pm is None:
+        return check(
+            "persistence_mode", SKIP, None, "enabled", "not readable: " + facts["errors"].get("persistence_mode", "")
+        )
+    return check(
+        "persistence_mode",
+        PASS if pm else (FAIL if opts.require_persistence_mode else WARN),
+        "enabled" if pm else "disabled",
+        "enabled",
+        "" if pm else "persistence mode off: driver state is torn down between jobs (nvidia-persistenced should run)",
+    )
 
 
 def evaluate_pcie(pcie, load):
@@ -206,6 +210,7 @@ def evaluate_pcie(pcie, load):
             measured,
             expected,
             "read at idle only (no CUDA load possible); idle GPUs lower the link, so not judged" + slot_note,
+            code="GPU_PCIE_LINK_UNVERIFIED",
         )
     return check("pcie_link", WARN if slot_note else PASS, measured, expected, slot_note.strip())
 
@@ -257,7 +262,16 @@ def evaluate_ecc(facts, opts):
             )
         )
     elif vol is None and enabled:
-        out.append(check("ecc_uncorrected", WARN, measured, "0 since boot", "counters not readable"))
+        out.append(
+            check(
+                "ecc_uncorrected",
+                WARN,
+                measured,
+                "0 since boot",
+                "counters not readable",
+                code="GPU_ECC_COUNTERS_UNREADABLE",
+            )
+        )
     else:
         out.append(check("ecc_uncorrected", PASS, measured, "0 since boot"))
     return out
@@ -268,7 +282,14 @@ def evaluate_memory_retirement(facts):
     rows = facts.get("remapped_rows")
     if rows is not None:
         if rows["failure"]:
-            return check("memory_remap", FAIL, rows, "no remap failure", "row remapping failed: the GPU needs service")
+            return check(
+                "memory_remap",
+                FAIL,
+                rows,
+                "no remap failure",
+                "row remapping failed: the GPU needs service",
+                code="GPU_ROW_REMAP_FAILED",
+            )
         if rows["pending"]:
             return check("memory_remap", FAIL, rows, "no pending remap", "row remap pending: GPU reset/reboot needed")
         return check("memory_remap", PASS, rows, "no pending remap, no failure")
@@ -280,13 +301,21 @@ def evaluate_memory_retirement(facts):
             {"retired_pages_pending": bool(pending)},
             "no pending page retirement",
             "page retirement pending: reboot needed" if pending else "",
+            code="GPU_PAGE_RETIREMENT_PENDING",
         )
     return check("memory_remap", SKIP, None, None, "neither row remapping nor page retirement is reported")
 
 
 def evaluate_xids(bus_id, xids, source):
     if xids is None:
-        return check("xid_events", WARN, None, "no hardware XIDs since boot", "kernel log not readable: " + str(source))
+        return check(
+            "xid_events",
+            WARN,
+            None,
+            "no hardware XIDs since boot",
+            "kernel log not readable: " + str(source),
+            code="GPU_XID_LOG_UNREADABLE",
+        )
     mine = [e for e in xids if bus_id and e["bus"] == norm_bus_id(bus_id)]
     hardware = [e for e in mine if e["hardware"]]
     measured = {"count": len(mine), "xids": sorted({e["xid"] for e in mine})}
@@ -324,6 +353,7 @@ def evaluate_clock_events(idle_mask, load):
             names,
             "no thermal/power-brake/hardware slowdown",
             "GPU slowed by " + ", ".join(bad) + " (" + where + ")",
+            code=clock_event_code(mask),
         )
     return check("clock_event_reasons", PASS, names, "no thermal/power-brake/hardware slowdown", "read " + where)
 
@@ -344,51 +374,3 @@ def evaluate_temperature(facts, opts, load):
         f"< {limit}",
         f"max of idle and under-load readings; limit is min(configured, NVML slowdown threshold {slowdown})",
     )
-
-
-def evaluate_burn(series, tolerance, ecc_before, ecc_after, clock_events, temp_max, temp_limit):
-    """Burn verdicts: throughput stable within tolerance of its median, no bad clock events, no
-    new uncorrected ECC errors, temperature under the limit."""
-    out = []
-    if series:
-        med = statistics.median(series)
-        worst = min(series)
-        low = [i for i, v in enumerate(series) if v < (1.0 - tolerance) * med]
-        out.append(
-            check(
-                "burn_throughput_stability",
-                FAIL if low else PASS,
-                {"median_tflops": _round(med), "min_tflops": _round(worst), "samples": len(series)},
-                f"every sample >= {1 - tolerance:.0%} of median",
-                f"{len(low)} sample(s) below: throughput sagged under sustained load" if low else "",
-            )
-        )
-    else:
-        out.append(check("burn_throughput_stability", FAIL, None, "samples", "no burn samples collected"))
-    bad = decode_clock_events((clock_events or 0) & BAD_CLOCK_EVENT_MASK)
-    out.append(
-        check(
-            "burn_clock_event_reasons",
-            FAIL if bad else PASS,
-            decode_clock_events(clock_events or 0),
-            "no thermal/power-brake/hardware slowdown",
-            ", ".join(bad),
-        )
-    )
-    delta = {}
-    for key in ("corrected_volatile", "uncorrected_volatile"):
-        a, b = (ecc_before or {}).get(key), (ecc_after or {}).get(key)
-        delta[key] = (b - a) if a is not None and b is not None else None
-    verdict = FAIL if delta.get("uncorrected_volatile") else (WARN if delta.get("corrected_volatile") else PASS)
-    if ecc_before is None:
-        verdict = SKIP
-    out.append(check("burn_ecc_delta", verdict, delta, "no new uncorrected errors"))
-    out.append(
-        check(
-            "burn_temperature_c",
-            SKIP if temp_max is None else (FAIL if temp_max >= temp_limit else PASS),
-            temp_max,
-            f"< {temp_limit}",
-        )
-    )
-    return out

@@ -22,8 +22,6 @@ CONTENDED_CHECKS = {
     "memory_pattern_test",
     "burn_stability",
 }
-CODE_CONTENDED = "GPU_CONTENDED"
-CODE_FOREIGN = "GPU_FOREIGN_PROCESS"
 
 
 def process_name(pid, proc_root="/proc"):
@@ -120,30 +118,27 @@ def evaluate_foreign(procs, error=None):
         return check("foreign_processes", PASS, None, "no other process on this GPU", f"not readable: {error}")
     if not procs:
         return check("foreign_processes", PASS, [], "no other process on this GPU")
-    c = check(
+    return check(
         "foreign_processes",
         WARN,
         procs,
         "no other process on this GPU",
         "another process uses this GPU: " + describe(procs) + "; figures measured now are shared with it",
+        code="GPU_FOREIGN_PROCESS",
     )
-    c["code"] = CODE_FOREIGN
-    return c
 
 
 def attribute_contention(checks, procs):
-    """Mark every failed figure of a GPU that other processes use as contended: the likely cause is
-    the named process, not the hardware. The verdict stays a failure: the host is not ready."""
+    """Name the other processes in every failed figure of a GPU they use: the likely cause is that
+    process, not the hardware (verdicts.annotate gives such a figure GPU_CONTENDED). The verdict
+    stays a failure: the host is not ready."""
     if not procs:
         return checks
     who = describe(procs)
     for c in checks:
-        if (
-            c["name"] in CONTENDED_CHECKS
-            and c["verdict"] == FAIL
-            and not str(c.get("detail", "")).startswith("measurement error")
+        if c["name"] in CONTENDED_CHECKS and c["verdict"] == FAIL and not str(c.get("detail", "")).startswith(
+            "measurement error"
         ):
-            c["code"] = CODE_CONTENDED
             c["detail"] = (c.get("detail") or "").rstrip() + f"; measured while {who} used this GPU"
             c["contended_by"] = [p["pid"] for p in procs]
     return checks

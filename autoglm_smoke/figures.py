@@ -4,8 +4,11 @@ a pass)."""
 
 from __future__ import annotations
 
-from autoglm_smoke.checks import FAIL, INFO, PASS, WARN, _round, check
+import statistics
+
+from autoglm_smoke.checks import BAD_CLOCK_EVENT_MASK, FAIL, INFO, PASS, SKIP, WARN, _round, check, decode_clock_events
 from autoglm_smoke.references import INTERCONNECT_FLOORS, PHYSICAL_MARGIN
+from autoglm_smoke.verdicts import clock_event_code
 
 
 def impossible(name, measured, bound, unit, why):
@@ -17,6 +20,7 @@ def impossible(name, measured, bound, unit, why):
         {"max": bound, "unit": unit},
         f"measurement error: {_round(measured)} {unit} exceeds the physical peak {bound} {unit} ({why}); "
         "the figure was not measured on this GPU's own work, or the timing is broken",
+        code="GPU_MEASUREMENT_ERROR",
     )
 
 
@@ -101,10 +105,11 @@ def evaluate_p2p_bandwidth(name, matrix, link_peaks, kinds, labels, factor=1):
         elif value < floor:
             slow.append(f"{labels[i]}->{labels[j]} {_round(value)} GB/s < {_round(floor)} ({kinds[i][j]})")
     detail = "; ".join(errors + slow)
+    code = "GPU_MEASUREMENT_ERROR" if any(e.startswith("measurement error") for e in errors) else "GPU_P2P_BW_LOW"
     if unjudged:
         detail = (detail + "; " if detail else "") + "no link reference for " + ", ".join(unjudged) + " (reported only)"
     verdict = FAIL if errors or slow else (INFO if unjudged and len(unjudged) == len(_pairs(n)) else PASS)
-    return check(name, verdict, matrix, {"min_gbs": floors}, detail)
+    return check(name, verdict, matrix, {"min_gbs": floors}, detail, code)
 
 
 def allreduce_expected(world, numel, modulus=251):
@@ -124,7 +129,12 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
     interconnect's floor (a fraction of the per-GPU link peak) and its physical bound."""
     if result is None or result.get("error"):
         return check(
-            "nccl_allreduce", FAIL, None, "correct sum at every size", (result or {}).get("error", "no result")
+            "nccl_allreduce",
+            FAIL,
+            None,
+            "correct sum at every size",
+            (result or {}).get("error", "no result"),
+            code="GPU_NCCL_ERROR",
         )
     sweep = result["sweep"]
     wrong = [s["bytes"] for s in sweep if not s["correct"]]
@@ -138,7 +148,14 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
         "sweep": [{"bytes": s["bytes"], "busbw_gbs": _round(s["busbw_gbs"]), "correct": s["correct"]} for s in sweep],
     }
     if wrong:
-        return check("nccl_allreduce", FAIL, measured, "correct sum at every size", f"wrong sums at sizes {wrong}")
+        return check(
+            "nccl_allreduce",
+            FAIL,
+            measured,
+            "correct sum at every size",
+            f"wrong sums at sizes {wrong}",
+            code="GPU_NCCL_WRONG_RESULT",
+        )
     if not link_peak_gbs:
         return check(
             "nccl_allreduce", INFO, measured, "correct sum at every size", "no link reference: busbw not judged"
@@ -154,6 +171,7 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
             expected,
             f"measurement error: busbw {_round(busbw)} GB/s exceeds the physical peak {_round(bound)} GB/s "
             f"of the {interconnect} links (NVLink multicast is off)",
+            code="GPU_MEASUREMENT_ERROR",
         )
     if busbw < floor:
         return check(
@@ -162,7 +180,61 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
             measured,
             expected,
             f"busbw {_round(busbw)} GB/s at {largest['bytes']} bytes < floor {_round(floor)} ({interconnect})",
+            code="GPU_NCCL_BW_LOW",
         )
     return check(
         "nccl_allreduce", PASS, measured, expected, f"{busbw / link_peak_gbs:.0%} of the {interconnect} link peak"
     )
+
+
+def evaluate_burn(series, tolerance, ecc_before, ecc_after, clock_events, temp_max, temp_limit):
+    """Burn verdicts: throughput stable within tolerance of its median, no bad clock events, no
+    new uncorrected ECC errors, temperature under the limit."""
+    out = []
+    if series:
+        med = statistics.median(series)
+        worst = min(series)
+        low = [i for i, v in enumerate(series) if v < (1.0 - tolerance) * med]
+        out.append(
+            check(
+                "burn_throughput_stability",
+                FAIL if low else PASS,
+                {"median_tflops": _round(med), "min_tflops": _round(worst), "samples": len(series)},
+                f"every sample >= {1 - tolerance:.0%} of median",
+                f"{len(low)} sample(s) below: throughput sagged under sustained load" if low else "",
+            )
+        )
+    else:
+        out.append(
+            check(
+                "burn_throughput_stability", FAIL, None, "samples", "no burn samples collected", "GPU_SMOKE_ERROR"
+            )
+        )
+    bad = decode_clock_events((clock_events or 0) & BAD_CLOCK_EVENT_MASK)
+    out.append(
+        check(
+            "burn_clock_event_reasons",
+            FAIL if bad else PASS,
+            decode_clock_events(clock_events or 0),
+            "no thermal/power-brake/hardware slowdown",
+            ", ".join(bad),
+            code=clock_event_code(clock_events or 0),
+        )
+    )
+    delta = {}
+    for key in ("corrected_volatile", "uncorrected_volatile"):
+        a, b = (ecc_before or {}).get(key), (ecc_after or {}).get(key)
+        delta[key] = (b - a) if a is not None and b is not None else None
+    verdict = FAIL if delta.get("uncorrected_volatile") else (WARN if delta.get("corrected_volatile") else PASS)
+    if ecc_before is None:
+        verdict = SKIP
+    out.append(check("burn_ecc_delta", verdict, delta, "no new uncorrected errors"))
+    out.append(
+        check(
+            "burn_temperature_c",
+            SKIP if temp_max is None else (FAIL if temp_max >= temp_limit else PASS),
+            temp_max,
+            f"< {temp_limit}",
+        )
+    )
+    return out

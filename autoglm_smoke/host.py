@@ -9,9 +9,23 @@ try:
     # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
     from autoglm_smoke._bundled import pci
 except ImportError:
-    # The source tree: the same file, as the collection's module_utils (pytest, like Ansible, has
-    # provisioner/collection on sys.path).
-    from ansible_collections.autoglm.provision.plugins.module_utils import pci
+    try:
+        # The source tree: the same file, as the collection's module_utils (pytest, like Ansible, has
+        # provisioner/collection on sys.path).
+        from ansible_collections.autoglm.provision.plugins.module_utils import pci
+    except ImportError:
+        # The installed package (`python -m autoglm_smoke`): the collection is package data of
+        # provisioner, importable through Ansible's collection loader, as the CLI imports it. The
+        # attempt above left the bare ansible_collections namespace (the ansible package's) in
+        # sys.modules, which would hide the collection from the loader: it goes first.
+        import sys
+
+        from provisioner.paths import collection_imports
+
+        for _name in [m for m in sys.modules if m.split(".")[0] == "ansible_collections"]:
+            del sys.modules[_name]
+        collection_imports()
+        from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 # XIDs that indicate hardware/firmware trouble (NVIDIA's XID catalogue); others (13, 31, 43,
 # 45...) are usually caused by applications and only warn.

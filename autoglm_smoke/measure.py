@@ -16,7 +16,6 @@ from autoglm_smoke.checks import (
     PASS,
     _round,
     check,
-    evaluate_burn,
 )
 from autoglm_smoke.cuda_work import (
     burn,
@@ -27,7 +26,13 @@ from autoglm_smoke.cuda_work import (
     memory_pattern_test,
     pcie_bandwidth_gbs,
 )
-from autoglm_smoke.figures import evaluate_allreduce, evaluate_figure, evaluate_p2p_access, evaluate_p2p_bandwidth
+from autoglm_smoke.figures import (
+    evaluate_allreduce,
+    evaluate_burn,
+    evaluate_figure,
+    evaluate_p2p_access,
+    evaluate_p2p_bandwidth,
+)
 from autoglm_smoke.nvml import LoadSampler, ecc_counts, p2p_status
 from autoglm_smoke.references import physical_bound, sku_reference
 
@@ -37,7 +42,7 @@ def guarded(name, fn, *args):
     try:
         return fn(*args)
     except Exception as exc:
-        return check(name, FAIL, None, None, f"check raised {type(exc).__name__}: {str(exc)[:300]}")
+        return check(name, FAIL, None, None, f"check raised {type(exc).__name__}: {str(exc)[:300]}", "GPU_SMOKE_ERROR")
 
 
 class Lockstep:
@@ -198,16 +203,15 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
 def memtest_check(r, fraction, foreign):
     bad = sum(r["errors"].values())
     coverage, why = contention.memtest_coverage(r["tested_gib"], r["total_gib"], fraction, foreign)
-    c = check(
+    detail = [f"{bad} mismatching words" if bad else "", "" if r["tested_gib"] else "no memory could be tested", why]
+    return check(
         "memory_pattern_test",
         FAIL if bad or r["tested_gib"] == 0 or coverage == FAIL else PASS,
         r,
         f"0 mismatches over {fraction:.0%} of VRAM",
-        "; ".join(x for x in (f"{bad} mismatching words" if bad else "", why) if x),
+        "; ".join(x for x in detail if x),
+        code="GPU_MEMTEST_MISMATCH" if bad else "GPU_MEMTEST_COVERAGE_LOW",
     )
-    if coverage == FAIL and not bad:
-        c["code"] = "GPU_MEMTEST_COVERAGE_LOW"
-    return c
 
 
 def below_floor(c):
@@ -246,9 +250,14 @@ def pcie_checks(torch, g):
         g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = pcie_bandwidth_gbs(torch, g["_dev"])
 
     def judge():
+        figs = g["figures"]
         return [
-            evaluate_figure(d, g["figures"][d], peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak")
-            for d in ("h2d_gbs", "d2h_gbs")
+            evaluate_figure(
+                "h2d_gbs", figs["h2d_gbs"], peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"
+            ),
+            evaluate_figure(
+                "d2h_gbs", figs["d2h_gbs"], peak, floor, "GB/s", note, bound=bound, bound_why="PCIe link peak"
+            ),
         ]
 
     return judged(measure, judge)
@@ -271,6 +280,7 @@ def aggregate_check(torch, measured):
                     measured_fig,
                     {"max": bound, "unit": "GB/s"},
                     f"measurement error: {k} {_round(v)} exceeds the GPUs' summed link peak {bound}",
+                    code="GPU_MEASUREMENT_ERROR",
                 )
     share = ", ".join(
         "{} {:.0%} of the sum of each GPU alone".format(d, agg[d + "_gbs"] / alone[d])
@@ -299,7 +309,7 @@ def run_burn_phase(report, opts, nvml, torch, measured):
         series = burn(torch, [(g["index"], g["_dev"], dtype[g["index"]]) for g in measured], opts.burn_minutes)
     except Exception as exc:
         report["host_checks"].append(
-            check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}")
+            check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}", "GPU_SMOKE_ERROR")
         )
         return
     finally:
@@ -352,7 +362,9 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
         multi["p2p_cuda_access"] = access
         report["host_checks"].append(evaluate_p2p_access(access, nvml_status, opts.require_p2p, labels))
     except Exception as exc:
-        report["host_checks"].append(check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300]))
+        report["host_checks"].append(
+            check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300], "GPU_SMOKE_ERROR")
+        )
     try:
         one, both = interconnect.peer_bandwidth(torch, cuda_idx)
         multi["p2p_oneway_gbs"] = [[_round(v) for v in row] for row in one]
@@ -363,7 +375,14 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
         )
     except Exception as exc:
         report["host_checks"].append(
-            check("p2p_bandwidth", FAIL, None, None, f"peer copies raised {type(exc).__name__}: {str(exc)[:300]}")
+            check(
+                "p2p_bandwidth",
+                FAIL,
+                None,
+                None,
+                f"peer copies raised {type(exc).__name__}: {str(exc)[:300]}",
+                "GPU_SMOKE_ERROR",
+            )
         )
     report["phases_s"]["p2p"] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()

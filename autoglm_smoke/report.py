@@ -10,6 +10,7 @@ import time
 
 from autoglm_smoke import PROGRAM_VERSION, SCHEMA
 from autoglm_smoke.checks import FAIL, INFO, PASS, SKIP, WARN, _round
+from autoglm_smoke.verdicts import annotate
 
 
 def new_report(opts):
@@ -32,6 +33,7 @@ def new_report(opts):
         "host_checks": [],
         "gpus": [],
         "multi_gpu": None,
+        "codes": [],
         "phases_s": {},
     }
 
@@ -44,19 +46,26 @@ def all_checks(report):
 
 
 def host_verdict(report):
-    """(verdict, counts, failure lines): one failed check fails the host."""
+    """(verdict, counts, failure lines): one failed check fails the host; a line ends with the
+    check's verdict code."""
     counts = {v: 0 for v in (PASS, WARN, FAIL, SKIP, INFO)}
     failures = []
     for where, c in all_checks(report):
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
         if c["verdict"] == FAIL:
             failures.append(
-                "{}{}: {}".format("" if where == "host" else where + " ", c["name"], c["detail"] or c["measured"])
+                "{}{}: {}{}".format(
+                    "" if where == "host" else where + " ",
+                    c["name"],
+                    c["detail"] or c["measured"],
+                    " [{}]".format(c["code"]) if c.get("code") else "",
+                )
             )
     return (FAIL if counts[FAIL] else PASS), counts, failures
 
 
 def finalize(report, t_start, reason=None):
+    annotate(report)  # every failed or warned check: code, severity, remediation; report["codes"]
     verdict, counts, failures = host_verdict(report)
     report["verdict"] = verdict
     report["counts"] = counts
@@ -109,7 +118,21 @@ def summary_text(report):
             "  NCCL all-reduce (float32 sum): "
             + ", ".join("{} MiB {:.1f} GB/s busbw".format(s["bytes"] >> 20, s["busbw_gbs"]) for s in sweep)
         )
-    return "\n".join(lines)
+    return "\n".join(lines + next_steps(report))
+
+
+def next_steps(report):
+    """One line per verdict code of the run: its severity and the next rung of the repair ladder."""
+    seen = {}
+    for _, c in all_checks(report):
+        if c.get("code") and c["code"] not in seen:
+            seen[c["code"]] = c
+    if not seen:
+        return []
+    lines = ["  next steps:"]
+    for code in sorted(seen):
+        lines.append("    {} ({}): {}".format(code, seen[code]["severity"], seen[code]["remediation"]))
+    return lines
 
 
 def _short(c):
@@ -119,4 +142,4 @@ def _short(c):
     text = f"{json.dumps(m) if isinstance(m, (dict, list)) else m} (expected {exp})"
     if c["detail"]:
         text += ": " + c["detail"]
-    return text[:300]
+    return (f"[{c['code']}] " if c.get("code") else "") + text[:300]

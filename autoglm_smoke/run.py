@@ -88,8 +88,10 @@ def finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start):
             why += " (no nvidia kernel module loaded)"
     else:
         why = "no NVIDIA GPU/driver: no NVIDIA GPU on the PCI bus" + ("; " + nvml_error if nvml_error else "")
+    code = "GPU_DRIVER_NOT_WORKING" if pci_gpus else "GPU_NOT_FOUND"
     if "mismatch" in (nvml_error or "").lower():
         why += ": reboot needed"
+        code = "GPU_DRIVER_MISMATCH"
     report["environment"]["kernel_module_version"] = module_version
     required = opts.require_gpu
     report["host_checks"].append(
@@ -99,6 +101,7 @@ def finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start):
             {"pci_gpus": len(pci_gpus or []), "nvml": nvml_error or "0 GPUs"},
             "at least one working NVIDIA GPU" if required else "none required",
             why,
+            code=code,
         )
     )
     if opts.expected_gpus and required:
@@ -270,4 +273,5 @@ def not_measured_check(opts, gpu, torch):
         None,
         "rel error < 1e-4 vs CPU",
         gpu["not_measured_reason"],
+        code="GPU_TORCH_CUDA_UNUSABLE",
     )

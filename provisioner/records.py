@@ -106,7 +106,7 @@ def check_report(data: dict, path: Path) -> dict:
                                                          for k in ("task", "kind", "message")):
                 raise RecordError(f"report {path}: host {name!r}: a failure entry is not an object with "
                                   f"task, kind and message strings: {str(failure)[:80]!r}")
-        for key, expected in (("facts", dict), ("retries", list)):
+        for key, expected in (("facts", dict), ("retries", list), ("smoke", dict)):
             if not isinstance(host.get(key, expected()), expected):
                 raise RecordError(f"report {path}: host {name!r}: {key!r} must be {_type_names(expected)}")
     for key in ("warnings",):

@@ -11,7 +11,7 @@ from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERRO
 from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
 from . import connection
 from .facts import role_facts
-from .smoke import Judgement
+from .smoke import Judgement, failure_message, finding_lines
 
 REPORT_JSON = "report.json"
 REPORT_JUNIT = "report.junit.xml"
@@ -35,6 +35,7 @@ class HostResult:
     retries: list[dict] = field(default_factory=list)  # transient failures retried (apt locks, mirrors)
     failures: list[dict] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
+    smoke: dict = field(default_factory=dict)  # its smoke verdict and codes (results.smoke.host_verdict)
 
     @property
     def status(self) -> str:
@@ -167,9 +168,12 @@ class RunReport:
                     failure["kind"] = "rescued"
 
     def record_fleet(self, judgement: Judgement) -> None:
-        """The run's fleet judgement (results.smoke), made once: the summary, the host state and
-        the HTML report all show this one."""
+        """The run's fleet judgement and each host's smoke verdict codes (results.smoke), made once:
+        the summary, JUnit, the host state and the HTML report all show this one."""
         self.fleet = judgement.fleet
+        for name, view in judgement.verdicts.items():
+            if name in self.hosts:
+                self.hosts[name].smoke = view
         self.options["slow_threshold"] = judgement.threshold
         self.warnings += judgement.warnings
 
@@ -246,11 +250,16 @@ def write_junit(data: dict, path: Path) -> None:
         if host["status"] in ("failed", "unreachable"):
             tag = "failure" if host["status"] == "failed" else "error"
             first = failures[0] if failures else {"task": "", "message": host["status"]}
-            element = ET.SubElement(case, tag, {"message": f"{first['task']}: {first['message']}"[:500],
+            message = f"{first['task']}: {first['message']}"
+            smoke = failure_message(host.get("smoke"))  # the smoke test's codes and next step come first
+            element = ET.SubElement(case, tag, {"message": (f"{smoke} || {message}" if smoke else message)[:1000],
                                                 "type": host["status"]})
-            element.text = "\n\n".join(f"TASK [{f['task']}] {f['kind']}\n{f['message']}" for f in failures)
+            element.text = "\n\n".join([f"TASK [{f['task']}] {f['kind']}\n{f['message']}" for f in failures]
+                                        + (["GPU smoke verdict codes:\n" + "\n".join(finding_lines(host["smoke"]))]
+                                           if smoke else []))
         counts = ", ".join(f"{c}={host[c]}" for c in COUNTERS)
-        ET.SubElement(case, "system-out").text = counts
+        codes = (host.get("smoke") or {}).get("codes")
+        ET.SubElement(case, "system-out").text = counts + (f"\nGPU smoke codes: {', '.join(codes)}" if codes else "")
     if data.get("interrupted"):
         ET.SubElement(suite, "system-err").text = "run interrupted: results are partial"
     text = ET.tostring(suite, encoding="unicode", xml_declaration=True)

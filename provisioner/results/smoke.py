@@ -1,7 +1,10 @@
 """GPU smoke results of a run and the fleet judgement: a slow node is a faulty node.
 
 The one reader of ``smoke/<host>.json`` (the smoke program's full JSON, fetched by the gpu_smoke
-role into the run directory). Every GPU's throughput figures are compared with the median of all
+role into the run directory). Each host's verdict codes (the program's verdict contract,
+autoglm_smoke.verdicts: code, severity and remediation of every failed or warned check) are read
+here into report.json (``hosts.<host>.smoke``), which JUnit, the console, the HTML report and the
+host state show. Every GPU's throughput figures are compared with the median of all
 GPUs of the same SKU in the run (across hosts); a figure more than ``threshold`` below that median
 flags its host. The judgement is made once, after the run, and stored in report.json (``fleet``,
 with the threshold in ``options.slow_threshold``): the summary, the host state and the HTML report
@@ -10,11 +13,14 @@ show that one judgement.
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autoglm_smoke import verdicts as contract
 
 DEFAULT_THRESHOLD = 0.10
 # Fewer peers than this and a median says little (two GPUs: each is "the median" half the time).
@@ -34,6 +40,9 @@ COMPARED_FIGURES = (
 
 
 SMOKE_DIR = "smoke"
+JUDGED = ("fail", "warn")
+SEVERITY_ORDER = {"fatal": 0, "degraded": 1, "info": 2}
+DETAIL_LIMIT = 300
 
 
 def sku_key(gpu: dict) -> str:
@@ -135,12 +144,73 @@ def read_results(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
     return results, problems
 
 
+def _checks(report: dict) -> list[tuple[str, dict]]:
+    """``(where, check)`` for every check of a smoke report: "host" or "gpu<index>"."""
+    out = [("host", c) for c in report.get("host_checks") or [] if isinstance(c, dict)]
+    for gpu in report.get("gpus") or []:
+        out.extend((f"gpu{gpu.get('index')}", c) for c in gpu.get("checks") or [] if isinstance(c, dict))
+    return out
+
+
+def host_verdict(report: dict | None) -> dict:
+    """What report.json records of a host's smoke verdict (``hosts.<host>.smoke``): verdict, level,
+    codes and ``findings``, every failed or warned check with its code, severity, remediation and
+    detail (failures first, then by severity). A report from a program older than the verdict
+    contract (no ``codes``) is annotated here from the same catalog, so no failure goes uncoded."""
+    report = report or {}
+    if "codes" not in report:
+        report = contract.annotate(copy.deepcopy(report))
+    findings = []
+    for where, check in _checks(report):
+        if check.get("verdict") not in JUDGED:
+            continue
+        code = check.get("code") or contract.code_for(check)
+        described = contract.describe(code)
+        findings.append({
+            "where": where, "check": str(check.get("name")), "verdict": check["verdict"], "code": code,
+            "severity": check.get("severity") or described["severity"],
+            "remediation": check.get("remediation") or described["remediation"],
+            "detail": str(check.get("detail") or check.get("measured") or "")[:DETAIL_LIMIT],
+        })
+    findings.sort(key=lambda f: (f["verdict"] != "fail", SEVERITY_ORDER.get(f["severity"], 0), f["where"]))
+    return {"verdict": report.get("verdict"), "level": report.get("level"),
+            "codes": sorted({f["code"] for f in findings}), "findings": findings}
+
+
+def failure_message(view: dict | None) -> str:
+    """One line for a failed host's JUnit message: the codes of its failed smoke checks, each with
+    where, and the first rung of the repair ladder ("" when the smoke test failed nothing)."""
+    failed = [f for f in (view or {}).get("findings") or [] if f["verdict"] == "fail"]
+    if not failed:
+        return ""
+    parts, seen = [], set()
+    for f in failed:
+        parts.append(f"{f['code']} ({f['severity']}) {f['where']} {f['check']}")
+    steps = []
+    for f in failed:
+        if f["code"] not in seen:
+            seen.add(f["code"])
+            steps.append(f"{f['code']}: {f['remediation']}")
+    return "GPU smoke failed: " + ", ".join(parts) + ". Next: " + " | ".join(steps)
+
+
+def finding_lines(view: dict | None) -> list[str]:
+    """A host's failed and warned smoke checks, two lines each: what, then what to do."""
+    lines = []
+    for f in (view or {}).get("findings") or []:
+        lines.append(f"{f['verdict'].upper()} {f['code']} ({f['severity']}) {f['where']} {f['check']}: {f['detail']}")
+        lines.append(f"  next: {f['remediation']}")
+    return lines
+
+
 @dataclass
 class Judgement:
-    """The fleet view of one run: per-host flags (report.json ``fleet``) and the operator's warnings."""
+    """The fleet view of one run: per-host flags (report.json ``fleet``), each host's smoke verdict
+    with its codes (report.json ``hosts.<host>.smoke``) and the operator's warnings."""
 
     threshold: float
     fleet: dict[str, dict] = field(default_factory=dict)
+    verdicts: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -150,6 +220,7 @@ def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Judgement:
     judgement = Judgement(threshold=threshold, warnings=problems)
     if not results:
         return judgement
+    judgement.verdicts = {host: host_verdict(report) for host, report in results.items()}
     judgement.fleet = compare_fleet(results, threshold)
     for host, view in judgement.fleet.items():
         for flag in view.get("flags", []):

@@ -94,6 +94,11 @@ def _record_host(report: dict, name: str, host: dict, base: Path | None) -> None
     if name in (report.get("fleet") or {}):  # a smoke run judged this host against its peers
         record["slow_node"] = bool(report["fleet"][name].get("slow"))
     record["summary"]["slow_node"] = record.get("slow_node", False)
+    smoke = host.get("smoke") or {}
+    if smoke:  # the smoke test ran: its verdict codes replace the last ones (kept until it runs again)
+        record["smoke"] = {"run_id": report["run_id"], "verdict": smoke.get("verdict"), "level": smoke.get("level"),
+                           "codes": list(smoke.get("codes") or [])}
+    record["summary"]["smoke_codes"] = (record.get("smoke") or {}).get("codes", [])
     if report["action"] == "site" and not report["options"].get("check"):
         record["last_site_ok"] = host["status"] == "ok" and not report.get("interrupted")
         record["last_site_run_id"] = report["run_id"]

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..results import facts
 from ..results.report import COUNTERS, RunReport, task_name
+from ..results.smoke import finding_lines
 from ..results.state import COLUMNS
 
 LIVE_ROWS = 25
@@ -137,16 +138,21 @@ def _verdict_line(console: Console, verdict: str, text: str) -> None:
     console.print(line)
 
 
-def print_qualification(console: Console, host: str, host_facts: dict) -> None:
+def print_qualification(console: Console, host: str, host_facts: dict, smoke: dict | None = None) -> None:
     """Per-host verdicts of the gates (preflight checks, BIOS requirements, GPU smoke), with the
-    evidence and remediation of whatever did not pass."""
-    if not facts.has_gates(host_facts):
+    evidence and remediation of whatever did not pass; the smoke test's failed and warned checks
+    with their verdict codes and next step (``smoke``: report.json ``hosts.<host>.smoke``)."""
+    smoke_lines = finding_lines(smoke)
+    if not facts.has_gates(host_facts) and not smoke_lines:
         return
     console.print(Text(f"{host}: qualification", style="bold"))
     for verdict, text, details in facts.qualification(host_facts):
         _verdict_line(console, verdict, text)
         for detail in details:
             console.print(Text(f"      {detail}"))
+    for line in smoke_lines:
+        console.print(Text(f"      {line}", style="" if line.startswith("  ") else
+                           ("red" if line.startswith("FAIL") else "yellow")))
 
 
 def print_summary(console: Console, data: dict, run_dir: str) -> None:
@@ -154,7 +160,7 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
     if len(data["hosts"]) > DETAIL_ALL_HOSTS_UP_TO:  # a fleet: details only where something is wrong
         detailed = [(n, h) for n, h in detailed if h["status"] != "ok"]
     for name, host in detailed:
-        print_qualification(console, name, host.get("facts") or {})
+        print_qualification(console, name, host.get("facts") or {}, host.get("smoke"))
     console.print(summary_table(data))
     for name, host in data["hosts"].items():
         for failure in host["failures"]:
@@ -180,7 +186,7 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
 def status_table(rows: list[dict]) -> Table:
     """`autoglm-provision status`: one row per host from its state record."""
     table = Table(title="host state across runs")
-    for column in ("host", "ready", "last run", "action", "result", *(c for c in COLUMNS), "reboot"):
+    for column in ("host", "ready", "last run", "action", "result", *(c for c in COLUMNS), "smoke codes", "reboot"):
         table.add_column(column)
     for row in rows:
         summary = row.get("summary") or {}
@@ -189,5 +195,6 @@ def status_table(rows: list[dict]) -> Table:
                       str(row.get("last_run_id") or "-"), str(row.get("last_action") or "-"),
                       Text(str(row.get("last_status")), style=STATUS_STYLE.get(str(row.get("last_status")), "")),
                       *(str(summary.get(c) if summary.get(c) is not None else "-") for c in COLUMNS),
+                      ", ".join(summary.get("smoke_codes") or []) or "-",
                       "pending" if summary.get("reboot_pending") else "-")
     return table

@@ -204,6 +204,8 @@ def _host_rows(report: dict, results: dict[str, dict], comparison: dict[str, dic
         status = data.get("status") or "not in report"
         slow_flags = (comparison.get(name) or {}).get("flags", [])
         failures = [f for f in data.get("failures") or [] if f.get("kind") != "rescued"]
+        # the run's recorded smoke verdict codes; a run recorded before them: read from its smoke JSON
+        verdict = data.get("smoke") or (smoke.host_verdict(results[name]) if results.get(name) else {})
         rows.append({
             "name": name,
             "status": status,
@@ -211,6 +213,8 @@ def _host_rows(report: dict, results: dict[str, dict], comparison: dict[str, dic
             "slow_figures": sorted({FIGURES.get(f["figure"], (f["figure"],))[0] for f in slow_flags}),
             "counts": {c: data.get(c, 0) for c in ("ok", "changed", "failed", "unreachable", "skipped")},
             "failures": failures,
+            "smoke_codes": verdict.get("codes") or [],
+            "smoke_findings": verdict.get("findings") or [],
             "facts": _host_facts(data.get("facts") or {}, results.get(name)),
         })
     rows.sort(key=lambda r: (STATUS_ORDER.get("slow" if r["slow"] and r["status"] == "ok" else r["status"], 9),

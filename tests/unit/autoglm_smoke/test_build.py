@@ -55,6 +55,26 @@ def test_zipapp_bundles_the_collections_pci_scan(zipapp, tmp_path):
     assert found == "['0000:3b:00.0']"
 
 
+def test_the_installed_package_finds_the_pci_scan_without_a_zipapp(tmp_path):
+    """`python -m autoglm_smoke` from an installed wheel (issue #27 item 5): no _bundled copy and no
+    collection directory on sys.path, so host.py imports pci.py through Ansible's collection loader
+    from the provisioner package; -I keeps PYTHONPATH and the pytest paths out."""
+    sysfs = make_sysfs(tmp_path, {"0000:3b:00.0": ("0x10de", "0x030200")})
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autoglm_smoke import host; "
+            "print(host.pci.__file__); print(host.scan_pci_gpus(sys.argv[2]))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code, str(ROOT), str(sysfs)], capture_output=True,
+                          text=True, timeout=60, check=True, cwd=tmp_path)
+    where, found = proc.stdout.splitlines()
+    assert where == str(ROOT / "provisioner/collection/ansible_collections/autoglm/provision/plugins/module_utils"
+                        / "pci.py")
+    assert found == "['0000:3b:00.0']"
+    helped = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                             "sys.argv[1:] = ['--help']; import runpy; runpy.run_module('autoglm_smoke', "
+                             "run_name='__main__')", str(ROOT)], capture_output=True, text=True, timeout=60,
+                            check=False, cwd=tmp_path)
+    assert helped.returncode == 0 and "--level" in helped.stdout, helped.stderr
+
+
 def test_cli_real_no_gpu_path(zipapp, tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, str(zipapp), "--json-out", str(out)], capture_output=True, text=True,
@@ -97,7 +117,9 @@ def test_an_unexpected_error_is_a_failed_check_and_the_json_is_still_written(mon
     assert cli.main(["--json-out", str(out)]) == 1
     report = json.loads(out.read_text())
     assert report["verdict"] == "fail"
-    assert report["failures"] == ["program: smoke program error RuntimeError: CUDA error: invalid device ordinal"]
+    assert report["failures"] == [
+        "program: smoke program error RuntimeError: CUDA error: invalid device ordinal [GPU_SMOKE_ERROR]"]
+    assert report["codes"] == ["GPU_SMOKE_ERROR"]
 
 
 def test_program_is_python38_syntax():

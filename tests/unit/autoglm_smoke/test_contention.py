@@ -55,8 +55,8 @@ def test_failed_figures_of_a_shared_gpu_are_marked_contended_not_measurement_err
         {"name": "xid_events", "verdict": FAIL, "detail": "Xid 79"},
     ]
     contention.attribute_contention(checks, procs)
-    assert checks[0]["code"] == "GPU_CONTENDED" and "pid 12 (burner" in checks[0]["detail"]
-    assert "code" not in checks[1] and "code" not in checks[2] and "code" not in checks[3]
+    assert checks[0]["contended_by"] == [12] and "pid 12 (burner" in checks[0]["detail"]
+    assert all("contended_by" not in c for c in checks[1:])
 
 
 def test_memtest_coverage_far_below_the_asked_fraction_fails_naming_the_holder():
@@ -99,4 +99,6 @@ def test_run_smoke_reports_a_foreign_process_on_a_gpu(tmp_path):
     report = run(tmp_path, gpus=[healthy_gpu(processes=[(999998, 2 * GIB)])])
     c = verdicts(report)["foreign_processes"]
     assert c["verdict"] == WARN and report["gpus"][0]["foreign_processes"][0]["pid"] == 999998
+    assert c["code"] == "GPU_FOREIGN_PROCESS" and c["severity"] and c["remediation"]
+    assert "GPU_FOREIGN_PROCESS" in report["codes"]
     assert "_foreign" not in report["gpus"][0]

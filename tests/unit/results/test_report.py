@@ -2,7 +2,9 @@ import json
 import xml.etree.ElementTree as ET
 
 from provisioner.errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
-from provisioner.results.report import RunReport
+from provisioner.results.report import RunReport, load
+from provisioner.results.smoke import judge_run
+from tests.fixtures.signoff_run import faulty_smoke_report
 
 
 def ev(kind, host=None, **data):
@@ -185,3 +187,30 @@ def test_a_host_that_only_passed_the_reachability_play_was_not_run():
     report.finish(2, "failed", 1.0)
     assert report.hosts["canary"].status == "failed" and report.hosts["wave"].status == "not_run"
     assert any("were not run" in w for w in report.warnings)
+
+
+def test_smoke_codes_reach_report_json_and_junit(tmp_path):
+    """A host failed by its smoke test: report.json records its codes (results.smoke, the one
+    reader of smoke/<host>.json), JUnit's failure message leads with code and next step."""
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "b.json").write_text(json.dumps(faulty_smoke_report("b")))
+    reason = "b: GPU smoke test (standard) FAILED: gpu0 h2d_gbs: 44% of spec peak [GPU_H2D_LOW]"
+    r = feed(make(), [ev("runner_on_ok", "a", task="t", res={}),
+                      ev("runner_on_failed", "b", task="Fail the host on a failed smoke verdict", role="gpu_smoke",
+                         res={"msg": reason})])
+    r.finish(2, "failed", 3.5)
+    r.record_fleet(judge_run(tmp_path))
+    r.write(tmp_path)
+    data = load(tmp_path)
+    assert data["hosts"]["b"]["smoke"]["codes"] == ["GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]
+    assert data["hosts"]["b"]["smoke"]["findings"][0]["remediation"].startswith("re-run the smoke test")
+    assert data["hosts"]["a"]["smoke"] == {}
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "report.junit.xml").getroot().iter("testcase")}
+    failure = cases["b"].find("failure")
+    message = failure.get("message")
+    assert message.startswith("GPU smoke failed: GPU_H2D_LOW (degraded) gpu0 h2d_gbs. Next: GPU_H2D_LOW: re-run")
+    assert message.endswith(f"|| gpu_smoke : Fail the host on a failed smoke verdict: {reason}")
+    assert "GPU smoke verdict codes:\nFAIL GPU_H2D_LOW (degraded) gpu0 h2d_gbs" in failure.text
+    assert "WARN GPU_PERSISTENCE_OFF (degraded) gpu1 persistence_mode" in failure.text
+    assert cases["b"].find("system-out").text.endswith("GPU smoke codes: GPU_H2D_LOW, GPU_PERSISTENCE_OFF")
+    assert "GPU smoke" not in cases["a"].find("system-out").text

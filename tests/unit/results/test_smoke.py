@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from provisioner.results.smoke import compare_fleet, judge_run
+from provisioner.results.smoke import compare_fleet, failure_message, finding_lines, host_verdict, judge_run
+from tests.fixtures.signoff_run import faulty_smoke_report
 
 
 def report(*gpus):
@@ -97,3 +98,45 @@ def test_fleet_view_skips_damaged_smoke_results_with_a_warning(tmp_path):
     report = judge_run(tmp_path, 0.10)  # the run's one judgement: what report.json records
     assert set(report.fleet) == {"a"}
     assert sum("smoke result" in w for w in report.warnings) == 3
+
+
+# --- the verdict contract: each host's codes, severity and remediation -------------------------
+def test_host_verdict_reads_the_codes_failures_first():
+    view = host_verdict(faulty_smoke_report("gpu-a01"))
+    assert view["verdict"] == "fail" and view["level"] == "standard"
+    assert view["codes"] == ["GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]
+    first, second = view["findings"]
+    assert (first["verdict"], first["code"], first["severity"], first["where"], first["check"]) == (
+        "fail", "GPU_H2D_LOW", "degraded", "gpu0", "h2d_gbs")
+    assert first["remediation"].startswith("re-run the smoke test") and "44% of spec peak" in first["detail"]
+    assert (second["verdict"], second["code"], second["where"]) == ("warn", "GPU_PERSISTENCE_OFF", "gpu1")
+    assert "nvidia-persistenced" in second["remediation"]
+
+
+def test_a_report_from_before_the_contract_gets_its_codes_from_the_catalog():
+    old = faulty_smoke_report("gpu-a01")
+    del old["codes"]
+    for gpu in old["gpus"]:
+        for check in gpu["checks"]:
+            for key in ("code", "severity", "remediation"):
+                check.pop(key, None)
+    old["gpus"][0]["checks"].append({"name": "a_check_of_the_future", "verdict": "fail", "detail": "?"})
+    view = host_verdict(old)
+    assert view["codes"] == ["GPU_CHECK_FAILED", "GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]  # never uncoded
+    assert "code" not in old["gpus"][0]["checks"][0]  # the report itself is left as read
+    assert host_verdict(None) == {"verdict": None, "level": None, "codes": [], "findings": []}
+
+
+def test_judgement_carries_each_hosts_verdict_and_the_junit_line(tmp_path):
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "a.json").write_text(json.dumps(faulty_smoke_report("a")))
+    (tmp_path / "smoke" / "b.json").write_text(json.dumps({"verdict": "pass", "codes": [], "gpus": [one_gpu(700.0)]}))
+    judgement = judge_run(tmp_path)
+    assert judgement.verdicts["a"]["codes"] == ["GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]
+    assert judgement.verdicts["b"]["codes"] == [] and failure_message(judgement.verdicts["b"]) == ""
+    message = failure_message(judgement.verdicts["a"])
+    assert message.startswith("GPU smoke failed: GPU_H2D_LOW (degraded) gpu0 h2d_gbs. Next: GPU_H2D_LOW: re-run")
+    assert "GPU_PERSISTENCE_OFF" not in message  # a warning does not fail the host
+    lines = finding_lines(judgement.verdicts["a"])
+    assert lines[0].startswith("FAIL GPU_H2D_LOW (degraded) gpu0 h2d_gbs: 44% of spec peak")
+    assert lines[1].startswith("  next: re-run") and lines[2].startswith("WARN GPU_PERSISTENCE_OFF (degraded) gpu1")

@@ -69,3 +69,18 @@ def test_status_shows_the_driver_version_of_a_real_report_task(tmp_path):
     state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": {**PASSED, "nvidia_driver": driver}}}),
                      tmp_path)
     assert state.status_rows(["a"], tmp_path)[0]["summary"]["driver"] == "550.144.03"  # what the GPUs run
+
+
+def test_status_shows_the_codes_of_the_last_smoke_verdict(tmp_path):
+    codes = ["GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]
+    smoke = {"verdict": "fail", "level": "standard", "codes": codes, "findings": []}
+    failed = {"gpu_smoke": fact("gpu_smoke", verdict="fail")}
+    state.record_run(report("r1", "smoke", {"a": {"status": "failed", "facts": failed, "smoke": smoke}}), tmp_path)
+    row = state.status_rows(["a"], tmp_path)[0]
+    assert row["summary"]["smoke_codes"] == codes and row["smoke"]["run_id"] == "r1"
+    # a run that did not run the smoke test keeps them; the next smoke verdict replaces them
+    state.record_run(report("r2", "site", {"a": {"status": "ok", "facts": {}}}), tmp_path)
+    assert state.load_host("a", tmp_path)["summary"]["smoke_codes"] == codes
+    passed = {"verdict": "pass", "level": "quick", "codes": [], "findings": []}
+    state.record_run(report("r3", "check", {"a": {"status": "ok", "facts": PASSED, "smoke": passed}}), tmp_path)
+    assert state.load_host("a", tmp_path)["summary"]["smoke_codes"] == []

@@ -108,3 +108,26 @@ def test_on_a_terminal_each_refresh_renders_afresh(tmp_path):
             clock.now += 30
             shown = " ".join(text(view.live.get_renderable()).split())  # a narrow table wraps its title
             assert "gpu_smoke : Run the GPU smoke test (1 min 00 s)" in shown
+
+
+def test_summary_and_status_show_the_smoke_codes_and_what_to_do(tmp_path):
+    from provisioner.results import state  # noqa: PLC0415
+    from provisioner.results.smoke import host_verdict  # noqa: PLC0415
+    from provisioner.views.console import print_summary, status_table  # noqa: PLC0415
+    from tests.fixtures.signoff_run import faulty_smoke_report  # noqa: PLC0415
+
+    report = RunReport(run_id="r", action="smoke", inventory="i")
+    report.handle_event(ev("runner_on_failed", "gpu-a01", task="Fail the host on a failed smoke verdict",
+                           role="gpu_smoke", res={"msg": "GPU smoke test (standard) FAILED"}))
+    report.finish(2, "failed", 1.0)
+    report.hosts["gpu-a01"].smoke = host_verdict(faulty_smoke_report("gpu-a01"))
+    data = report.to_dict()
+    console = Console(record=True, width=400, force_terminal=False)
+    print_summary(console, data, "/runs/r")
+    out = console.export_text()
+    assert "gpu-a01: qualification" in out
+    assert "FAIL GPU_H2D_LOW (degraded) gpu0 h2d_gbs: 44% of spec peak" in out
+    assert "next: re-run the smoke test" in out and "WARN GPU_PERSISTENCE_OFF (degraded) gpu1" in out
+    state.record_run(data, tmp_path)
+    shown = text(status_table(state.status_rows(["gpu-a01"], tmp_path)))
+    assert "smoke codes" in shown and "GPU_H2D_LOW, GPU_PERSISTENCE_OFF" in shown

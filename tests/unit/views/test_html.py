@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import UsageError
-from provisioner.results.smoke import compare_fleet
+from provisioner.results.smoke import compare_fleet, host_verdict
 from provisioner.results.smoke import read_results as read_smoke
 from provisioner.views.html import render_html, write_html
 from tests.fixtures.signoff_run import (
@@ -31,6 +31,7 @@ from tests.fixtures.signoff_run import (
     UNREACHABLE_HOST,
     UNREACHABLE_MESSAGE,
     build_run,
+    faulty_smoke_report,
     find,
     parse_elements,
 )
@@ -253,3 +254,29 @@ def test_preflight_failure_and_lowered_thresholds(inputs):
     assert "FAIL thresholds lowered RAM: measured 16.0 GB, minimum 32 GB" in row
     (detail,) = find(elements, "tr", class_="detail-row", data_host=OK_HOSTS[0])
     assert "preflight: thresholds lowered below the product's requirements" in detail["text"]
+
+
+def test_smoke_codes_in_the_grid_and_the_detail_row(inputs):
+    """A host failed by its smoke test: its codes under the GPU smoke verdict, and a row per failed or
+    warned check with severity and next step; from report.json, or from the smoke JSON for a run
+    recorded before the codes were."""
+    report, smoke = copy.deepcopy(inputs)
+    host = OK_HOSTS[0]
+    smoke[host] = faulty_smoke_report(host)
+    for recorded in (True, False):
+        if recorded:
+            report["hosts"][host]["smoke"] = host_verdict(smoke[host])
+        else:
+            report["hosts"][host].pop("smoke", None)
+        elements = parse_elements(render_html(report, smoke))
+        (row,) = find(elements, "tr", class_="host-row", data_host=host)
+        assert [e["text"] for e in find(elements, "div", class_="smoke-code")] == ["GPU_H2D_LOW", "GPU_PERSISTENCE_OFF"]
+        assert "GPU_H2D_LOW" in row["text"]
+        findings = find(elements, "tr", class_="finding")
+        assert [(f["attrs"]["data-code"], f["attrs"]["data-severity"]) for f in findings] == [
+            ("GPU_H2D_LOW", "degraded"), ("GPU_PERSISTENCE_OFF", "degraded")]
+        first = " ".join(findings[0]["text"].split())
+        assert first.startswith("fail GPU_H2D_LOW degraded gpu0 h2d_gbs 44% of spec peak")
+        assert "re-run the smoke test" in first
+        (detail,) = find(elements, "tr", class_="detail-row", data_host=host)
+        assert "GPU_PERSISTENCE_OFF" in detail["text"]
