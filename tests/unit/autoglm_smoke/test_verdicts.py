@@ -154,7 +154,7 @@ def test_run_level_codes(tmp_path):
     """Through run_smoke: no GPU, a driver that does not work, a library mismatch, torch missing,
     a GPU count the inventory does not expect, a --gpus naming no GPU."""
     gone = run(tmp_path / "a", gpus=[], nvml="absent", pci={}, module_version=None)
-    assert gone["codes"] == ["GPU_NOT_FOUND"]
+    assert gone["codes"] == ["GPU_NOT_FOUND"] and gone["verdict_reason"].endswith("[GPU_NOT_FOUND]")
     bus = {"0000:3b:00.0": ("0x10de", "0x030200")}
     broken = run(tmp_path / "b", nvml=FakeNvml([], init_error="Driver Not Loaded"), pci=bus, module_version=None)
     assert broken["codes"] == ["GPU_DRIVER_NOT_WORKING"]
