@@ -70,6 +70,9 @@ def finalize(report, t_start, reason=None):
     report["verdict"] = verdict
     report["counts"] = counts
     report["failures"] = failures
+    failed_codes = sorted({c["code"] for _, c in all_checks(report) if c["verdict"] == FAIL and c.get("code")})
+    if reason and failed_codes:  # a reason of its own (no GPU) still names its codes, as failure lines do
+        reason += " [{}]".format(", ".join(failed_codes))
     report["verdict_reason"] = reason or (
         "; ".join(failures)
         if failures

@@ -183,14 +183,8 @@ def failure_message(view: dict | None) -> str:
     failed = [f for f in (view or {}).get("findings") or [] if f["verdict"] == "fail"]
     if not failed:
         return ""
-    parts, seen = [], set()
-    for f in failed:
-        parts.append(f"{f['code']} ({f['severity']}) {f['where']} {f['check']}")
-    steps = []
-    for f in failed:
-        if f["code"] not in seen:
-            seen.add(f["code"])
-            steps.append(f"{f['code']}: {f['remediation']}")
+    parts = [f"{f['code']} ({f['severity']}) {f['where']} {f['check']}" for f in failed]
+    steps = dict.fromkeys(f"{f['code']}: {f['remediation']}" for f in failed)  # once per code, in order
     return "GPU smoke failed: " + ", ".join(parts) + ". Next: " + " | ".join(steps)
 
 

@@ -19,6 +19,7 @@ LIVE_ROWS = 25
 DETAIL_ALL_HOSTS_UP_TO = 20
 LONG_TASK_S = 2.0  # a task running this long shows its elapsed time
 RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
+FINDING_STYLE = {"FAIL": "red", "WARN": "yellow"}
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "unreachable": "bold magenta", "not run": "yellow"}
 
 
@@ -150,9 +151,8 @@ def print_qualification(console: Console, host: str, host_facts: dict, smoke: di
         _verdict_line(console, verdict, text)
         for detail in details:
             console.print(Text(f"      {detail}"))
-    for line in smoke_lines:
-        console.print(Text(f"      {line}", style="" if line.startswith("  ") else
-                           ("red" if line.startswith("FAIL") else "yellow")))
+    for line in smoke_lines:  # "FAIL CODE ...", "WARN CODE ...", each followed by "  next: ..."
+        console.print(Text(f"      {line}", style=FINDING_STYLE.get(line[:4], "")))
 
 
 def print_summary(console: Console, data: dict, run_dir: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_smoke import checks, figures, verdicts
+from autoglm_smoke import checks, figures, measure, verdicts
 from autoglm_smoke.report import finalize, new_report
 from autoglm_smoke.verdicts import BY_CHECK, CODES, GENERIC, annotate
 from tests.fixtures.smoke_fakes import FakeNvml, healthy_gpu, run
@@ -97,6 +97,9 @@ def test_every_emitted_check_name_maps_to_a_specific_code():
         (lambda: figures.evaluate_figure("d2h_gbs", 20.0, 63.0, 0.55, "GB/s"), "GPU_D2H_LOW"),
         (lambda: figures.evaluate_figure("memory_bw_gbs", 900.0, 3350.0, 0.7, "GB/s"), "GPU_MEMORY_BW_LOW"),
         (lambda: figures.evaluate_figure("matmul_bf16_tflops", 300.0, 989.0, 0.55, "TFLOP/s"), "GPU_MATMUL_BF16_LOW"),
+        (lambda: figures.evaluate_figure("matmul_fp16_tflops", 300.0, 989.0, 0.55, "TFLOP/s"), "GPU_MATMUL_FP16_LOW"),
+        (lambda: figures.evaluate_figure("matmul_tf32_tflops", 100.0, 494.0, 0.55, "TFLOP/s"), "GPU_MATMUL_TF32_LOW"),
+        (lambda: figures.evaluate_figure("matmul_fp32_tflops", 4.0, 8.1, 0.55, "TFLOP/s"), "GPU_MATMUL_FP32_LOW"),
         (lambda: figures.evaluate_figure("matmul_fp16_tflops", 72152.0, 989.0, 0.55, "TFLOP/s", bound=1039.0),
          "GPU_MEASUREMENT_ERROR"),
         (lambda: figures.evaluate_p2p_bandwidth("p2p_bandwidth_oneway", [[None, 10.0], [380.0, None]],
@@ -137,6 +140,25 @@ def test_producers_name_the_fault(make, code):
     assert report["codes"] == [code]
 
 
+def test_measurement_codes(monkeypatch):
+    """Wrong results from the GPU, and a check that raises."""
+    monkeypatch.setattr(measure, "matmul_correctness", lambda torch, dev: {"finite": False, "rel_error": 0.5, "n": 8})
+    wrong = verdicts.annotate_check(measure.correctness_check(None, "cuda:0"))
+    assert (wrong["verdict"], wrong["code"], wrong["severity"]) == ("fail", "GPU_COMPUTE_INCORRECT", "fatal")
+
+    def broken(gpu):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    raised = verdicts.annotate_check(measure.guarded("matmul_bf16_tflops", broken, {}))
+    assert raised["code"] == "GPU_SMOKE_ERROR"  # not GPU_MATMUL_BF16_LOW: nothing was measured
+
+
+def test_every_code_has_a_unit_test():
+    """Each code is asserted by name somewhere in the unit tests (a producer giving it, or annotate)."""
+    text = " ".join(p.read_text() for p in (ROOT / "tests" / "unit").rglob("*.py"))
+    assert [code for code in CODES if f'"{code}"' not in text and code not in (GENERIC, verdicts.CONTENDED)] == []
+
+
 def test_burn_codes():
     ecc0 = {"corrected_volatile": 0, "uncorrected_volatile": 0}
     out = figures.evaluate_burn([675, 676, 674, 560], 0.05, ecc0, {"corrected_volatile": 3, "uncorrected_volatile": 0},
@@ -154,7 +176,7 @@ def test_run_level_codes(tmp_path):
     """Through run_smoke: no GPU, a driver that does not work, a library mismatch, torch missing,
     a GPU count the inventory does not expect, a --gpus naming no GPU."""
     gone = run(tmp_path / "a", gpus=[], nvml="absent", pci={}, module_version=None)
-    assert gone["codes"] == ["GPU_NOT_FOUND"]
+    assert gone["codes"] == ["GPU_NOT_FOUND"] and gone["verdict_reason"].endswith("[GPU_NOT_FOUND]")
     bus = {"0000:3b:00.0": ("0x10de", "0x030200")}
     broken = run(tmp_path / "b", nvml=FakeNvml([], init_error="Driver Not Loaded"), pci=bus, module_version=None)
     assert broken["codes"] == ["GPU_DRIVER_NOT_WORKING"]
