@@ -20,6 +20,7 @@ import ansible_runner
 
 from . import settings
 from .events import EVENTS_FILE, EventFollower, stream_env
+from .records import atomic_write_json
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -27,6 +28,10 @@ SAFE_ENV_PREFIXES = ("ANSIBLE_", "LC_")
 SAFE_ENV_KEYS = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "PWD", "SHELL", "TERM", "VIRTUAL_ENV",
                  "PYTHONPATH", "RUNNER_OMIT_EVENTS", "RUNNER_ONLY_FAILED_EVENTS", "AWX_ISOLATED_DATA_DIR",
                  "PYTHONUNBUFFERED", "ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"}
+# How often ansible-runner looks at the cancel callback (and answers prompts): runner reads this
+# only from ``env/settings`` in the private data dir (a ``settings=`` argument is dropped when that
+# file is absent), so a signal would otherwise wait up to 5 s while tasks keep starting.
+RUNNER_SETTINGS = {"pexpect_timeout": 0.2}
 BECOME_PROMPT = r"^BECOME password.*:\s*?$"
 VAULT_PROMPT = r"^Vault password.*:\s*?$"
 
@@ -37,8 +42,14 @@ def runner_arguments() -> dict:
     ``ANSIBLE_CACHE_PLUGIN``) and which costs the controller a JSON decode of the host's facts at
     every task (~1.7 s of CPU at 10 hosts of ``site``, the largest part of the CLI's extra cost over
     ansible-playbook); memory is Ansible's own default, and the caller's setting, if any, stays."""
-    return {"quiet": True, "suppress_env_files": True, "fact_cache_type": "memory",
-            "settings": {"pexpect_timeout": 0.5}}
+    return {"quiet": True, "suppress_env_files": True, "fact_cache_type": "memory"}
+
+
+def write_runner_settings(private_data_dir: Path) -> None:
+    """``env/settings``, the one place ansible-runner reads its settings from (:data:`RUNNER_SETTINGS`)."""
+    env_dir = private_data_dir / "env"
+    env_dir.mkdir(exist_ok=True, mode=0o700)
+    atomic_write_json(env_dir / "settings", RUNNER_SETTINGS)
 
 
 def _absolute(path: str | None) -> str | None:
@@ -214,6 +225,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     (``suppress_env_files``: no env/ files)."""
     private_data_dir = run_dir / "runner"
     private_data_dir.mkdir(exist_ok=True, mode=0o700)
+    write_runner_settings(private_data_dir)
     envvars = settings.runner_env(host_count)
     if options.forks:
         envvars["ANSIBLE_FORKS"] = str(options.forks)
