@@ -286,7 +286,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if report.status == "running":
             return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
         report.interrupted = True
-    report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD)))
+    report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD),
+                                        hosts=[*report.hosts, *targeted]))
     return _record(report, run_dir, console)
 
 

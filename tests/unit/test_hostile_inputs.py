@@ -112,3 +112,16 @@ def test_unreadable_group_vars_is_an_input_error(tmp_path, monkeypatch, capsys):
     result = run_case(case, tmp_path, monkeypatch, capsys)
     assert result["ok"], result
     assert os.geteuid() == 0 or True
+
+
+@pytest.mark.parametrize("command", ["validate", "check", "status"])
+@pytest.mark.parametrize("name", ["../../../../{tmp}/escaped", "/etc/x", "a\\\\b", "bad\\tname"], ids=repr)
+def test_host_name_that_is_a_path_is_refused(command, name, tmp_path, monkeypatch, capsys):
+    """A host name becomes file names on the controller (host state, smoke results): one holding a
+    path separator or a control character is refused up front, naming the host and what is allowed."""
+    inv = f'all:\n  hosts:\n    "{name}":\n      ansible_connection: local\n'
+    case = Case("host name path", [command, "{inv}"], ["{inv}", "host name", "'/'", "control characters"],
+                inv=inv)
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert not list(tmp_path.rglob("escaped*")) and not (tmp_path / "state" / "runs").exists()

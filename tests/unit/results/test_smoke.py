@@ -97,3 +97,17 @@ def test_fleet_view_skips_damaged_smoke_results_with_a_warning(tmp_path):
     report = judge_run(tmp_path, 0.10)  # the run's one judgement: what report.json records
     assert set(report.fleet) == {"a"}
     assert sum("smoke result" in w for w in report.warnings) == 3
+
+
+def test_smoke_files_are_read_under_the_host_names_the_role_encoded(tmp_path):
+    """The gpu_smoke role names each file with autoglm.provision.host_file_name: non-ASCII and odd
+    names come back as they were; a name too long to encode is matched to the run's host by digest."""
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name
+
+    long_name = "n" * 300
+    (tmp_path / "smoke").mkdir()
+    for host, value in (("节点-01", 690.0), ("机器-01", 700.0), ("../x", 560.0), (long_name, 695.0)):
+        (tmp_path / "smoke" / f"{host_file_name(host)}.json").write_text(json.dumps({"gpus": [one_gpu(value)]}))
+    report = judge_run(tmp_path, 0.10, hosts=["节点-01", long_name])
+    assert set(report.fleet) == {"节点-01", "机器-01", "../x", long_name}
+    assert report.fleet["../x"]["slow"] and not report.fleet["机器-01"]["slow"]
