@@ -49,8 +49,9 @@ def _base(base: Path | None) -> Path:
     return base
 
 
-def create(base: Path | None = None, keep: int = DEFAULT_KEEP) -> Path:
-    """A new run directory, locked by this process until :func:`release` (or the process ends)."""
+def create(base: Path | None = None, keep: int = DEFAULT_KEEP, rotate_now: bool = True) -> Path:
+    """A new run directory, locked by this process until :func:`release` (or the process ends).
+    ``rotate_now=False``: a run that may still be refused; call :func:`rotate` once it starts."""
     check_keep(keep)
     base = _base(base)
     now = datetime.now(UTC)  # microseconds keep names in creation order for rotation
@@ -64,7 +65,8 @@ def create(base: Path | None = None, keep: int = DEFAULT_KEEP) -> Path:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.write(fd, f"{os.getpid()}\n".encode())
     _held[run] = fd
-    rotate(base, keep)
+    if rotate_now:
+        rotate(base, keep)
     return run
 
 

@@ -125,3 +125,24 @@ def test_host_name_that_is_a_path_is_refused(command, name, tmp_path, monkeypatc
     result = run_case(case, tmp_path, monkeypatch, capsys)
     assert result["ok"], result
     assert not list(tmp_path.rglob("escaped*")) and not (tmp_path / "state" / "runs").exists()
+
+
+REFUSED_RUNS = [["check", "--limit", "nosuchhost"], ["check", "--tags", "nosuchtag"],
+                ["smoke", "--skip-tags", "nosuchtag"], ["check", "-e", "preflight_disk_gb_minimum=x"]]
+
+
+@pytest.mark.parametrize("argv", REFUSED_RUNS, ids=" ".join)
+def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_path, monkeypatch, capsys):
+    """With no inventory the CLI makes its run directory first (the local inventory lives there): a
+    run refused before it starts removes it again and pushes no earlier run out of rotation."""
+    from provisioner import rundir
+
+    runs = tmp_path / "state" / "runs"
+    earlier = rundir.create(runs, keep=0)
+    (earlier / "report.json").write_text("{}")
+    rundir.mark_latest(earlier)
+    rundir.release(earlier)
+    result = run_case(Case("refused", [*argv, "--plain", "--keep-runs", "1"], [argv[-1].split("=")[0]], inv=None),
+                      tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert rundir.list_runs(runs) == [earlier] and (runs / "latest").resolve() == earlier
