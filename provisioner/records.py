@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UsageError
+from .paths import collection_imports
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # a report of 100,000 hosts is far below this
 
@@ -18,9 +19,21 @@ class RecordError(UsageError):
     """A run or state file that cannot be used as it is (missing, truncated, malformed)."""
 
 
+def strip_url_credentials_of(text: str) -> str:
+    """``text`` with every URL's credentials replaced by ``***`` (plugin_utils/url_credentials.py)."""
+    collection_imports()  # the one definition, shared with the event callback (the event log)
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.url_credentials import (  # noqa: PLC0415
+        strip_url_credentials,
+    )
+
+    return strip_url_credentials(text)
+
+
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half."""
+    """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half.
+    Every record goes through here: a URL's credentials (``https://user:password@bmc``) never reach one."""
     path = Path(path)
+    text = strip_url_credentials_of(text)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
