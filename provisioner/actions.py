@@ -69,7 +69,7 @@ def _local_inventory(run_dir: Path, action: str) -> Path:
     atomic_write_text(
         path, f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {sys.executable}\n", mode=0o644)
+        f"      ansible_python_interpreter: {sys.executable}\n")
     return path
 
 
@@ -227,6 +227,7 @@ def _targets(args: argparse.Namespace, options: RunOptions, result: ValidationRe
 def run(args: argparse.Namespace, console: Console) -> int:
     """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
     action = args.command
+    state.check_hosts_dir()  # a state dir another user could write is refused before anything runs
     sources = _sources(args)
     options = _options(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import ansible_runner
 
-from . import settings
+from . import settings, statedir
 from .events import EVENTS_FILE, EventFollower, stream_env
 from .records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 
@@ -270,6 +270,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
         interrupted = "interrupted twice: stopped at once, results are partial"
     finally:
         scrub_command_artifacts(private_data_dir)
+        statedir.make_private(private_data_dir)  # runner writes its artifacts with the umask's modes
         if interrupted:
             kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
     outcome = RunOutcome(status=runner.status if runner is not None else "canceled",

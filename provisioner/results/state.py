@@ -11,7 +11,7 @@ import contextlib
 import re
 from pathlib import Path
 
-from .. import paths
+from .. import paths, statedir
 from ..records import RecordError, atomic_write_json, read_json_object
 from .facts import host_summary, is_pass
 
@@ -25,6 +25,12 @@ VERDICT_COLUMNS = ("preflight", "bios", "smoke")
 
 def hosts_dir(base: Path | None = None) -> Path:
     return (base or paths.state_dir()) / "hosts"
+
+
+def check_hosts_dir(base: Path | None = None) -> None:
+    """Refuse a state dir (or its hosts/) that another local user could write: UnsafeStateError."""
+    statedir.check_private(base or paths.state_dir(), "state directory")
+    statedir.check_private(hosts_dir(base), "host state directory")
 
 
 def _file(name: str, base: Path | None) -> Path:
@@ -87,7 +93,10 @@ def record_run(report: dict, base: Path | None = None) -> list[str]:
     what could not be recorded comes back as warnings (the run itself is in its report)."""
     directory = hosts_dir(base)
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        statedir.private_dir(base or paths.state_dir(), "state directory")
+        statedir.private_dir(directory, "host state directory")
+    except statedir.UnsafeStateError as exc:
+        return [f"host state not recorded: {exc}"]
     except OSError as exc:
         return [f"host state not recorded: {directory} cannot be created ({exc.strerror or exc})"]
     warnings = []
@@ -130,7 +139,9 @@ def _record_host(report: dict, name: str, host: dict, base: Path | None) -> None
 
 
 def status_rows(hosts: list[str], base: Path | None = None, problems: list[str] | None = None) -> list[dict]:
-    """One row per host; an unusable state file is a row saying so (and a problem), not a crash."""
+    """One row per host; an unusable state file is a row saying so (and a problem), not a crash. A state
+    directory another user could write is refused (UnsafeStateError): its records could be forged."""
+    check_hosts_dir(base)
     rows = []
     for name in hosts:
         try:

@@ -330,5 +330,5 @@ def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float | N
     if out.is_dir():
         out = out / REPORT_HTML
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, html, mode=0o644)
+    atomic_write_text(out, html)
     return out
