@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
+from ..records import RecordError, read_regular_file
 
 paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
 from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import (  # noqa: E402
@@ -139,8 +140,8 @@ def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, di
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         name = f"{SMOKE_DIR}/{path.name}"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            data = json.loads(read_regular_file(path, "smoke result").decode("utf-8"))
+        except (RecordError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"smoke result {name} unreadable, left out of the charts and the fleet view: {exc}")
             continue
         gpus = data.get("gpus", []) if isinstance(data, dict) else None

@@ -58,10 +58,15 @@ def load_host(name: str, base: Path | None = None) -> dict | None:
     """A host's record, None when it has none; RecordError when its file is unusable or holds the
     record of another host (copied or planted there)."""
     path = _file(name, base)
-    if not path.exists():
-        legacy = _legacy_file(name, base)
-        if legacy is None or not legacy.exists():
+    try:
+        present = path.exists()
+        legacy = None if present else _legacy_file(name, base)
+        if not present and (legacy is None or not legacy.exists()):
             return None
+    except OSError as exc:  # an unreadable hosts/ (chmod 000)
+        raise RecordError(f"state of host {name} {path} cannot be read: {exc.strerror or exc}; fix: "
+                          f"chmod 700 {path.parent}") from None
+    if not present:
         record = _read(legacy, name)
         return record if record.get("host") == name else None
     record = _read(path, name)
