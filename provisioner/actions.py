@@ -228,6 +228,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
     action = args.command
     state.check_hosts_dir()  # a state dir another user could write is refused before anything runs
+    guards.check_probe_flags(args)
     sources = _sources(args)
     options = _options(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)

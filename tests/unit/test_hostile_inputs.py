@@ -146,3 +146,20 @@ def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_pat
                       tmp_path, monkeypatch, capsys)
     assert result["ok"], result
     assert rundir.list_runs(runs) == [earlier] and (runs / "latest").resolve() == earlier
+
+
+FLAG_CASES = [
+    Case("probe-strict with no-probe", ["smoke", "--probe-strict", "--no-probe"], ["--probe-strict", "--no-probe"]),
+    Case("private key is a directory", ["check", "--private-key", "{tmp}"], ["--private-key", "{tmp}", "directory"]),
+    Case("vault password file is a directory", ["check", "--vault-password-file", "{tmp}"],
+         ["--vault-password-file", "{tmp}", "directory"]),
+    Case("vault password file is empty", ["check", "--vault-password-file", "{tmp}/empty"],
+         ["--vault-password-file", "{tmp}/empty", "empty"], files={"empty": ""}),
+]
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=lambda c: c.name)
+def test_contradictory_or_unusable_flags_exit_2_before_anything_runs(case, tmp_path, monkeypatch, capsys):
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert not (tmp_path / "state" / "runs").exists() or not any((tmp_path / "state" / "runs").iterdir())
