@@ -55,6 +55,12 @@ def _scratch_dirs() -> set[Path]:
     return set(scratch.root().glob(f"{scratch.PREFIX}*"))
 
 
+def _abandoned(dirs: set[Path]) -> set[Path]:
+    """Scratch dirs no live run holds: what a run left behind. Runs of other test sessions on the same
+    machine hold theirs (or have removed them) and are no finding of this test."""
+    return {d for d in dirs if d.exists() and not scratch._owner_alive(d)}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_report(cli, tmp_path, sig):
     data = tmp_path / "data"
@@ -71,7 +77,8 @@ def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_repor
     assert report["hosts"]["localhost"]["status"] == "interrupted"
     assert f"interrupted by {sig.name}" in " ".join(report["warnings"])
     assert list(data.glob(TEST_FILE)) == [], "the storage read test's file was left behind"
-    assert _scratch_dirs() <= before, "the run's scratch dir (extra-vars files, SSH sockets) was left behind"
+    assert _abandoned(_scratch_dirs() - before) == set(), \
+        "the run's scratch dir (extra-vars files, SSH sockets) was left behind"
     assert _processes_mentioning(report["run_id"]) == []
 
 
@@ -170,6 +177,8 @@ def test_kill_9_mid_run_leaves_readers_working_and_next_start_sweeps(cli, tmp_pa
     assert killed_scratch, "the run made no scratch dir"
     proc.kill()
     proc.wait()
+    killed_scratch = _abandoned(killed_scratch)  # this run's, not those of runs beside it
+    assert killed_scratch, "the killed run's scratch dir is gone or still held"
     runs = sorted(p for p in (cli.state / "runs").iterdir() if p.name[:1].isdigit())
     killed = runs[-1].name
     assert killed != finished and not (runs[-1] / "report.json").exists()
