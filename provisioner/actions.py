@@ -69,7 +69,7 @@ def _local_inventory(run_dir: Path, action: str) -> Path:
     atomic_write_text(
         path, f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {sys.executable}\n", mode=0o644)
+        f"      ansible_python_interpreter: {sys.executable}\n")
     return path
 
 
@@ -192,15 +192,10 @@ def validate(args: argparse.Namespace, console: Console) -> int:
 def _validated(args: argparse.Namespace, sources: list[Path], options: RunOptions, run_dir: Path | None,
                console: Console) -> tuple[Path, list[Path], ValidationResult]:
     """The run's inventory sources, validated: any error stops the run before a host is contacted."""
-    try:
-        inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
-        sources = [inventory, *[s.resolve() for s in sources[1:]]]
-        result = validate_inventory(sources, options.extra_vars)
-    except BaseException:
-        _discard(run_dir)
-        raise
+    inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
+    sources = [inventory, *[s.resolve() for s in sources[1:]]]
+    result = validate_inventory(sources, options.extra_vars)
     if result.errors:
-        _discard(run_dir)
         _print_problems(console, result, inventory)
         raise InventoryError(result.problems)
     for warning in result.warnings:
@@ -210,19 +205,10 @@ def _validated(args: argparse.Namespace, sources: list[Path], options: RunOption
     return inventory, sources, result
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
-    action = args.command
-    sources = _sources(args)
-    options = _options(args)
-    deps.check_collections()  # a missing collection is named before anything runs (exit 2)
-    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
-    guards.check_extra_vars(action, items)
-    options.extra_vars_public = extravars.public(items)
-    # check/smoke this machine: the generated inventory lives in the run dir
-    run_dir = rundir.create(args.run_dir, args.keep_runs) if args.inventory is None else None
-    inventory, sources, result = _validated(args, sources, options, run_dir, console)
-    rollout = _rollout_vars(args, result)
+def _targets(args: argparse.Namespace, options: RunOptions, result: ValidationResult, inventory: Path,
+             console: Console) -> tuple[list[str] | None, list[str] | None]:
+    """The hosts to retry (None: no --retry-failed) and the hosts the run targets (None: nothing to
+    retry); a UsageError when the selection names no host."""
     retry = None
     if getattr(args, "retry_failed", None):
         if options.limit:
@@ -230,11 +216,38 @@ def run(args: argparse.Namespace, console: Console) -> int:
         retry = _retry_hosts(args.retry_failed, args.run_dir, inventory, console)
         if not retry:
             console.print("nothing to retry: every host of that run was ok", markup=False)
-            return EXIT_OK
+            return retry, None
     targeted = select(result.inventory, options.limit, retry)
     if not targeted:
         why = f"the hosts to retry ({', '.join(retry[:5])})" if retry else f"--limit {options.limit!r}"
         raise UsageError(f"{why}: no such host in {inventory}; nothing was run")
+    return retry, targeted
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
+    action = args.command
+    state.check_hosts_dir()  # a state dir another user could write is refused before anything runs
+    guards.check_probe_flags(args)
+    sources = _sources(args)
+    options = _options(args)
+    deps.check_collections()  # a missing collection is named before anything runs (exit 2)
+    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
+    guards.check_extra_vars(action, items)
+    options.extra_vars_public = extravars.public(items)
+    # check/smoke this machine: the generated inventory lives in the run dir, which goes again
+    # (and rotates nothing) if the run is refused before it starts
+    run_dir = rundir.create(args.run_dir, args.keep_runs, rotate_now=False) if args.inventory is None else None
+    try:
+        inventory, sources, result = _validated(args, sources, options, run_dir, console)
+        rollout = _rollout_vars(args, result)
+        retry, targeted = _targets(args, options, result, inventory, console)
+    except BaseException:
+        _discard(run_dir)
+        raise
+    if targeted is None:
+        _discard(run_dir)
+        return EXIT_OK
     report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
                        targeted=targeted)
     report.warnings += extravars.command_line_secrets(items)
@@ -252,8 +265,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
     left_out = {r.name for r in probes if not r.ok}
     if left_out and args.probe_strict:
+        _discard(run_dir)
         raise ReachabilityError(f"{len(left_out)} host(s) failed the reachability pre-flight (--probe-strict): "
                                 f"{', '.join(sorted(left_out))}; nothing was run")
+    if run_dir is not None:
+        rundir.rotate(run_dir.parent, args.keep_runs)  # the run starts: it counts now
     run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
     report.run_id = run_dir.name
     if retry is not None or left_out:  # the exact host list goes to Ansible as a limit file
@@ -286,7 +302,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if report.status == "running":
             return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
         report.interrupted = True
-    report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD)))
+    report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD),
+                                        hosts=[*report.hosts, *targeted]))
     return _record(report, run_dir, console)
 
 

@@ -68,11 +68,12 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     ansible.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                          help="key=value, YAML/JSON mapping, or @file (repeatable)")
     ansible.add_argument("-f", "--forks", type=int, help="parallel hosts (default: sized to the inventory)")
-    ansible.add_argument("--private-key", "--key-file", dest="private_key", help="SSH private key file")
+    ansible.add_argument("--private-key", "--key-file", dest="private_key", type=guards.private_key_file,
+                         help="SSH private key file")
     ansible.add_argument("-u", "--user", help="SSH user")
     ansible.add_argument("-K", "--ask-become-pass", action="store_true", help="prompt for the sudo password")
     ansible.add_argument("--ask-vault-pass", action="store_true", help="prompt for the vault password")
-    ansible.add_argument("--vault-password-file", help="vault password file")
+    ansible.add_argument("--vault-password-file", type=guards.vault_password_file, help="vault password file")
     ansible.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vvv: ansible's own)")
     runs = parser.add_argument_group("run records")
     runs.add_argument("--run-dir", type=Path, help=f"where run directories go (default {paths.runs_dir()})")

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .statedir import private_dir
+
 CALLBACK_DIR = Path(__file__).parent / "event_callback"
 EVENTS_FILE = "events.jsonl"
 EVENTS_FILE_ENV = "AUTOGLM_EVENTS_FILE"  # read by event_callback/awx_display.py
@@ -43,7 +45,7 @@ class EventFollower:
         self._thread = threading.Thread(target=self._follow, name="autoglm-events", daemon=True)
 
     def __enter__(self) -> EventFollower:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent, "run artifacts directory")  # 0700 with its parents, whatever the umask
         os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         self._thread.start()
         return self

@@ -50,6 +50,37 @@ def fraction(text: str) -> float:
     return value
 
 
+def private_key_file(text: str) -> str:
+    """argparse type for --private-key: not a directory (a missing file is named before the run)."""
+    if Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; allowed: an SSH private key file")
+    return text
+
+
+def vault_password_file(text: str) -> str:
+    """argparse type for --vault-password-file: a file holding the password (or a script printing
+    it), not a directory, not empty (a missing file is named before the run)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; allowed: a file holding the vault password "
+                                         "(or an executable script that prints it)")
+    try:
+        empty = path.is_file() and path.stat().st_size == 0
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be read: {exc.strerror or exc}") from None
+    if empty:
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; allowed: a file holding the vault password "
+                                         "(or an executable script that prints it)")
+    return text
+
+
+def check_probe_flags(args: argparse.Namespace) -> None:
+    """--probe-strict asks for a separate probe of every SSH host first; --no-probe for no probe."""
+    if getattr(args, "probe_strict", False) and not getattr(args, "probe", True):
+        raise UsageError("--probe-strict and --no-probe contradict each other: --probe-strict probes every SSH "
+                         "host before the run, --no-probe skips probing; give one of them")
+
+
 def keep_count(text: str) -> int:
     """argparse type for --keep-runs: 1 or more (0 keeps every run)."""
     try:

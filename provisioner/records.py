@@ -4,12 +4,15 @@ truncated, mistyped or oddly shaped file into one clear input error (exit 2) ins
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import UsageError
+from .paths import collection_imports
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # a report of 100,000 hosts is far below this
 
@@ -18,9 +21,21 @@ class RecordError(UsageError):
     """A run or state file that cannot be used as it is (missing, truncated, malformed)."""
 
 
+def strip_url_credentials_of(text: str) -> str:
+    """``text`` with every URL's credentials replaced by ``***`` (plugin_utils/url_credentials.py)."""
+    collection_imports()  # the one definition, shared with the event callback (the event log)
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.url_credentials import (  # noqa: PLC0415
+        strip_url_credentials,
+    )
+
+    return strip_url_credentials(text)
+
+
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half."""
+    """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half.
+    Every record goes through here: a URL's credentials (``https://user:password@bmc``) never reach one."""
     path = Path(path)
+    text = strip_url_credentials_of(text)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -39,22 +54,53 @@ def atomic_write_json(path: Path, data: object, mode: int = 0o600) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n", mode)
 
 
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket"}
+
+
+def read_regular_file(path: Path, what: str, limit: int = MAX_RECORD_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file (not a link, FIFO, device or socket) of at most
+    ``limit`` bytes: opened non-blocking, read bounded, so nothing planted there can hang or flood a
+    reader. Every other case is a RecordError naming the file and what to do."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RecordError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RecordError(f"{what} {path} is a symbolic link (to {os.readlink(path)}): records are plain files; "
+                              "remove it") from None
+        raise RecordError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise RecordError(f"{what} {path} is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise RecordError(f"{what} {path} is {kind}, not a regular file: remove it (nothing reads from it)")
+        if info.st_size > limit:
+            raise RecordError(f"{what} {path} is {info.st_size} bytes, more than the {limit} allowed")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise RecordError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise RecordError(f"{what} {path} grew past the {limit} bytes allowed while it was read")
+    return b"".join(chunks)
+
+
 def read_json_object(path: Path, what: str) -> dict:
     """A JSON object from ``path``; every way it can be unusable is a RecordError naming the file."""
     path = Path(path)
+    raw = read_regular_file(path, what)
     try:
-        size = path.stat().st_size
-        if size > MAX_RECORD_BYTES:
-            raise RecordError(f"{what} {path} is {size} bytes, more than the {MAX_RECORD_BYTES} allowed")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecordError(f"{what} {path} does not exist") from None
-    except IsADirectoryError:
-        raise RecordError(f"{what} {path} is a directory, not a file") from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"{what} {path} is not UTF-8 text (byte {exc.start}): the file is damaged") from None
-    except OSError as exc:
-        raise RecordError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
     if not text.strip():
         raise RecordError(f"{what} {path} is empty (the run was killed while writing it?)")
     try:

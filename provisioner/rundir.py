@@ -15,7 +15,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import paths
+from . import paths, statedir
 from .errors import UsageError
 from .records import RecordError
 
@@ -34,23 +34,27 @@ def check_keep(keep: int) -> int:
 
 
 def _base(base: Path | None) -> Path:
+    """The runs directory, made private (0700, with its missing parents) or refused when another
+    user could write it (:mod:`provisioner.statedir`); with no --run-dir, the state dir is checked too."""
+    default = base is None
     base = Path(base) if base is not None else paths.runs_dir()
     try:
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except FileExistsError:
-        raise UsageError(f"run directory {base} exists and is not a directory (--run-dir names a file?)") from None
+        if default:
+            statedir.private_dir(paths.state_dir(), "state directory")
+        statedir.private_dir(base, "run directory")
+    except statedir.UnsafeStateError:
+        raise
     except OSError as exc:
         raise UsageError(f"run directory {base} cannot be created: {exc.strerror or exc} (set --run-dir or "
                          "AUTOGLM_PROVISION_STATE to a writable place)") from None
-    if not base.is_dir():
-        raise UsageError(f"run directory {base} is not a directory")
     if not os.access(base, os.W_OK | os.X_OK):
         raise UsageError(f"run directory {base} is not writable (set --run-dir or AUTOGLM_PROVISION_STATE)")
     return base
 
 
-def create(base: Path | None = None, keep: int = DEFAULT_KEEP) -> Path:
-    """A new run directory, locked by this process until :func:`release` (or the process ends)."""
+def create(base: Path | None = None, keep: int = DEFAULT_KEEP, rotate_now: bool = True) -> Path:
+    """A new run directory, locked by this process until :func:`release` (or the process ends).
+    ``rotate_now=False``: a run that may still be refused; call :func:`rotate` once it starts."""
     check_keep(keep)
     base = _base(base)
     now = datetime.now(UTC)  # microseconds keep names in creation order for rotation
@@ -64,7 +68,8 @@ def create(base: Path | None = None, keep: int = DEFAULT_KEEP) -> Path:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.write(fd, f"{os.getpid()}\n".encode())
     _held[run] = fd
-    rotate(base, keep)
+    if rotate_now:
+        rotate(base, keep)
     return run
 
 
@@ -123,7 +128,10 @@ def rotate(base: Path, keep: int) -> list[Path]:
 
 def resolve(ref: str | None, base: Path | None = None) -> Path:
     """A run by directory path, full id, unique id prefix/suffix, or ``latest`` (the default)."""
+    if base is None:
+        statedir.check_private(paths.state_dir(), "state directory")
     base = Path(base) if base is not None else paths.runs_dir()
+    statedir.check_private(base, "run directory")
     ref = ref or LATEST
     candidate = Path(ref).expanduser()
     if candidate.is_dir() and (candidate / REPORT).exists():

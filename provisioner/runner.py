@@ -18,8 +18,9 @@ from pathlib import Path
 
 import ansible_runner
 
-from . import settings
+from . import settings, statedir
 from .events import EVENTS_FILE, EventFollower, stream_env
+from .records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -27,6 +28,12 @@ SAFE_ENV_PREFIXES = ("ANSIBLE_", "LC_")
 SAFE_ENV_KEYS = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "PWD", "SHELL", "TERM", "VIRTUAL_ENV",
                  "PYTHONPATH", "RUNNER_OMIT_EVENTS", "RUNNER_ONLY_FAILED_EVENTS", "AWX_ISOLATED_DATA_DIR",
                  "PYTHONUNBUFFERED", "ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"}
+# How often ansible-runner looks at the cancel callback (and answers prompts): runner reads this
+# only from ``env/settings`` in the private data dir (a ``settings=`` argument is dropped when that
+# file is absent), so a signal would otherwise wait up to 5 s while tasks keep starting.
+RUNNER_SETTINGS = {"pexpect_timeout": 0.2,
+                   # the output artifact is written by run_playbook, each line without URL credentials
+                   "suppress_output_file": True}
 BECOME_PROMPT = r"^BECOME password.*:\s*?$"
 VAULT_PROMPT = r"^Vault password.*:\s*?$"
 
@@ -37,8 +44,14 @@ def runner_arguments() -> dict:
     ``ANSIBLE_CACHE_PLUGIN``) and which costs the controller a JSON decode of the host's facts at
     every task (~1.7 s of CPU at 10 hosts of ``site``, the largest part of the CLI's extra cost over
     ansible-playbook); memory is Ansible's own default, and the caller's setting, if any, stays."""
-    return {"quiet": True, "suppress_env_files": True, "fact_cache_type": "memory",
-            "settings": {"pexpect_timeout": 0.5}}
+    return {"quiet": True, "suppress_env_files": True, "fact_cache_type": "memory"}
+
+
+def write_runner_settings(private_data_dir: Path) -> None:
+    """``env/settings``, the one place ansible-runner reads its settings from (:data:`RUNNER_SETTINGS`)."""
+    env_dir = private_data_dir / "env"
+    env_dir.mkdir(exist_ok=True, mode=0o700)
+    atomic_write_json(env_dir / "settings", RUNNER_SETTINGS)
 
 
 def _absolute(path: str | None) -> str | None:
@@ -135,7 +148,7 @@ def scrub_command_artifacts(private_data_dir: Path) -> None:
         env = data.get("env") or {}
         data["env"] = {k: (v if k in SAFE_ENV_KEYS or k.startswith(SAFE_ENV_PREFIXES) else "<redacted>")
                        for k, v in env.items()}
-        command_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        atomic_write_text(command_file, json.dumps(data, ensure_ascii=False))  # 0600, no URL credentials
 
 
 def _process_table() -> dict[int, tuple[int, str]]:
@@ -214,6 +227,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     (``suppress_env_files``: no env/ files)."""
     private_data_dir = run_dir / "runner"
     private_data_dir.mkdir(exist_ok=True, mode=0o700)
+    write_runner_settings(private_data_dir)
     envvars = settings.runner_env(host_count)
     if options.forks:
         envvars["ANSIBLE_FORKS"] = str(options.forks)
@@ -227,14 +241,21 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     events_file = private_data_dir / "artifacts" / run_id / EVENTS_FILE
     envvars.update(stream_env(events_file))
 
+    stdout_file = events_file.parent / "stdout"  # runner's output artifact, written here (no URL credentials)
+
     def printed(event: dict) -> bool:
+        if isinstance(event.get("stdout"), str):
+            event["stdout"] = strip_url_credentials_of(event["stdout"])
+            stdout.write(event["stdout"] + "\n")
         events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
         return False  # not kept one file per line: the output is in the run's stdout artifact
 
     started = time.monotonic()
     runner, interrupted, follower = None, None, None
     try:
-        with Cancellation() as cancel, EventFollower(events_file, events) as follower:
+        with Cancellation() as cancel, EventFollower(events_file, events) as follower, \
+                open(os.open(stdout_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                     encoding="utf-8", errors="replace") as stdout:
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
@@ -249,6 +270,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
         interrupted = "interrupted twice: stopped at once, results are partial"
     finally:
         scrub_command_artifacts(private_data_dir)
+        statedir.make_private(private_data_dir)  # runner writes its artifacts with the umask's modes
         if interrupted:
             kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
     outcome = RunOutcome(status=runner.status if runner is not None else "canceled",

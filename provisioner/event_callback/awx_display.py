@@ -10,7 +10,8 @@
 # appends each event as one JSON line, in runner's event shape, to the file named by
 # AUTOGLM_EVENTS_FILE, which the CLI follows. Without AUTOGLM_EVENTS_FILE it only prints.
 #
-# Self-contained on purpose: it runs inside ansible-playbook, which may not import the CLI package.
+# Self-contained on purpose: it runs inside ansible-playbook, which may not import the CLI package; it
+# imports only Ansible and this collection's plugin_utils (the CLI puts the collection on its path).
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils._internal._json._profiles import _fallback_to_str
 from ansible.plugins.loader import callback_loader
 from ansible.utils.display import Display
+from ansible_collections.autoglm.provision.plugins.plugin_utils.url_credentials import strip_url_credentials
 
 DOCUMENTATION = """
     name: awx_display
@@ -75,6 +77,7 @@ class _EventWriter:
         if len(line) > MAX_EVENT_BYTES and "res" in event_data:
             event_data["res"] = {"msg": f"result left out: over {MAX_EVENT_BYTES} bytes as JSON"}
             line = json.dumps(record, default=_jsonable)
+        line = strip_url_credentials(line)  # https://user:password@bmc: never in the event log
         os.write(self.fd, (line + "\n").encode("ascii"))  # \u escapes: valid UTF-8 whatever the bytes
 
 

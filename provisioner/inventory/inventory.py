@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,10 +248,24 @@ def _build(inv: Inventory, manager: InventoryManager, loader: invsource.Locating
         inv.hosts[name] = Host(name, file, line, flatten(own), [g.name for g in sort_groups(host.get_groups())])
 
 
+def path_like_name(name: str) -> str | None:
+    """Why ``name`` cannot be a host name of this tool (it becomes file names on the controller), or None."""
+    if "/" in name or "\\" in name:
+        return "holds a path separator ('/' or '\\')"
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return "holds a control character"
+    return "is a directory name" if name in (".", "..") else None
+
+
 def _check_hosts(inv: Inventory) -> None:
     by_folded: dict[str, str] = {}
     by_address: dict[tuple[str, str], str] = {}
     for name, host in inv.hosts.items():
+        if why := path_like_name(name):
+            inv.problems.append(Problem(f"host name {name!r} {why}; allowed: any name without '/', '\\' or "
+                                        "control characters, other than '.' and '..' (put an address in "
+                                        "ansible_host)", file=host.file, line=host.line, host=repr(name)))
+            continue
         folded = name.lower().rstrip(".")
         if folded in by_folded and by_folded[folded] != name:
             inv.problems.append(Problem(f"hosts {by_folded[folded]!r} and {name!r} differ only in case: host names "

@@ -17,10 +17,20 @@ import copy
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoglm_smoke import verdicts as contract
+
+from .. import paths
+from ..records import RecordError, read_regular_file
+
+paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
+from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import (  # noqa: E402
+    host_file_name,
+    host_from_file_name,
+)
 
 DEFAULT_THRESHOLD = 0.10
 # Fewer peers than this and a median says little (two GPUs: each is "the median" half the time).
@@ -123,16 +133,24 @@ def compare_fleet(
     return result
 
 
-def read_results(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
-    """``smoke/<host>.json`` of a run, by host. What cannot be read, or is not a smoke report (an
-    object with a gpus list of objects), is left out and named in the problems, never fatal."""
+def _host_of(stem: str, hosts: dict[str, str]) -> str:
+    """The host a smoke file is of: its name decoded (the role encodes it, plugin_utils/host_files.py),
+    else the run's host whose encoded name it is (a long name ends in a digest), else the file name."""
+    return hosts.get(stem) or host_from_file_name(stem) or stem
+
+
+def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, dict], list[str]]:
+    """``smoke/<host>.json`` of a run, by host (``hosts``: the run's, to name files whose names end
+    in a digest). What cannot be read, or is not a smoke report (an object with a gpus list of
+    objects), is left out and named in the problems, never fatal."""
     results, problems = {}, []
+    by_file = {host_file_name(host): host for host in hosts}
     smoke_dir = Path(run_dir) / SMOKE_DIR
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         name = f"{SMOKE_DIR}/{path.name}"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            data = json.loads(read_regular_file(path, "smoke result").decode("utf-8"))
+        except (RecordError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"smoke result {name} unreadable, left out of the charts and the fleet view: {exc}")
             continue
         gpus = data.get("gpus", []) if isinstance(data, dict) else None
@@ -140,7 +158,7 @@ def read_results(run_dir: Path) -> tuple[dict[str, dict], list[str]]:
                                                for g in gpus)):
             problems.append(f"smoke result {name} is not a smoke report (an object with a gpus list), left out")
             continue
-        results[path.stem] = data
+        results[_host_of(path.stem, by_file)] = data
     return results, problems
 
 
@@ -208,9 +226,9 @@ class Judgement:
     warnings: list[str] = field(default_factory=list)
 
 
-def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Judgement:
+def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD, hosts: Iterable[str] = ()) -> Judgement:
     """Read a run's smoke results and judge them against each other (made once, after the run)."""
-    results, problems = read_results(run_dir)
+    results, problems = read_results(run_dir, hosts)
     judgement = Judgement(threshold=threshold, warnings=problems)
     if not results:
         return judgement

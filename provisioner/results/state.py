@@ -7,12 +7,16 @@ smoke verdicts; a ``site`` run refreshes everything.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
-from .. import paths
+from .. import paths, statedir
 from ..records import RecordError, atomic_write_json, read_json_object
 from .facts import host_summary, is_pass
+
+paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
+from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name  # noqa: E402
 
 # The status columns, from the host's accumulated role facts (results.facts reads them).
 COLUMNS = ("preflight", "bios", "driver", "cuda", "venv", "smoke")
@@ -23,21 +27,52 @@ def hosts_dir(base: Path | None = None) -> Path:
     return (base or paths.state_dir()) / "hosts"
 
 
+def check_hosts_dir(base: Path | None = None) -> None:
+    """Refuse a state dir (or its hosts/) that another local user could write: UnsafeStateError."""
+    statedir.check_private(base or paths.state_dir(), "state directory")
+    statedir.check_private(hosts_dir(base), "host state directory")
+
+
 def _file(name: str, base: Path | None) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    return hosts_dir(base) / f"{safe}.json"
+    """The host's record: its name encoded (plugin_utils/host_files.py), distinct for every host name."""
+    return hosts_dir(base) / f"{host_file_name(name)}.json"
 
 
-def load_host(name: str, base: Path | None = None) -> dict | None:
-    """A host's record, None when it has none; RecordError when its file is unusable."""
-    path = _file(name, base)
-    if not path.exists():
-        return None
+def _legacy_file(name: str, base: Path | None) -> Path | None:
+    """Where releases before the encoding kept the record (``_`` for each other character: names
+    could share it), when that differs from :func:`_file`; read only if it names this host."""
+    legacy = hosts_dir(base) / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".json")
+    return None if legacy == _file(name, base) or len(legacy.name.encode()) > 255 else legacy
+
+
+def _read(path: Path, name: str) -> dict:
     record = read_json_object(path, f"state of host {name}")
     for key, expected in (("facts", dict), ("summary", dict)):
         if not isinstance(record.get(key, expected()), expected):
             raise RecordError(f"state of host {name} {path}: {key!r} must be an object; "
                               f"it is {type(record[key]).__name__}")
+    return record
+
+
+def load_host(name: str, base: Path | None = None) -> dict | None:
+    """A host's record, None when it has none; RecordError when its file is unusable or holds the
+    record of another host (copied or planted there)."""
+    path = _file(name, base)
+    try:
+        present = path.exists()
+        legacy = None if present else _legacy_file(name, base)
+        if not present and (legacy is None or not legacy.exists()):
+            return None
+    except OSError as exc:  # an unreadable hosts/ (chmod 000)
+        raise RecordError(f"state of host {name} {path} cannot be read: {exc.strerror or exc}; fix: "
+                          f"chmod 700 {path.parent}") from None
+    if not present:
+        record = _read(legacy, name)
+        return record if record.get("host") == name else None
+    record = _read(path, name)
+    if record.get("host") != name:
+        raise RecordError(f"state of host {name!r} {path} holds the record of host {record.get('host')!r}, "
+                          "not this one (copied or planted?); a run of this host rewrites it")
     return record
 
 
@@ -63,7 +98,10 @@ def record_run(report: dict, base: Path | None = None) -> list[str]:
     what could not be recorded comes back as warnings (the run itself is in its report)."""
     directory = hosts_dir(base)
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        statedir.private_dir(base or paths.state_dir(), "state directory")
+        statedir.private_dir(directory, "host state directory")
+    except statedir.UnsafeStateError as exc:
+        return [f"host state not recorded: {exc}"]
     except OSError as exc:
         return [f"host state not recorded: {directory} cannot be created ({exc.strerror or exc})"]
     warnings = []
@@ -104,10 +142,16 @@ def _record_host(report: dict, name: str, host: dict, base: Path | None) -> None
         record["last_site_run_id"] = report["run_id"]
     record["ready"] = is_ready(record)
     atomic_write_json(_file(name, base), record)
+    legacy = _legacy_file(name, base)
+    with contextlib.suppress(OSError, RecordError):
+        if legacy is not None and legacy.exists() and read_json_object(legacy, "").get("host") == name:
+            legacy.unlink()  # moved to the encoded name
 
 
 def status_rows(hosts: list[str], base: Path | None = None, problems: list[str] | None = None) -> list[dict]:
-    """One row per host; an unusable state file is a row saying so (and a problem), not a crash."""
+    """One row per host; an unusable state file is a row saying so (and a problem), not a crash. A state
+    directory another user could write is refused (UnsafeStateError): its records could be forged."""
+    check_hosts_dir(base)
     rows = []
     for name in hosts:
         try:

@@ -326,7 +326,7 @@ def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float | N
     """Render ``run_dir``'s report.json and smoke JSONs to ``out`` (default run_dir/report.html)."""
     run_dir = Path(run_dir)
     report = load_report(run_dir)
-    results, problems = smoke.read_results(run_dir)
+    results, problems = smoke.read_results(run_dir, report.get("hosts") or {})
     if problems:
         report = {**report, "warnings": [*(report.get("warnings") or []), *problems]}
     html = render_html(report, results, slow_threshold)
@@ -334,5 +334,5 @@ def write_html(run_dir: Path, out: Path | None = None, slow_threshold: float | N
     if out.is_dir():
         out = out / REPORT_HTML
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, html, mode=0o644)
+    atomic_write_text(out, html)
     return out

@@ -5,6 +5,8 @@ same per-host results. Nothing is faked."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -222,3 +224,50 @@ def test_a_line_that_is_no_event_is_said_in_the_outcome(tmp_path):
     assert outcome.rc == 0
     assert outcome.unreadable_events.startswith("1 line(s) of ") and "events.jsonl" in outcome.unreadable_events
     assert any(e.get("event") == "playbook_on_stats" for e in seen)  # the events around it still arrive
+
+
+def test_url_credentials_never_reach_the_event_log_or_the_output_artifact(tmp_path):
+    """A BMC URL with a password, in a task's message and in a role fact: the events file, runner's
+    stdout artifact and what the CLI is handed hold the URL without its credentials."""
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "p.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: 'BMC https://admin:s3cret@bmc.example/redfish/v1 unreachable'\n"
+        "    - ansible.builtin.set_fact:\n        autoglm_report_bios_check: {bmc: 'https://admin:s3cret@bmc.example'}\n")
+    (tmp_path / "hosts").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    (tmp_path / "control").mkdir()
+    seen: list[dict] = []
+    outcome = run_playbook(playbook=tmp_path / "playbooks" / "p.yml", inventory=tmp_path / "hosts", host_count=1,
+                           options=RunOptions(), run_id="run-1", run_dir=tmp_path, control_dir=tmp_path / "control",
+                           events=seen.append)
+    assert outcome.rc == 0
+    artifacts = tmp_path / "runner" / "artifacts" / "run-1"
+    assert "https://***@bmc.example/redfish/v1" in (artifacts / "stdout").read_text()
+    leaks = [p for p in (tmp_path / "runner").rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]
+    assert leaks == [] and "s3cret" not in json.dumps(seen)
+    assert any("https://***@bmc.example" in json.dumps(e) for e in seen if e.get("event") == "runner_on_ok")
+
+
+def test_under_umask_000_the_runs_artifacts_are_private(tmp_path):
+    """ansible-runner writes its artifacts (rc, status, command, ...) with the umask's modes: after the
+    run every file under runner/ is 0600 and every directory 0700."""
+    import stat
+
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "p.yml").write_text("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                                                 "    - ansible.builtin.ping:\n")
+    (tmp_path / "hosts").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    (tmp_path / "control").mkdir()
+    previous = os.umask(0)
+    try:
+        outcome = run_playbook(playbook=tmp_path / "playbooks" / "p.yml", inventory=tmp_path / "hosts", host_count=1,
+                               options=RunOptions(), run_id="run-1", run_dir=tmp_path, control_dir=tmp_path / "control",
+                               events=lambda event: None)
+    finally:
+        os.umask(previous)
+    assert outcome.rc == 0
+    paths = [tmp_path / "runner", *(tmp_path / "runner").rglob("*")]
+    assert {"rc", "status", "command", "stdout", "events.jsonl"} <= {p.name for p in paths}
+    loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.lstat().st_mode)) for p in paths
+             if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) != (0o700 if p.is_dir() else 0o600)}
+    assert loose == {}, loose

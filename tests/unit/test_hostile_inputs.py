@@ -112,3 +112,54 @@ def test_unreadable_group_vars_is_an_input_error(tmp_path, monkeypatch, capsys):
     result = run_case(case, tmp_path, monkeypatch, capsys)
     assert result["ok"], result
     assert os.geteuid() == 0 or True
+
+
+@pytest.mark.parametrize("command", ["validate", "check", "status"])
+@pytest.mark.parametrize("name", ["../../../../{tmp}/escaped", "/etc/x", "a\\\\b", "bad\\tname"], ids=repr)
+def test_host_name_that_is_a_path_is_refused(command, name, tmp_path, monkeypatch, capsys):
+    """A host name becomes file names on the controller (host state, smoke results): one holding a
+    path separator or a control character is refused up front, naming the host and what is allowed."""
+    inv = f'all:\n  hosts:\n    "{name}":\n      ansible_connection: local\n'
+    case = Case("host name path", [command, "{inv}"], ["{inv}", "host name", "'/'", "control characters"],
+                inv=inv)
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert not list(tmp_path.rglob("escaped*")) and not (tmp_path / "state" / "runs").exists()
+
+
+REFUSED_RUNS = [["check", "--limit", "nosuchhost"], ["check", "--tags", "nosuchtag"],
+                ["smoke", "--skip-tags", "nosuchtag"], ["check", "-e", "preflight_disk_gb_minimum=x"]]
+
+
+@pytest.mark.parametrize("argv", REFUSED_RUNS, ids=" ".join)
+def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_path, monkeypatch, capsys):
+    """With no inventory the CLI makes its run directory first (the local inventory lives there): a
+    run refused before it starts removes it again and pushes no earlier run out of rotation."""
+    from provisioner import rundir
+
+    runs = tmp_path / "state" / "runs"
+    earlier = rundir.create(runs, keep=0)
+    (earlier / "report.json").write_text("{}")
+    rundir.mark_latest(earlier)
+    rundir.release(earlier)
+    result = run_case(Case("refused", [*argv, "--plain", "--keep-runs", "1"], [argv[-1].split("=")[0]], inv=None),
+                      tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert rundir.list_runs(runs) == [earlier] and (runs / "latest").resolve() == earlier
+
+
+FLAG_CASES = [
+    Case("probe-strict with no-probe", ["smoke", "--probe-strict", "--no-probe"], ["--probe-strict", "--no-probe"]),
+    Case("private key is a directory", ["check", "--private-key", "{tmp}"], ["--private-key", "{tmp}", "directory"]),
+    Case("vault password file is a directory", ["check", "--vault-password-file", "{tmp}"],
+         ["--vault-password-file", "{tmp}", "directory"]),
+    Case("vault password file is empty", ["check", "--vault-password-file", "{tmp}/empty"],
+         ["--vault-password-file", "{tmp}/empty", "empty"], files={"empty": ""}),
+]
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=lambda c: c.name)
+def test_contradictory_or_unusable_flags_exit_2_before_anything_runs(case, tmp_path, monkeypatch, capsys):
+    result = run_case(case, tmp_path, monkeypatch, capsys)
+    assert result["ok"], result
+    assert not (tmp_path / "state" / "runs").exists() or not any((tmp_path / "state" / "runs").iterdir())

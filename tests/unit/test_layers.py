@@ -9,7 +9,7 @@ by file path. The layers, top to bottom (a module may import its own layer's mod
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
   input      validation and the rules, extra vars, host selection, guards, dependency checks, run dirs
   sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
-  base       paths, errors, records, specs, settings, interrupts
+  base       paths, errors, records, specs, settings, interrupts, statedir
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ LAYERS = [
     ("results", {"results"}),
     ("input", {"validate", "rules", "extravars", "foreign", "selection", "safety", "guards", "deps", "rundir"}),
     ("sources", {"inventory", "stack"}),
-    ("base", {"paths", "errors", "records", "specs", "settings", "interrupts", "__init__"}),
+    ("base", {"paths", "errors", "records", "specs", "settings", "interrupts", "statedir", "__init__"}),
 ]
 MAX_LINES = 400
 

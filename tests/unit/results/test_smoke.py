@@ -140,3 +140,17 @@ def test_judgement_carries_each_hosts_verdict_and_the_junit_line(tmp_path):
     lines = finding_lines(judgement.verdicts["a"])
     assert lines[0].startswith("FAIL GPU_H2D_LOW (degraded) gpu0 h2d_gbs: 44% of spec peak")
     assert lines[1].startswith("  next: re-run") and lines[2].startswith("WARN GPU_PERSISTENCE_OFF (degraded) gpu1")
+
+
+def test_smoke_files_are_read_under_the_host_names_the_role_encoded(tmp_path):
+    """The gpu_smoke role names each file with autoglm.provision.host_file_name: non-ASCII and odd
+    names come back as they were; a name too long to encode is matched to the run's host by digest."""
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name
+
+    long_name = "n" * 300
+    (tmp_path / "smoke").mkdir()
+    for host, value in (("节点-01", 690.0), ("机器-01", 700.0), ("../x", 560.0), (long_name, 695.0)):
+        (tmp_path / "smoke" / f"{host_file_name(host)}.json").write_text(json.dumps({"gpus": [one_gpu(value)]}))
+    report = judge_run(tmp_path, 0.10, hosts=["节点-01", long_name])
+    assert set(report.fleet) == {"节点-01", "机器-01", "../x", long_name}
+    assert report.fleet["../x"]["slow"] and not report.fleet["机器-01"]["slow"]

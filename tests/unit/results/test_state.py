@@ -84,3 +84,46 @@ def test_status_shows_the_codes_of_the_last_smoke_verdict(tmp_path):
     passed = {"verdict": "pass", "level": "quick", "codes": [], "findings": []}
     state.record_run(report("r3", "check", {"a": {"status": "ok", "facts": PASSED, "smoke": passed}}), tmp_path)
     assert state.load_host("a", tmp_path)["summary"]["smoke_codes"] == []
+
+
+def test_non_ascii_host_names_keep_records_of_their_own(tmp_path):
+    """节点-01 and 机器-01 once shared hosts/__-01.json: a host that never ran showed the other's record."""
+    state.record_run(report("r1", "site", {"节点-01": {"status": "ok", "facts": PASSED}}), tmp_path)
+    rows = {r["host"]: r for r in state.status_rows(["节点-01", "机器-01"], tmp_path)}
+    assert rows["节点-01"]["last_run_id"] == "r1"
+    assert rows["机器-01"]["last_status"] == "never run" and rows["机器-01"]["ready"] is False
+    state.record_run(report("r2", "check", {"机器-01": {"status": "failed", "facts": {}}}), tmp_path)
+    assert state.load_host("节点-01", tmp_path)["last_run_id"] == "r1"
+    assert state.load_host("机器-01", tmp_path)["last_run_id"] == "r2"
+    assert len(list(state.hosts_dir(tmp_path).iterdir())) == 2
+
+
+def test_a_300_character_host_name_is_recorded_and_shown(tmp_path):
+    long_name, longer = "n" * 300, "n" * 301
+    warnings = state.record_run(report("r1", "site", {long_name: {"status": "ok", "facts": PASSED}}), tmp_path)
+    assert warnings == []
+    rows = {r["host"]: r for r in state.status_rows([long_name, longer], tmp_path)}
+    assert rows[long_name]["last_run_id"] == "r1" and rows[longer]["last_status"] == "never run"
+    assert all(len(p.name.encode()) < 255 for p in state.hosts_dir(tmp_path).iterdir())
+
+
+def test_a_record_of_another_host_is_never_shown_as_this_ones(tmp_path):
+    state.record_run(report("r1", "site", {"a": {"status": "ok", "facts": PASSED}}), tmp_path)
+    record_file = state.hosts_dir(tmp_path) / "a.json"
+    (state.hosts_dir(tmp_path) / "b.json").write_text(record_file.read_text())  # a copied or forged record
+    problems: list[str] = []
+    rows = {r["host"]: r for r in state.status_rows(["a", "b"], tmp_path, problems)}
+    assert rows["a"]["last_run_id"] == "r1"
+    assert rows["b"]["last_status"] == "state unreadable" and rows["b"]["ready"] is False
+    assert problems and "b.json" in problems[0] and "'a'" in problems[0]
+
+
+def test_records_of_the_old_file_naming_are_still_read_when_they_name_their_host(tmp_path):
+    hosts = state.hosts_dir(tmp_path)
+    hosts.mkdir(parents=True)
+    (hosts / "__-01.json").write_text('{"host": "节点-01", "facts": {}, "summary": {}, "last_run_id": "old"}')
+    assert state.load_host("节点-01", tmp_path)["last_run_id"] == "old"
+    assert state.load_host("机器-01", tmp_path) is None  # the old shared name, but not this host's record
+    state.record_run(report("r2", "check", {"节点-01": {"status": "ok", "facts": {}}}), tmp_path)
+    assert [p.name for p in hosts.iterdir()] == ["%E8%8A%82%E7%82%B9-01.json"]  # moved to its own name
+    assert state.load_host("节点-01", tmp_path)["last_run_id"] == "r2"
