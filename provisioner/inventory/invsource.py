@@ -19,7 +19,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.inventory.yaml import InventoryModule as _YamlInventory
 
 from ..errors import Problem
-from .yamlsrc import LocatedDict, VaultValue, YamlSyntaxError, load
+from .yamlsrc import LocatedDict, VaultValue, YamlSyntaxError, load, plain
 
 GROUP_KEYS = ("vars", "children", "hosts")
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
@@ -94,7 +94,7 @@ class LocatingLoader(DataLoader):
             if isinstance(data, VaultValue):  # a wholly encrypted vars file: judged by Ansible at run time
                 return {}
             self._index_vars_file(path, data)
-        return data
+        return plain(data)  # the located copy stays in _parsed for the indexers
 
     def _index_vars_file(self, path: str, data: object) -> None:
         parts = Path(path).parts

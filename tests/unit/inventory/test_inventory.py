@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.inventory.inventory import is_addressable, read_inventory
+from provisioner.inventory.yamlsrc import LocatedDict
 from tests.fixtures.ansible_list import ansible_list, members, ours
 
 PUBLIC = Path(__file__).resolve().parents[2] / "fixtures" / "inventories"
@@ -182,3 +183,22 @@ def test_stray_group_vars_file_is_a_warning(tmp_path):
     (tmp_path / "group_vars" / "gpus.yml").write_text("x: 1\n")
     problems = read_inventory(path).problems
     assert [p.severity for p in problems] == ["warning"] and "names no group" in problems[0].message
+
+
+def test_mappings_and_lists_in_a_yaml_inventorys_own_vars_read_as_ansible_reads_them(tmp_path):
+    """Issue #28 item 1: ansible-core 2.19 stores no dict subclass, so the located mappings must not
+    reach it; the values are plain and each still has its file:line."""
+    path = write(tmp_path, """all:
+  vars:
+    modprobe_options: {nvidia: {NVreg_EnableGpuFirmware: 0}}
+  hosts:
+    gpu1:
+      ansible_host: 10.0.0.1
+      nested: {a: [1, {b: 2}]}
+""")
+    inv = assert_same_as_ansible(path)
+    merged = inv.merged_vars("gpu1")
+    assert merged["nested"].value == {"a": [1, {"b": 2}]}
+    assert not isinstance(merged["nested"].value["a"][1], LocatedDict)
+    assert (merged["modprobe_options"].file, merged["modprobe_options"].line) == (str(path), 3)
+    assert merged["nested"].line == 7
