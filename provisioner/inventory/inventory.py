@@ -335,6 +335,12 @@ def _index_and_build(inv: Inventory, paths: list[Path], manager: InventoryManage
         for file in _source_files(source.resolve()):
             text = str(file)
             data = loader._parse(text) if file.suffix != ".ini" else None
+            why = source.is_dir() and invsource.not_inventory(data, loader.syntax_errors.get(text))
+            if why:
+                inv.problems.append(Problem(f"not an inventory file ({why}): passed over, as Ansible passes over "
+                                            "it with warnings; move it out of the inventory directory to silence this",
+                                            file=text, severity="warning"))
+                continue
             if text not in processed:
                 inv.problems.extend(_parse_failures(text, warnings, loader))
                 if isinstance(data, dict):  # located reasons for what Ansible refused

@@ -202,3 +202,21 @@ def test_mappings_and_lists_in_a_yaml_inventorys_own_vars_read_as_ansible_reads_
     assert not isinstance(merged["nested"].value["a"][1], LocatedDict)
     assert (merged["modprobe_options"].file, merged["modprobe_options"].line) == (str(path), 3)
     assert merged["nested"].line == 7
+
+
+def test_yaml_in_an_inventory_directory_that_is_not_inventory_is_skipped_with_a_warning(tmp_path):
+    """Issue #28 item 2: kustomize files and Kubernetes manifests beside the inventory; Ansible warns and
+    skips them. A file that is inventory keeps its errors, even in the same directory."""
+    write(tmp_path, "all:\n  hosts:\n    gpu1: {ansible_host: 10.0.0.1}\n")
+    write(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: v\n", "cm.yaml")
+    write(tmp_path, "- op: replace\n  path: /spec/replicas\n  value: 3\n", "patch.yml")
+    write(tmp_path, "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n", "multi.yaml")
+    write(tmp_path, "resources: [cm.yaml]\npatches:\n  - path: patch.yml\n", "kustomization.yaml")
+    inv = assert_same_as_ansible(tmp_path)
+    assert list(inv.hosts) == ["gpu1"]
+    skipped = {Path(p.file).name for p in inv.problems if p.severity == "warning" and "not an inventory" in p.message}
+    assert skipped == {"cm.yaml", "patch.yml", "multi.yaml", "kustomization.yaml"}, messages(inv)
+    write(tmp_path, "gpu:\n  hostz:\n    gpu2:\n  hosts:\n    gpu3:\n", "typo.yml")
+    inv = read_inventory(tmp_path)
+    assert any("typo.yml:2:3" in m and "unknown key 'hostz'" in m for m in messages(inv) if m.startswith("error")), \
+        messages(inv)
