@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, InventoryError, ReachabilityError, UsageError
+from .inventory.inventory import is_host_list
 from .inventory.patterns import select
 from .records import RecordError, atomic_write_text
 from .results import smoke, state
@@ -37,7 +38,7 @@ def _sources(args: argparse.Namespace) -> list[Path]:
     """The positional inventory and every -i, as Ansible takes them; a UsageError for a missing one."""
     sources = [p for p in (args.inventory, *getattr(args, "more_inventories", [])) if p is not None]
     for source in sources:
-        if not source.exists():
+        if not source.exists() and not is_host_list(source):
             raise UsageError(f"inventory {source}: no such file or directory")
     return sources
 
@@ -193,8 +194,9 @@ def _validated(args: argparse.Namespace, sources: list[Path], options: RunOption
                console: Console) -> tuple[Path, list[Path], ValidationResult]:
     """The run's inventory sources, validated: any error stops the run before a host is contacted."""
     try:
-        inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
-        sources = [inventory, *[s.resolve() for s in sources[1:]]]
+        inventory = args.inventory or _local_inventory(run_dir, args.command)
+        inventory = inventory if is_host_list(inventory) else inventory.resolve()
+        sources = [inventory, *[s if is_host_list(s) else s.resolve() for s in sources[1:]]]
         result = validate_inventory(sources, options.extra_vars)
     except BaseException:
         _discard(run_dir)

@@ -1,7 +1,7 @@
 
 import pytest
 
-from provisioner.cli import _normalise_argv, build_parser
+from provisioner.cli import _normalise_argv, build_parser, main
 from provisioner.errors import UsageError
 from provisioner.rules.rollout import parse_batch
 
@@ -21,3 +21,14 @@ def test_parse_batch_forms():
     for bad in ("0", "0%", "101%", "x", "1,,2", "-1"):
         with pytest.raises(UsageError, match="not a batch size"):
             parse_batch(bad, "--batch")
+
+
+def test_a_comma_host_list_is_an_inventory_source(tmp_path, monkeypatch, capsys):
+    """Issue #28 item 3: ``validate gpu1,gpu2,`` and ``-i localhost,`` as ansible's host_list plugin takes them."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "gpu1,gpu2,", "-i", "localhost,"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "3 hosts" in out and "no such file" not in out, out
+    assert main(["validate", "gpu1"]) == 2  # no comma: a path, and it does not exist
+    out = capsys.readouterr()
+    assert "gpu1: no such file or directory" in out.out + out.err

@@ -220,3 +220,15 @@ def test_yaml_in_an_inventory_directory_that_is_not_inventory_is_skipped_with_a_
     inv = read_inventory(tmp_path)
     assert any("typo.yml:2:3" in m and "unknown key 'hostz'" in m for m in messages(inv) if m.startswith("error")), \
         messages(inv)
+
+
+@pytest.mark.parametrize("hosts", ["gpu1,gpu2,", "localhost,", "10.0.0.1, 10.0.0.2"])
+def test_comma_host_lists_are_read_as_ansibles_host_list_plugin_reads_them(hosts, tmp_path, monkeypatch):
+    """Issue #28 item 3: ``-i gpu1,gpu2,`` is no path: the working directory is not its directory (no
+    warning about its group_vars/, which ansible-playbook does not read for a host list either)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "nogroup.yml").write_text("x: 1\n")
+    inv = assert_same_as_ansible(Path(hosts))
+    assert list(inv.hosts) == [h.strip() for h in hosts.split(",") if h.strip()]
+    assert not inv.problems, messages(inv)
