@@ -111,6 +111,21 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
     return extravars
 
 
+def _caps_outside_all(args: argparse.Namespace, result: ValidationResult, extra: set[str]) -> None:
+    """A rollout cap that a group or host sets, unlike ``all``'s: the run passes only ``all``'s (Ansible's
+    serial cannot differ by host), and playbooks/rollout_caps.yml would stop the run at its start."""
+    caps = {"autoglm_batch": args.batch, "autoglm_max_fail_percentage": args.max_fail_percentage}
+    all_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
+    for name in (n for n, flag in caps.items() if flag is None and n not in extra):
+        ours = (all_vars[name].file, all_vars[name].line) if name in all_vars else None
+        for host in result.inventory.hosts:
+            var = result.inventory.merged[host].get(name)
+            if var is not None and (var.file, var.line) != ours:
+                raise UsageError(f"{var.file}:{var.line or '?'}, host {host}, variable {name}: {var.value!r} is set "
+                                 "for some hosts only; a rollout cap applies to the whole run: allowed: under all: "
+                                 f"vars, or --{name.removeprefix('autoglm_').replace('_', '-')}; nothing was run")
+
+
 def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console) -> list[str]:
     previous = load(rundir.resolve(ref, base))
     hosts = [h for h, r in previous["hosts"].items()
@@ -225,6 +240,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     run_dir = rundir.create(args.run_dir, args.keep_runs) if args.inventory is None else None
     inventory, sources, result = _validated(args, sources, options, run_dir, console)
     rollout = _rollout_vars(args, result)
+    if hasattr(args, "batch"):
+        _caps_outside_all(args, result, {name for item in items for name in item.values})
     retry = None
     if getattr(args, "retry_failed", None):
         if options.limit:
