@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, InventoryError, ReachabilityError, UsageError
+from .inventory.inventory import is_host_list
 from .inventory.patterns import select
 from .records import RecordError, atomic_write_text
 from .results import smoke, state
@@ -37,7 +38,7 @@ def _sources(args: argparse.Namespace) -> list[Path]:
     """The positional inventory and every -i, as Ansible takes them; a UsageError for a missing one."""
     sources = [p for p in (args.inventory, *getattr(args, "more_inventories", [])) if p is not None]
     for source in sources:
-        if not source.exists():
+        if not source.exists() and not is_host_list(source):
             raise UsageError(f"inventory {source}: no such file or directory")
     return sources
 
@@ -108,6 +109,21 @@ def _rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:
     if (threshold := parse_threshold(raw, threshold_source)) is not None:
         extravars["autoglm_max_fail_percentage"] = threshold
     return extravars
+
+
+def _caps_outside_all(args: argparse.Namespace, result: ValidationResult, extra: set[str]) -> None:
+    """A rollout cap that a group or host sets, unlike ``all``'s: the run passes only ``all``'s (Ansible's
+    serial cannot differ by host), and playbooks/rollout_caps.yml would stop the run at its start."""
+    caps = {"autoglm_batch": args.batch, "autoglm_max_fail_percentage": args.max_fail_percentage}
+    all_vars = result.inventory.groups["all"].vars if "all" in result.inventory.groups else {}
+    for name in (n for n, flag in caps.items() if flag is None and n not in extra):
+        ours = (all_vars[name].file, all_vars[name].line) if name in all_vars else None
+        for host in result.inventory.hosts:
+            var = result.inventory.merged[host].get(name)
+            if var is not None and (var.file, var.line) != ours:
+                raise UsageError(f"{var.file}:{var.line or '?'}, host {host}, variable {name}: {var.value!r} is set "
+                                 "for some hosts only; a rollout cap applies to the whole run: allowed: under all: "
+                                 f"vars, or --{name.removeprefix('autoglm_').replace('_', '-')}; nothing was run")
 
 
 def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console) -> list[str]:
@@ -192,8 +208,9 @@ def validate(args: argparse.Namespace, console: Console) -> int:
 def _validated(args: argparse.Namespace, sources: list[Path], options: RunOptions, run_dir: Path | None,
                console: Console) -> tuple[Path, list[Path], ValidationResult]:
     """The run's inventory sources, validated: any error stops the run before a host is contacted."""
-    inventory = (args.inventory or _local_inventory(run_dir, args.command)).resolve()
-    sources = [inventory, *[s.resolve() for s in sources[1:]]]
+    inventory = args.inventory or _local_inventory(run_dir, args.command)
+    inventory = inventory if is_host_list(inventory) else inventory.resolve()
+    sources = [inventory, *[s if is_host_list(s) else s.resolve() for s in sources[1:]]]
     result = validate_inventory(sources, options.extra_vars)
     if result.errors:
         _print_problems(console, result, inventory)
@@ -241,6 +258,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         inventory, sources, result = _validated(args, sources, options, run_dir, console)
         rollout = _rollout_vars(args, result)
+        if hasattr(args, "batch"):
+            _caps_outside_all(args, result, {name for item in items for name in item.values})
         retry, targeted = _targets(args, options, result, inventory, console)
     except BaseException:
         _discard(run_dir)

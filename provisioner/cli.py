@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from . import actions, guards, interrupts, paths, rundir
@@ -84,12 +85,25 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
                       help="flag GPUs this far below the median of their SKU in the run (default 0.10)")
 
 
+def _version() -> str:
+    """This tool's version and what it runs (ansible-core, ansible-runner), from the installed packages."""
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"autoglm-provision {version('autoglm-provision')} (ansible-core {version('ansible-core')}, "
+            f"ansible-runner {version('ansible-runner')}, Python {sys.version.split()[0]})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoglm-provision",
         description="Provision Open-AutoGLM GPU hosts (Ubuntu 22.04) with Ansible. "
                     "`autoglm-provision INVENTORY` is `autoglm-provision site INVENTORY`.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     site = sub.add_parser("site", help="provision hosts (default)", epilog=EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,6 +161,7 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     interrupts.install()
+    interrupts.guard_stdout()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

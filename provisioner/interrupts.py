@@ -6,7 +6,9 @@ report is never left half-done by a signal."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -34,3 +36,43 @@ def deferred() -> Iterator[None]:
 
 def name(exc: BaseException) -> str:
     return str(exc.args[0]) if exc.args else "SIGINT"
+
+
+class _ClosedReaderGuard:
+    """``sys.stdout`` that outlives its reader: once the pipe is closed (``| head``), what is left goes
+    to /dev/null and the command goes on to its own end and exit code (a run is not cut short by its
+    log reader), with no BrokenPipeError, not even from the interpreter's flush at exit."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def _to_devnull(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+
+def guard_stdout() -> None:
+    """Install :class:`_ClosedReaderGuard` on a real standard output (not a test's capture)."""
+    try:
+        sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if not isinstance(sys.stdout, _ClosedReaderGuard):
+        sys.stdout = _ClosedReaderGuard(sys.stdout)

@@ -107,8 +107,16 @@ def _captured_warnings(into: list[str]):
         yield
 
 
+def is_host_list(source: Path | str) -> bool:
+    """A comma-separated host list (``gpu1,gpu2,``, ``localhost,``), as ansible's host_list plugin
+    tells one: no such path, and a comma in it. It has no files and no group_vars/host_vars."""
+    return "," in str(source) and not os.path.exists(source)
+
+
 def _source_files(source: Path) -> list[Path]:
     """The files Ansible reads for a source: the file, or a directory's entries it does not ignore."""
+    if is_host_list(source):
+        return []
     if not source.is_dir():
         return [source]
     found = []
@@ -122,7 +130,7 @@ def _source_files(source: Path) -> list[Path]:
 def _vars_dirs(paths: list[Path]) -> list[Path]:
     """group_vars/ and host_vars/ beside or inside each source, with what is in them."""
     found = []
-    for source in paths:
+    for source in (p for p in paths if not is_host_list(p)):
         base = source if source.is_dir() else source.parent
         for name in VARS_DIRS:
             folder = base / name
@@ -178,7 +186,7 @@ def _parse_failures(source: str, warnings: list[str], loader: invsource.Locating
 
 
 def _stray_vars_files(inv: Inventory, problems: list[Problem]) -> None:
-    dirs = {s if s.is_dir() else s.parent for s in inv.sources}
+    dirs = {s if s.is_dir() else s.parent for s in inv.sources if not is_host_list(s)}
     for base in sorted(dirs):
         for kind, names in (("group_vars", inv.groups), ("host_vars", inv.hosts)):
             for entry in sorted((base / kind).iterdir()) if (base / kind).is_dir() else []:
@@ -211,7 +219,8 @@ def _build(inv: Inventory, manager: InventoryManager, loader: invsource.Locating
     # Only the built-in host_group_vars plugin, and no host_vars/ beside any source: the host layer of
     # the vars plugins is empty, so 10,000 hosts need not ask for it.
     host_layer = set(C.VARIABLE_PLUGINS_ENABLED) - {"host_group_vars", "ansible.builtin.host_group_vars"} or any(
-        ((Path(s) if Path(s).is_dir() else Path(s).parent) / "host_vars").is_dir() for s in sources)
+        ((Path(s) if Path(s).is_dir() else Path(s).parent) / "host_vars").is_dir() for s in sources
+        if not is_host_list(s))
 
     def plugins(kind: str, entity) -> list[tuple[str, str, dict]]:
         if kind == "host" and not host_layer:
@@ -275,7 +284,7 @@ def _check_hosts(inv: Inventory) -> None:
         merged = inv.merged[name]
         connection = merged.get("ansible_connection")
         address = merged.get("ansible_host") or merged.get("ansible_ssh_host")
-        if connection is not None and connection.value in LOCAL_CONNECTIONS:
+        if connection is not None and isinstance(connection.value, str) and connection.value in LOCAL_CONNECTIONS:
             continue
         if address is None and not is_addressable(name):
             inv.problems.append(Problem(f"host {name!r} has no ansible_host and its name is not a valid DNS name or "
@@ -295,12 +304,12 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
     """Parse every source with ansible-core; every problem is collected, none raised."""
     paths = [Path(p) for p in (path if isinstance(path, list) else [path])]
     inv = Inventory(path=paths[0], sources=paths)
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if not p.exists() and not is_host_list(p)]
     for p in missing:
         inv.problems.append(Problem("no such file or directory", file=str(p)))
     if missing:
         return inv
-    sources = [str(p.resolve()) for p in paths]
+    sources = [str(p if is_host_list(p) else p.resolve()) for p in paths]
     try:
         files = [f for p in paths for f in _source_files(p)]
         unreadable = [f for f in [*files, *_vars_dirs(paths)] if not os.access(f, os.R_OK)]
@@ -350,6 +359,12 @@ def _index_and_build(inv: Inventory, paths: list[Path], manager: InventoryManage
         for file in _source_files(source.resolve()):
             text = str(file)
             data = loader._parse(text) if file.suffix != ".ini" else None
+            why = source.is_dir() and invsource.not_inventory(data, loader.syntax_errors.get(text))
+            if why:
+                inv.problems.append(Problem(f"not an inventory file ({why}): passed over, as Ansible passes over "
+                                            "it with warnings; move it out of the inventory directory to silence this",
+                                            file=text, severity="warning"))
+                continue
             if text not in processed:
                 inv.problems.extend(_parse_failures(text, warnings, loader))
                 if isinstance(data, dict):  # located reasons for what Ansible refused

@@ -19,7 +19,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.inventory.yaml import InventoryModule as _YamlInventory
 
 from ..errors import Problem
-from .yamlsrc import LocatedDict, VaultValue, YamlSyntaxError, load
+from .yamlsrc import LocatedDict, VaultValue, YamlSyntaxError, load, plain
 
 GROUP_KEYS = ("vars", "children", "hosts")
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
@@ -94,7 +94,7 @@ class LocatingLoader(DataLoader):
             if isinstance(data, VaultValue):  # a wholly encrypted vars file: judged by Ansible at run time
                 return {}
             self._index_vars_file(path, data)
-        return data
+        return plain(data)  # the located copy stays in _parsed for the indexers
 
     def _index_vars_file(self, path: str, data: object) -> None:
         parts = Path(path).parts
@@ -117,6 +117,21 @@ def report_duplicates(mapping: object, what: str, file: str, problems: list[Prob
             problems.append(Problem(f"duplicate {what} {key!r}: defined twice in the same mapping "
                                     "(Ansible would silently keep only the last one)", file=file, line=line,
                                     column=column))
+
+
+def not_inventory(data: object, error: YamlSyntaxError | None = None) -> str | None:
+    """Why a YAML file in an inventory directory is not inventory (a Kubernetes manifest, a kustomize
+    patch), or None: a list or scalar, several documents, or a mapping of which no group has hosts,
+    children or vars. Ansible skips such a file with warnings; a file that is inventory keeps every error."""
+    if error is not None:
+        return "several YAML documents" if "expected a single document" in str(error) else None
+    if isinstance(data, list | str | int | float | bool):
+        return f"a YAML {type(data).__name__}, not a mapping of groups"
+    if not isinstance(data, dict) or data.get("plugin") or all(body is None for body in data.values()):
+        return None
+    if any(isinstance(body, dict) and any(key in GROUP_KEYS for key in body) for body in data.values()):
+        return None
+    return f"top-level keys {', '.join(map(str, list(data)[:5]))}: none is a group with vars, children or hosts"
 
 
 class YamlIndexer:

@@ -76,6 +76,16 @@ class LocatedDict(dict):
         self.duplicates: list[tuple[object, int, int]] = []
 
 
+def plain(value: object) -> object:
+    """``value`` with every LocatedDict made a plain dict, at any depth: ansible-core stores only the
+    types it knows as variables (2.19 refuses a dict subclass), so what goes to it is plain."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class VaultValue:
     """A wholly vault-encrypted file: opaque here, never printed."""

@@ -39,15 +39,22 @@ def test_check_this_machine_writes_reports_and_report_replays_them(cli):
     assert json.loads(as_json.stdout)["run_id"] == report["run_id"]
 
 
-def test_the_callers_fact_cache_setting_is_kept(cli, tmp_path):
+def test_the_callers_fact_cache_setting_is_kept_and_a_foreign_home_breaks_no_async_task(cli, tmp_path):
     # ansible-runner used to force its own jsonfile cache over the caller's; a site that caches
     # facts (e.g. for `gathering = smart` across runs) gets its own cache filled.
+    # One run serves a second case too (CI time): $HOME not the account's home (sudo -E, CI
+    # containers, AWX execution environments) used to end the async smoke task with "could not find
+    # job" (ansible/ansible#81805: the async wrapper and async_status resolved ~ differently).
     cache = tmp_path / "facts"
-    result = cli("check", "--plain", env={"ANSIBLE_CACHE_PLUGIN": "jsonfile",
+    home = tmp_path / "not-the-accounts-home"
+    home.mkdir()
+    result = cli("check", "--plain", env={"ANSIBLE_CACHE_PLUGIN": "jsonfile", "HOME": str(home),
                                           "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache)})
     assert result.returncode in (0, 1), result.stdout + result.stderr
     cached = json.loads(next(cache.iterdir()).read_text())
     assert cached  # the host's facts, written by Ansible's jsonfile plugin where the caller said
+    assert "could not find job" not in result.stdout, result.stdout[-3000:]
+    assert "verdict" in cli.report()["hosts"]["localhost"]["facts"]["gpu_smoke"], result.stdout[-3000:]
 
 
 def test_secret_env_does_not_reach_runner_artifacts(cli):

@@ -1,7 +1,7 @@
 
 import pytest
 
-from provisioner.cli import _normalise_argv, build_parser
+from provisioner.cli import _normalise_argv, build_parser, main
 from provisioner.errors import UsageError
 from provisioner.rules.rollout import parse_batch
 
@@ -21,3 +21,36 @@ def test_parse_batch_forms():
     for bad in ("0", "0%", "101%", "x", "1,,2", "-1"):
         with pytest.raises(UsageError, match="not a batch size"):
             parse_batch(bad, "--batch")
+
+
+def test_a_comma_host_list_is_an_inventory_source(tmp_path, monkeypatch, capsys):
+    """Issue #28 item 3: ``validate gpu1,gpu2,`` and ``-i localhost,`` as ansible's host_list plugin takes them."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "gpu1,gpu2,", "-i", "localhost,"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "3 hosts" in out and "no such file" not in out, out
+    assert main(["validate", "gpu1"]) == 2  # no comma: a path, and it does not exist
+    out = capsys.readouterr()
+    assert "gpu1: no such file or directory" in out.out + out.err
+
+
+def test_a_rollout_cap_set_for_some_hosts_only_stops_the_run_naming_it(tmp_path, monkeypatch, capsys):
+    """Issue #28 item 4: the CLI passes ``all``'s caps as extra vars; one a group sets would be refused by
+    the playbook's first play (rollout_caps.yml), so the CLI names it first, and runs nothing."""
+    from provisioner import actions
+    from provisioner.runner import RunOutcome
+
+    ran = []
+    monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(kw))
+    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  vars: {autoglm_batch: 2}\n  children:\n    rack1:\n      vars:\n"
+                   "        autoglm_max_fail_percentage: 0\n      hosts: {a.example: , b.example: }\n")
+    assert main(["site", str(inv)]) == 2
+    out = capsys.readouterr()
+    assert f"{inv}:6, host a.example, variable autoglm_max_fail_percentage: 0 is set for some hosts only" in out.out
+    assert "--max-fail-percentage" in out.out and not ran
+    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(kw) or RunOutcome("successful", 0, 0.0))
+    main(["site", str(inv), "--max-fail-percentage", "10"])  # the flag is the whole run's cap: it runs
+    assert "some hosts only" not in capsys.readouterr().out and len(ran) == 1

@@ -105,3 +105,22 @@ def test_ten_thousand_hosts_validate_quickly_enough_for_a_sanity_bound(tmp_path,
     result = validate(path, roles_dir=roles)
     assert len(result.inventory.hosts) == 10_000 and not result.errors
     assert time.perf_counter() - started < 10
+
+
+def test_a_wrong_value_inside_an_inventory_mapping_is_named_with_file_and_line(tmp_path):
+    """Issue #28 item 1: mappings in a YAML inventory's vars are read; a wrong one keeps its file:line."""
+    path = inventory(tmp_path, """all:
+  vars:
+    modprobe_options: {nvidia: {NVreg_EnableGpuFirmware: 0}}
+  hosts:
+    a.example:
+      modprobe_options: {nvidia: [not, a, mapping]}
+    b.example:
+""")
+    specs.load_specs.cache_clear()
+    specs.role_defaults.cache_clear()
+    result = validate(path)
+    rendered = [p.render() for p in result.errors]
+    assert not any("LocatedDict" in r or "cannot parse" in r for r in rendered), rendered
+    assert any(f"{path}:6" in r and "modprobe_options" in r and "a.example" in r for r in rendered), rendered
+    assert not any("b.example" in r for r in rendered), rendered

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.inventory.inventory import is_addressable, read_inventory
+from provisioner.inventory.yamlsrc import LocatedDict
 from tests.fixtures.ansible_list import ansible_list, members, ours
 
 PUBLIC = Path(__file__).resolve().parents[2] / "fixtures" / "inventories"
@@ -182,3 +183,52 @@ def test_stray_group_vars_file_is_a_warning(tmp_path):
     (tmp_path / "group_vars" / "gpus.yml").write_text("x: 1\n")
     problems = read_inventory(path).problems
     assert [p.severity for p in problems] == ["warning"] and "names no group" in problems[0].message
+
+
+def test_mappings_and_lists_in_a_yaml_inventorys_own_vars_read_as_ansible_reads_them(tmp_path):
+    """Issue #28 item 1: ansible-core 2.19 stores no dict subclass, so the located mappings must not
+    reach it; the values are plain and each still has its file:line."""
+    path = write(tmp_path, """all:
+  vars:
+    modprobe_options: {nvidia: {NVreg_EnableGpuFirmware: 0}}
+  hosts:
+    gpu1:
+      ansible_host: 10.0.0.1
+      nested: {a: [1, {b: 2}]}
+""")
+    inv = assert_same_as_ansible(path)
+    merged = inv.merged_vars("gpu1")
+    assert merged["nested"].value == {"a": [1, {"b": 2}]}
+    assert not isinstance(merged["nested"].value["a"][1], LocatedDict)
+    assert (merged["modprobe_options"].file, merged["modprobe_options"].line) == (str(path), 3)
+    assert merged["nested"].line == 7
+
+
+def test_yaml_in_an_inventory_directory_that_is_not_inventory_is_skipped_with_a_warning(tmp_path):
+    """Issue #28 item 2: kustomize files and Kubernetes manifests beside the inventory; Ansible warns and
+    skips them. A file that is inventory keeps its errors, even in the same directory."""
+    write(tmp_path, "all:\n  hosts:\n    gpu1: {ansible_host: 10.0.0.1}\n")
+    write(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: v\n", "cm.yaml")
+    write(tmp_path, "- op: replace\n  path: /spec/replicas\n  value: 3\n", "patch.yml")
+    write(tmp_path, "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n", "multi.yaml")
+    write(tmp_path, "resources: [cm.yaml]\npatches:\n  - path: patch.yml\n", "kustomization.yaml")
+    inv = assert_same_as_ansible(tmp_path)
+    assert list(inv.hosts) == ["gpu1"]
+    skipped = {Path(p.file).name for p in inv.problems if p.severity == "warning" and "not an inventory" in p.message}
+    assert skipped == {"cm.yaml", "patch.yml", "multi.yaml", "kustomization.yaml"}, messages(inv)
+    write(tmp_path, "gpu:\n  hostz:\n    gpu2:\n  hosts:\n    gpu3:\n", "typo.yml")
+    inv = read_inventory(tmp_path)
+    assert any("typo.yml:2:3" in m and "unknown key 'hostz'" in m for m in messages(inv) if m.startswith("error")), \
+        messages(inv)
+
+
+@pytest.mark.parametrize("hosts", ["gpu1,gpu2,", "localhost,", "10.0.0.1, 10.0.0.2"])
+def test_comma_host_lists_are_read_as_ansibles_host_list_plugin_reads_them(hosts, tmp_path, monkeypatch):
+    """Issue #28 item 3: ``-i gpu1,gpu2,`` is no path: the working directory is not its directory (no
+    warning about its group_vars/, which ansible-playbook does not read for a host list either)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "nogroup.yml").write_text("x: 1\n")
+    inv = assert_same_as_ansible(Path(hosts))
+    assert list(inv.hosts) == [h.strip() for h in hosts.split(",") if h.strip()]
+    assert not inv.problems, messages(inv)
