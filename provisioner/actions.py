@@ -75,6 +75,7 @@ def _local_inventory(run_dir: Path, action: str) -> Path:
 
 
 def _options(args: argparse.Namespace) -> RunOptions:
+    guards.check_probe_flags(args)
     become = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
     vault = getpass.getpass("Vault password: ") if args.ask_vault_pass else None
     if args.vault_password_file and not Path(args.vault_password_file).exists():
@@ -245,7 +246,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
     action = args.command
     state.check_hosts_dir()  # a state dir another user could write is refused before anything runs
-    guards.check_probe_flags(args)
     sources = _sources(args)
     options = _options(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)

@@ -205,6 +205,29 @@ def ensure_ansible_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
+class OutputArtifact:
+    """runner's ``stdout`` artifact, written here (runner's own writer is off) one output line at a
+    time without URL credentials; each line, as runner's ``verbose`` event, goes on to ``events``."""
+
+    def __init__(self, path: Path, events: Callable[[dict], object]) -> None:
+        self.path, self.events = path, events
+
+    def __enter__(self) -> OutputArtifact:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.handle = open(fd, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in __exit__
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def __call__(self, event: dict) -> bool:
+        if isinstance(event.get("stdout"), str):
+            event["stdout"] = strip_url_credentials_of(event["stdout"])
+            self.handle.write(event["stdout"] + "\n")
+        self.events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
+        return False  # not kept one file per line by runner: the output is in this artifact
+
+
 @dataclass
 class RunOutcome:
     """How ansible-playbook ended: runner's status and rc, the time it took, why it was cut short
@@ -241,21 +264,11 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     events_file = private_data_dir / "artifacts" / run_id / EVENTS_FILE
     envvars.update(stream_env(events_file))
 
-    stdout_file = events_file.parent / "stdout"  # runner's output artifact, written here (no URL credentials)
-
-    def printed(event: dict) -> bool:
-        if isinstance(event.get("stdout"), str):
-            event["stdout"] = strip_url_credentials_of(event["stdout"])
-            stdout.write(event["stdout"] + "\n")
-        events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
-        return False  # not kept one file per line: the output is in the run's stdout artifact
-
     started = time.monotonic()
     runner, interrupted, follower = None, None, None
     try:
         with Cancellation() as cancel, EventFollower(events_file, events) as follower, \
-                open(os.open(stdout_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-                     encoding="utf-8", errors="replace") as stdout:
+                OutputArtifact(events_file.parent / "stdout", events) as printed:
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
