@@ -103,7 +103,13 @@ class Injector:
 
 
 def command(args, level, how, count, bus, json_out):
-    cmd = [args.python, args.program, "--level", level, "--json-out", json_out, "--quiet"]
+    python = args.python
+    cmd = [args.program, "--level", level, "--json-out", json_out, "--quiet"]
+    if level == "quick" and args.nvml_python:
+        # NVML and kernel-log faults need no CUDA work: a Python without torch runs them in a second
+        python = args.nvml_python
+        cmd.append("--allow-missing-torch")
+    cmd.insert(0, python)
     if "expected_extra" in how:
         cmd += ["--expected-gpus", str(count + how["expected_extra"])]
     env = dict(os.environ)
@@ -199,6 +205,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--program", required=True, help="the smoke zipapp (python -m autoglm_smoke.build OUT.pyz)")
     p.add_argument("--python", default=sys.executable, help="the Python with torch that runs it")
+    p.add_argument(
+        "--nvml-python",
+        default=None,
+        help="a Python without torch for the quick-level faults (NVML, kernel log, driver, count): no CUDA work",
+    )
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--only", default=None, help="comma-separated fault names (default all): " + ", ".join(FAULTS))
     p.add_argument("--out", default=None)

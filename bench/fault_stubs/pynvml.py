@@ -10,6 +10,7 @@ customers forbid); everything else the smoke program asks goes to the real NVML.
     AUTOGLM_FAULT=thermal            HW thermal slowdown, temperature at the slowdown threshold
 """
 
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -17,10 +18,11 @@ import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec("pynvml", [p for p in sys.path if os.path.abspath(p or ".") != _here])
-if _spec is None:
-    raise ImportError("the stand-in pynvml found no real pynvml (nvidia-ml-py) behind it")
-_real = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_real)
+if _spec is not None:
+    _real = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_real)
+else:  # no nvidia-ml-py installed: the copy the smoke zipapp bundles
+    _real = importlib.import_module("autoglm_smoke._bundled.pynvml")
 globals().update({k: v for k, v in vars(_real).items() if not k.startswith("__")})
 
 FAULT = os.environ.get("AUTOGLM_FAULT", "")
