@@ -139,7 +139,8 @@ def attribute_contention(checks, procs):
         if c["name"] in CONTENDED_CHECKS and c["verdict"] == FAIL and not str(c.get("detail", "")).startswith(
             "measurement error"
         ):
-            c["detail"] = (c.get("detail") or "").rstrip() + f"; measured while {who} used this GPU"
+            if who not in (c.get("detail") or ""):  # the pattern test's coverage names them already
+                c["detail"] = (c.get("detail") or "").rstrip() + f"; measured while {who} used this GPU"
             c["contended_by"] = [p["pid"] for p in procs]
     return checks
 
