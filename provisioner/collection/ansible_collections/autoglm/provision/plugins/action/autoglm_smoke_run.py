@@ -20,6 +20,7 @@ from ansible.plugins.action import ActionBase
 # After the time limit, TERM to the program's process group; KILL this long after if it is still there.
 KILL_AFTER_S = 30
 TIMEOUT_RC = 124  # coreutils timeout: the program was stopped at the limit
+KILLED_RC = 128 + 9  # the program (or timeout, after --kill-after) ended by SIGKILL
 SCRATCH_PREFIX = "autoglm-gpu-smoke."
 PROGRAM = "autoglm_smoke.pyz"
 
@@ -100,6 +101,10 @@ class ActionModule(ActionBase):
             if ran["rc"] == TIMEOUT_RC:
                 result.update(failed=True, msg=f"the GPU smoke program did not finish within {args['timeout']} s; "
                               "its processes on the host were stopped (timeout)")
+                return result
+            if ran["rc"] == KILLED_RC:
+                result.update(failed=True, msg="the GPU smoke program was killed (SIGKILL: still running "
+                              f"{KILL_AFTER_S} s after the time limit's TERM, or the kernel's out-of-memory killer)")
                 return result
             if ran["rc"] not in (0, 1):  # 0 pass, 1 a failed verdict (judged by the role); anything else a crash
                 last = ran["stderr"].strip().splitlines()[-1:]
