@@ -82,6 +82,27 @@ def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_repor
     assert _processes_mentioning(report["run_id"]) == []
 
 
+def test_signal_during_the_smoke_program_stops_it_on_the_host(cli, tmp_path):
+    # The program runs in the run's task (no async wrapper, which left it running to its time
+    # limit): an interrupted run leaves no process of it. (Its empty scratch directory and the
+    # zipapp in Ansible's remote temporary directory do stay, as the old scratch directory did.)
+    # The fake interpreter sleeps first.
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\nsleep 300\nexec /usr/bin/python3 "$@"\n')
+    python.chmod(0o755)
+    proc = _start(cli, "smoke", "--plain", "--level", "quick", "-e", f"gpu_smoke_python={python}")
+
+    def program() -> list[str]:  # the CLI's own command line names the interpreter too
+        return [p for p in _processes_mentioning(str(python)) if "autoglm_smoke.pyz" in p]
+
+    assert _wait_for(lambda: program() or proc.poll() is not None), "the program never ran"
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert _wait_for(lambda: program() == [], 30), program()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_signal_during_validation_exits_130_and_runs_nothing(cli, tmp_path, sig):
     inv = tmp_path / "big.yml"  # 100,000 hosts: validation takes seconds

@@ -1,6 +1,7 @@
 """The real CLI and ansible-runner against this machine through a local connection."""
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 
 
@@ -76,3 +77,46 @@ def test_smoke_without_an_inventory_tests_this_machine(cli):
     assert smoke["schema"] == "autoglm-gpu-smoke/2" and smoke["level"] == "quick"
     if not smoke["gpu_present"]:
         assert result.returncode == 1 and "no NVIDIA GPU/driver" in smoke["verdict_reason"]
+
+
+def _fake_python(tmp_path, name: str, body: str):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_smoke_runs_the_given_interpreter_and_returns_when_it_exits(cli, tmp_path):
+    # One task runs the program (autoglm_smoke_run): the given interpreter when it is executable,
+    # no warning then; the JSON in the run directory; the task returns when the program exits.
+    python = _fake_python(tmp_path, "python", 'exec /usr/bin/python3 "$@"')
+    result = cli("smoke", "--plain", "--level", "quick", "-e", f"gpu_smoke_python={python}",
+                 "-e", "gpu_smoke_require_gpu=false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    fact = cli.report()["hosts"]["localhost"]["facts"]["gpu_smoke"]
+    assert fact["interpreter"] == str(python) and fact["warnings"] == []
+    assert fact["json"] == str(cli.latest() / "smoke" / "localhost.json")
+    assert json.loads((cli.latest() / "smoke" / "localhost.json").read_text())["verdict"] == "pass"
+
+
+def test_smoke_past_its_time_limit_is_stopped_on_the_host(cli, tmp_path):
+    # The time limit is enforced on the host (coreutils timeout stops the program's process group):
+    # neither the program (the shell running this fake interpreter) nor its child outlives the run.
+    python = _fake_python(tmp_path, "python", "sleep 300; exit 0")
+    result = cli("smoke", "--plain", "--level", "quick", "-e", f"gpu_smoke_python={python}",
+                 "-e", "gpu_smoke_timeout_s=2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    messages = " ".join(f["message"] for f in cli.report()["hosts"]["localhost"]["failures"])
+    assert "did not finish within 2 s" in messages, messages
+    left = subprocess.run(["pgrep", "-f", str(python)], capture_output=True, text=True, check=False).stdout
+    assert left == "", left
+
+
+def test_a_crashing_smoke_program_fails_the_host_with_its_last_words(cli, tmp_path):
+    python = _fake_python(tmp_path, "python", "echo 'out of cheese' >&2; exit 3")
+    result = cli("smoke", "--plain", "--level", "quick", "-e", f"gpu_smoke_python={python}")
+    assert result.returncode == 1, result.stdout + result.stderr
+    messages = " ".join(f["message"] for f in cli.report()["hosts"]["localhost"]["failures"])
+    assert "crashed (rc 3): out of cheese" in messages, messages
+    assert not (cli.latest() / "smoke" / "localhost.json").exists()
+

@@ -94,4 +94,4 @@ def test_reachability_preflight_leaves_dead_hosts_out_or_stops_the_run(cli, tmp_
     unprobed = cli("smoke", str(inv), "--level", "quick", "--plain", "--no-probe")
     assert unprobed.returncode == 4
     first = cli.report()["hosts"]["dead.example"]["failures"][0]["task"]
-    assert first == "common : Gather facts (every subset but the caller's environment)"  # Ansible's own view
+    assert first == "common : Gather facts (common_gather_subset; never the caller's environment)"  # Ansible's own view

@@ -39,7 +39,7 @@ def async_tasks() -> list[tuple[str, dict]]:
 
 def test_every_async_task_sets_the_absolute_async_dir_the_common_role_publishes():
     found = async_tasks()
-    assert len(found) >= 2, found  # the apt refresh and the GPU smoke run, at least
+    assert len(found) >= 1, found  # the apt refresh at least (the GPU smoke run has no async: one action task)
     wrong = [where for where, task in found if (task.get("vars") or {}).get("ansible_async_dir") != ASYNC_DIR]
     assert not wrong, f"async tasks without vars.ansible_async_dir: {ASYNC_DIR}: {wrong}"
     common = yaml.safe_load((paths.ROLES / "common" / "tasks" / "main.yml").read_text())

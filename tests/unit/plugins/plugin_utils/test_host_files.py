@@ -3,6 +3,7 @@ controller and the CLI's host state are named with it, so no host name leaves it
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -66,5 +67,14 @@ def test_no_role_or_playbook_builds_a_path_from_the_raw_host_name():
     raw = [f"{path.relative_to(paths.COLLECTION)}: {text.strip()[:100]}" for path in files
            for _, text in _strings(yaml.safe_load(path.read_text()) or {}) if RAW_HOST_PATH.search(text)]
     assert raw == [], "encode the host name with autoglm.provision.host_file_name:\n" + "\n".join(raw)
-    role_vars = yaml.safe_load((paths.ROLES / "gpu_smoke" / "vars" / "main.yml").read_text())
-    assert "inventory_hostname | autoglm.provision.host_file_name" in role_vars["gpu_smoke__json_name"]
+
+
+def test_the_smoke_action_writes_each_hosts_json_inside_its_directory_and_privately(tmp_path):
+    from ansible_collections.autoglm.provision.plugins.action.autoglm_smoke_run import write_json
+
+    smoke = tmp_path / "run" / "smoke"
+    paths_written = {write_json(str(smoke), host, "{}") for host in ("../../../escaped", "节点-01", "机器-01", "a")}
+    assert len(paths_written) == 4 and not (tmp_path / "escaped.json").exists()
+    for written in paths_written:
+        assert os.path.dirname(written) == str(smoke) and os.stat(written).st_mode & 0o777 == 0o600
+    assert os.stat(smoke).st_mode & 0o777 == 0o700

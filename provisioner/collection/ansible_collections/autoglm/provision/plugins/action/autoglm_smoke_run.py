@@ -1,0 +1,135 @@
+"""Action of autoglm.provision.autoglm_smoke_run: the GPU smoke program, built, run and read in one task.
+
+The zipapp is built in this (controller) process, sent to Ansible's remote temporary directory and
+run there with one shell command per step (no Python module on the host): the interpreter looked
+for (the preferred one, else the fallback), a scratch directory for
+the JSON (made as the become user), the program under coreutils ``timeout`` (which kills its
+process group on the host when the time is up), the JSON read back, the scratch and the remote
+temporary directory removed. The JSON is written to ``fetch_dir`` on the controller when given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name
+
+# After the time limit, TERM to the program's process group; KILL this long after if it is still there.
+KILL_AFTER_S = 30
+TIMEOUT_RC = 124  # coreutils timeout: the program was stopped at the limit
+KILLED_RC = 128 + 9  # the program (or timeout, after --kill-after) ended by SIGKILL
+SCRATCH_PREFIX = "autoglm-gpu-smoke."
+PROGRAM = "autoglm_smoke.pyz"
+
+ARGUMENT_SPEC = {
+    "interpreter": {"type": "str", "required": True},
+    "fallback_interpreter": {"type": "str", "default": ""},
+    "args": {"type": "list", "elements": "str", "default": []},
+    "timeout": {"type": "int", "required": True},
+    "fetch_dir": {"type": "str", "default": ""},
+}
+
+
+def build_zipapp(directory: str) -> str:
+    """The zipapp from the installed autoglm_smoke package (reproducible; ~10 ms, so never cached)."""
+    try:
+        from autoglm_smoke import build  # noqa: PLC0415 - controller side, only when the action runs
+    except ImportError as exc:
+        raise AnsibleActionFail(
+            f"the autoglm_smoke package is not importable by the controller's Python: {exc}"
+        ) from exc
+    try:
+        return build.build(os.path.join(directory, PROGRAM))
+    except SystemExit as exc:  # build's own clear message (pynvml or the collection missing)
+        raise AnsibleActionFail(str(exc)) from exc
+
+
+def write_json(fetch_dir: str, host: str, content: str) -> str:
+    """The host's JSON in fetch_dir, private whatever the umask, named by host_file_name so that
+    no host name leaves the directory or shares a file with another."""
+    os.makedirs(fetch_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(fetch_dir, host_file_name(host) + ".json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(content)
+    os.replace(tmp, path)
+    return path
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True  # read-only: the host keeps nothing
+        self._supports_async = False  # the time limit is enforced on the host by `timeout`
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["timeout"] <= 0:
+            raise AnsibleActionFail(f"timeout must be > 0 seconds, got {args['timeout']}")
+        quote = self._connection._shell.quote
+        host = (task_vars or {}).get("inventory_hostname", "")
+        remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()
+        scratch = ""
+        try:
+            with tempfile.TemporaryDirectory(prefix="autoglm-smoke-build.") as local_dir:
+                program = self._connection._shell.join_path(remote_tmp, PROGRAM)
+                self._transfer_file(build_zipapp(local_dir), program)
+            self._fixup_perms2((remote_tmp, program))
+
+            interpreter = args["interpreter"]
+            if args["fallback_interpreter"]:  # the preferred one unless the become user cannot execute it
+                found = self._low_level_execute_command(f"test -x {quote(interpreter)}", sudoable=True)
+                interpreter = interpreter if found["rc"] == 0 else args["fallback_interpreter"]
+            result["interpreter"] = interpreter
+            made = self._low_level_execute_command(f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX", sudoable=True)
+            scratch = made["stdout"].strip()
+            if made["rc"] != 0 or not scratch.startswith("/"):
+                raise AnsibleActionFail(
+                    f"could not create a scratch directory on the host: {made['stderr'] or made['stdout']}"
+                )
+            json_path = f"{scratch}/result.json"
+            argv = ["timeout", f"--kill-after={KILL_AFTER_S}", f"{args['timeout']}s",
+                    interpreter, program, *args["args"], "--json-out", json_path]
+            env = self._compute_environment_string()
+            command = " ".join(part for part in (env, " ".join(map(quote, argv))) if part)
+            ran = self._low_level_execute_command(command, sudoable=True)
+            result.update(changed=False, cmd=argv, rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"],
+                          stdout_lines=ran["stdout"].splitlines(), stderr_lines=ran["stderr"].splitlines())
+            if ran["rc"] == TIMEOUT_RC:
+                result.update(failed=True, msg=f"the GPU smoke program did not finish within {args['timeout']} s; "
+                              "its processes on the host were stopped (timeout)")
+                return result
+            if ran["rc"] == KILLED_RC:
+                result.update(failed=True, msg="the GPU smoke program was killed (SIGKILL: still running "
+                              f"{KILL_AFTER_S} s after the time limit's TERM, or the kernel's out-of-memory killer)")
+                return result
+            if ran["rc"] not in (0, 1):  # 0 pass, 1 a failed verdict (judged by the role); anything else a crash
+                last = ran["stderr"].strip().splitlines()[-1:]
+                result.update(failed=True, msg=f"the GPU smoke program crashed (rc {ran['rc']})"
+                              + (f": {last[0]}" if last else ""))
+                return result
+            read = self._low_level_execute_command(f"cat {quote(json_path)}", sudoable=True)
+            if read["rc"] != 0:
+                result.update(failed=True, msg=f"the GPU smoke program wrote no JSON report: {read['stderr'].strip()}")
+                return result
+            try:
+                json.loads(read["stdout"])
+            except ValueError as exc:
+                result.update(failed=True, msg=f"the GPU smoke program's JSON report is not JSON: {exc}")
+                return result
+            # Set, not left out: Ansible counts a result with a non-zero rc and no `failed` as failed.
+            result["failed"] = False
+            result["json"] = read["stdout"]
+            result["json_file"] = write_json(args["fetch_dir"], host, read["stdout"]) if args["fetch_dir"] else ""
+            return result
+        finally:
+            if scratch.startswith("/") and os.path.basename(scratch).startswith(SCRATCH_PREFIX):
+                self._low_level_execute_command(f"rm -rf {quote(scratch)}", sudoable=True)
+            self._remove_tmp_path(remote_tmp)
