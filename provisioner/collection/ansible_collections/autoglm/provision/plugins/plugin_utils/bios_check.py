@@ -1,7 +1,10 @@
 """bios_check_report: merge the in-band and the Redfish verdicts into the host's report and gate."""
 
-REQUIREMENTS = ("iommu", "sriov", "above_4g")
-LABELS = {"iommu": "VT-d / AMD-Vi (IOMMU)", "sriov": "SR-IOV", "above_4g": "Above 4G Decoding"}
+REQUIREMENTS = ("iommu", "sriov", "above_4g", "p2p")
+LABELS = {"iommu": "VT-d / AMD-Vi (IOMMU)", "sriov": "SR-IOV", "above_4g": "Above 4G Decoding",
+          "p2p": "PCIe P2P paths (ACS, IOMMU mode, BARs)"}
+# Judged in-band only (module pcie_p2p): the BMC has no view of them.
+IN_BAND_ONLY = ("p2p",)
 
 
 def _view(result):
@@ -9,17 +12,45 @@ def _view(result):
     if not result:
         return None
     keep = ("verdict", "cause", "evidence", "remediation", "attributes", "pending")
+    if result.get("details", {}).get("redirect_bridges") is not None:  # pcie_p2p: the bridges, for the report
+        return dict({k: result[k] for k in keep if k in result},
+                    redirect_bridges=sorted(result["details"]["redirect_bridges"]),
+                    translated_domains=result["details"].get("translated_domains", []))
     return {k: result[k] for k in keep if k in result}
 
 
-def bios_check_report(inband, redfish, mandatory, fail_on_unknown=True, reboot_pending=False):
-    """inband: bios_prereq's result or None; redfish: redfish_bios's result or None."""
-    in_reqs = (inband or {}).get("requirements") or {}
+def _in_band_only():
+    """The stand-in of an in-band-only requirement on a host that was not probed in-band."""
+    return {
+        "verdict": "NOT_APPLICABLE",
+        "cause": "in_band_only",
+        "evidence": ["judged in-band only; this host was not probed in-band"],
+        "remediation": "",
+    }
+
+
+def _with_p2p(in_reqs, p2p):
+    """bios_prereq's requirements plus pcie_p2p's verdict as ``p2p`` (UNKNOWN when the module failed)."""
+    in_reqs = dict(in_reqs)
+    if p2p and p2p.get("p2p"):
+        in_reqs["p2p"] = p2p["p2p"]
+    elif p2p:  # the module itself failed (e.g. unreadable lspci_path)
+        in_reqs["p2p"] = {"verdict": "UNKNOWN", "cause": "probe_error", "evidence": [p2p.get("msg") or "no answer"],
+                          "remediation": "Fix the P2P probe (see evidence)."}
+    return in_reqs
+
+
+def bios_check_report(inband, redfish, mandatory, fail_on_unknown=True, reboot_pending=False, p2p=None):
+    """inband: bios_prereq's result or None; redfish: redfish_bios's result or None; p2p:
+    pcie_p2p's result or None (its ``p2p`` verdict becomes the requirement of that name)."""
+    in_reqs = _with_p2p((inband or {}).get("requirements") or {}, p2p)
     bmc_reqs = (redfish or {}).get("requirements") or {}
     requirements, failed, warnings = {}, [], []
     for name in REQUIREMENTS:
         ib, oob = in_reqs.get(name), bmc_reqs.get(name)
-        if redfish and not oob:  # the module itself failed (e.g. no sushy on the controller)
+        if name in IN_BAND_ONLY:
+            ib, oob = ib or _in_band_only(), None
+        elif redfish and not oob:  # the module itself failed (e.g. no sushy on the controller)
             oob = {
                 "verdict": "UNKNOWN",
                 "cause": "bmc_error",
@@ -61,6 +92,8 @@ def bios_check_report(inband, redfish, mandatory, fail_on_unknown=True, reboot_p
         bad = entry["verdict"] == "FAIL" or (entry["verdict"] == "UNKNOWN" and fail_on_unknown)
         if bad and entry["mandatory"]:
             failed.append(name)
+        elif entry["verdict"] == "WARN":
+            warnings.append("{}: {}".format(LABELS[name], entry["remediation"]))
         elif entry["verdict"] in ("FAIL", "UNKNOWN"):
             warnings.append(
                 "{}: {} (not mandatory for this host): {}".format(LABELS[name], entry["verdict"], entry["remediation"])
