@@ -122,3 +122,29 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="platform"):
         p2p_verdict.judge({"endpoints": []})
     assert verdict(tmp_path)["cause"] == "no_pci_bus"
+
+
+def _bridge(bdf, sec, sub, ctl):
+    return (f"{bdf} PCI bridge [0604]: PLX Technology, Inc. PEX 8747 [10b5:8747] (rev ca)\n"
+            f"\tBus: primary={bdf[:2]}, secondary={sec}, subordinate={sub}, sec-latency=0\n"
+            "\tCapabilities: [f24 v1] Access Control Services\n"
+            "\t\tACSCap:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl+ DirectTrans+\n"
+            f"\t\tACSCtl:\tSrcValid{ctl} TransBlk- ReqRedir{ctl} CmpltRedir{ctl} UpstreamFwd{ctl} EgressCtrl- "
+            "DirectTrans-\n\n")
+
+
+def test_lspci_topology_from_bus_ranges():
+    """A full lspci -vvv: root port 00:02.0 > PEX 8747 upstream 02:00.0 > downstream 03:08.0 and
+    03:10.0 > one GPU each; the tree comes from the Bus: lines, the verdict names the ports."""
+    text = (_bridge("00:02.0", "02", "05", "+") + _bridge("02:00.0", "03", "05", "-")
+            + _bridge("03:08.0", "04", "04", "+") + _bridge("03:10.0", "05", "05", "+")
+            + "04:00.0 3D controller [0302]: NVIDIA Corporation GV100GL [Tesla V100 PCIe 32GB] [10de:1db6]\n\n"
+            + "05:00.0 3D controller [0302]: NVIDIA Corporation GV100GL [Tesla V100 PCIe 32GB] [10de:1db6]\n")
+    platform = pcie_paths.from_lspci(text)
+    assert [ep["path"] for ep in platform["endpoints"]] == [
+        ["0000:03:08.0", "0000:02:00.0", "0000:00:02.0"], ["0000:03:10.0", "0000:02:00.0", "0000:00:02.0"]]
+    res = p2p_verdict.judge(platform)
+    assert res["verdict"] == "FAIL" and sorted(res["details"]["redirect_bridges"]) == ["0000:03:08.0", "0000:03:10.0"]
+    cleared = p2p_verdict.judge(pcie_paths.from_lspci(text.replace("SrcValid+ TransBlk- ReqRedir+ CmpltRedir+",
+                                                                    "SrcValid- TransBlk- ReqRedir- CmpltRedir-")))
+    assert cleared["verdict"] == "PASS"

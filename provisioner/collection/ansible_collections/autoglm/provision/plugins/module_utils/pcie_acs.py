@@ -93,6 +93,10 @@ _BUS = re.compile(r"Bus:\s*primary=(?P<p>[0-9a-fA-F]{2}),\s*secondary=(?P<s>[0-9
                   r"subordinate=(?P<sub>[0-9a-fA-F]{2})")
 _ACS_LINE = re.compile(r"^\s*(?:>\s*)?(?P<kind>ACSCap|ACSCtl):\s*(?P<bits>.*)$")
 _ATS_CTL = re.compile(r"^\s*(?:>\s*)?ATSCtl:\s*Enable(?P<on>[+-])")
+# NCCL troubleshooting guide's script: "setpci -v -s BDF ECAP_ACS+0x6.w" prints
+# "0000:00:07.1 (ecap 000d @2a0) @2a6 0000" (the control register's value).
+_SETPCI = re.compile(r"^\s*(?P<bdf>\S+) \(ecap 000d @(?P<cap>[0-9a-fA-F]+)\) "
+                     r"@(?P<reg>[0-9a-fA-F]+) (?P<val>[0-9a-fA-F]{4})\s*$")
 _DRIVER = re.compile(r"^\s*(?:>\s*)?Kernel driver in use:\s*(?P<drv>\S+)")
 _CLASS_WORDS = (("3D controller", "0302"), ("VGA compatible controller", "0300"),
                 ("Infiniband controller", "0207"), ("Ethernet controller", "0200"),
@@ -160,13 +164,18 @@ def parse_lspci(text):
 
     functions: one dict per function header (bdf, desc, class, vendor, device, bus_range for
     bridges, acs {"cap", "ctl"} or None, ats, driver). orphan_acs: ACSCtl bit lists met before any
-    header (output of ``lspci -vvv | grep ACSCtl``: the bridge is not known). Lines may carry
+    header (output of ``lspci -vvv | grep ACSCtl``: the bridge is not known) and control values
+    printed by ``setpci -v ECAP_ACS+0x6.w`` (bridge named, its place unknown). Lines may carry
     a mail-style '> ' quote prefix. Raises ValueError on empty input."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty lspci text")
     functions, orphans, current = [], [], None
     for raw in _join_wrapped(text.replace("\r\n", "\n")).splitlines():
         line = re.sub(r"^>\s?", "", raw)
+        setpci = _SETPCI.match(line)
+        if setpci and int(setpci.group("reg"), 16) == int(setpci.group("cap"), 16) + 6:
+            orphans.append(decode_acs(int(setpci.group("val"), 16)))
+            continue
         header = _HEADER.match(line)
         if header and not line[:1].isspace():
             current = _new_function(header)
