@@ -3,6 +3,7 @@ judged with the same code as a live host: 0 false passes."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ansible_collections.autoglm.provision.plugins.module_utils.p2p_verdict impo
 from ansible_collections.autoglm.provision.plugins.module_utils.pcie_paths import from_lspci
 
 CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "acs"
-ROW = re.compile(r"^\| (?P<file>[\w.-]+\.txt) \| (?P<expected>[A-Z_]+) \| (?P<source>https://\S+)")
+ROW = re.compile(r"^\| (?P<file>[\w.-]+\.txt(?:\.gz)?) \| (?P<expected>[A-Z_]+) \| (?P<source>https://\S+)")
 
 
 def expectations() -> dict[str, tuple[str, str]]:
@@ -19,15 +20,20 @@ def expectations() -> dict[str, tuple[str, str]]:
     return {m["file"]: (m["expected"], m["source"]) for m in rows if m}
 
 
+def read(name: str) -> str:
+    path = CORPUS / name
+    return gzip.decompress(path.read_bytes()).decode() if name.endswith(".gz") else path.read_text()
+
+
 def test_every_snapshot_has_a_source_and_an_expected_verdict():
-    files = sorted(p.name for p in CORPUS.glob("*.txt"))
+    files = sorted(p.name for p in (*CORPUS.glob("*.txt"), *CORPUS.glob("*.txt.gz")))
     assert files and files == sorted(expectations())
 
 
 @pytest.mark.parametrize("name", sorted(expectations()))
 def test_snapshot_verdict(name):
     expected, source = expectations()[name]
-    result = judge(from_lspci((CORPUS / name).read_text()), require_p2p=True)
+    result = judge(from_lspci(read(name)), require_p2p=True)
     assert result["verdict"] == expected, (source, result["cause"], result["evidence"][-3:])
     if expected == "FAIL":
         assert result["remediation"] and result["cause"] == "acs_redirect"
@@ -35,5 +41,5 @@ def test_snapshot_verdict(name):
 
 def test_no_false_pass():
     passed = [name for name, (expected, _) in expectations().items() if expected != "PASS"
-              and judge(from_lspci((CORPUS / name).read_text()), require_p2p=True)["verdict"] == "PASS"]
+              and judge(from_lspci(read(name)), require_p2p=True)["verdict"] == "PASS"]
     assert passed == []

@@ -171,11 +171,14 @@ def _decide(evidence, details, gpus, matters, vendor_key, system_vendor):
         return result(NOT_APPLICABLE, "p2p_not_used", evidence + [note], "", details)
     if findings:
         return result(FAIL, "acs_redirect", evidence, remediation(findings, vendor_key, system_vendor), details)
-    if details["unreadable_bridges"] or details["unknown_paths"]:
-        evidence.append("cannot read ACS of {}; paths unknown for {}".format(
-            ", ".join(details["unreadable_bridges"]) or "-", ", ".join(details["unknown_paths"]) or "-"))
+    if details["unreadable_bridges"]:
+        evidence.append("ACS of {} cannot be read".format(", ".join(details["unreadable_bridges"])))
         return result(UNKNOWN, "unreadable", evidence, "Run the check as root (become: true): config space "
                       "past 64 bytes is readable by root only.", details)
+    if details["unknown_paths"]:
+        evidence.append("the bridges above {} are not known".format(", ".join(details["unknown_paths"])))
+        return result(UNKNOWN, "path_unknown", evidence, "Judge the whole topology: run the check on the host, "
+                      "or record the full 'sudo lspci -vvv' (bridges included).", details)
     if details["translated_domains"]:
         return result(WARN, "iommu_translated", evidence + ["IOMMU domain type {} (translated) on GPU/NIC groups"
                       .format("/".join(details["translated_domains"]))], "Boot with iommu=pt (passthrough; "

@@ -133,12 +133,14 @@ def _lspci_kind(func):
 
 
 def _lspci_path(func, bridges_by_bus):
-    """Bridges above a function from the bridges' secondary..subordinate bus ranges (nearest first)."""
+    """Bridges above a function from the bridges' secondary bus numbers (nearest first); None when
+    the snapshot holds no bridge above it (a GPU or NIC card always sits below a port, so its
+    bridges were not recorded, e.g. ``lspci -vvv -s <gpu>``)."""
     path, bus, domain = [], int(func["bdf"].split(":")[1], 16), func["bdf"].split(":")[0]
     for _depth in range(32):
         parents = [b for b in bridges_by_bus.get(domain, []) if b["bus_range"][1] == bus]
         if not parents:
-            return path
+            return path or None
         parent = parents[0]
         path.append(parent["bdf"])
         bus = int(parent["bdf"].split(":")[1], 16)
@@ -162,7 +164,7 @@ def from_lspci(text):
         endpoints.append({"bdf": func["bdf"], "kind": kind, "vendor": func["vendor"], "device": func["device"],
                           "driver": func["driver"], "path": path, "iommu_group": None, "domain": None,
                           "ats": func["ats"] if kind == "nic" else None, "bars": []})
-        for bdf in path:
+        for bdf in path or []:
             bridge = next(f for f in parsed["functions"] if f["bdf"] == bdf)
             bridges[bdf] = {"acs": _lspci_acs(bridge), "vendor": bridge["vendor"], "device": bridge["device"],
                             "desc": bridge["desc"]}
