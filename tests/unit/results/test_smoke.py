@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from provisioner.results.smoke import compare_fleet, failure_message, finding_lines, host_verdict, judge_run
+from provisioner.results.smoke import (
+    compare_fleet,
+    explain_p2p,
+    failure_message,
+    finding_lines,
+    host_verdict,
+    judge_run,
+)
 from tests.fixtures.signoff_run import faulty_smoke_report
 
 
@@ -140,3 +147,24 @@ def test_judgement_carries_each_hosts_verdict_and_the_junit_line(tmp_path):
     lines = finding_lines(judgement.verdicts["a"])
     assert lines[0].startswith("FAIL GPU_H2D_LOW (degraded) gpu0 h2d_gbs: 44% of spec peak")
     assert lines[1].startswith("  next: re-run") and lines[2].startswith("WARN GPU_PERSISTENCE_OFF (degraded) gpu1")
+
+
+def test_slow_p2p_and_nccl_name_acs_when_the_platform_check_saw_it():
+    """bios_check's p2p requirement saw ACS redirect and a translated domain: the P2P / NCCL
+    findings say so first; other findings and hosts without such a platform are left alone."""
+    view = {"verdict": "fail", "codes": ["GPU_NCCL_BW_LOW", "GPU_P2P_BW_LOW", "GPU_PERSISTENCE_OFF"], "findings": [
+        {"code": "GPU_P2P_BW_LOW", "verdict": "fail", "remediation": "check nvlink"},
+        {"code": "GPU_NCCL_BW_LOW", "verdict": "warn", "remediation": "check the fabric manager"},
+        {"code": "GPU_PERSISTENCE_OFF", "verdict": "warn", "remediation": "start nvidia-persistenced"}]}
+    platform = {"verdict": "FAIL", "cause": "acs_redirect", "redirect_bridges": ["0000:02:00.0"],
+                "translated_domains": ["DMA-FQ"]}
+    out = explain_p2p(view, platform)
+    p2p, nccl, other = out["findings"]
+    assert p2p["likely_cause"] == nccl["likely_cause"] == (
+        "ACS redirect on PCIe bridge(s) 0000:02:00.0 (bios_check p2p: FAIL); "
+        "IOMMU in translated mode (DMA-FQ): boot with iommu=pt")
+    assert p2p["remediation"].startswith("likely cause: ACS redirect") and p2p["remediation"].endswith("check nvlink")
+    assert "likely_cause" not in other and other["remediation"] == "start nvidia-persistenced"
+    assert "likely_cause" not in view["findings"][0]  # the judgement's own view is not changed
+    clean = {"verdict": "PASS", "cause": None, "redirect_bridges": [], "translated_domains": []}
+    assert explain_p2p(view, clean) is view and explain_p2p(view, None) is view and explain_p2p(None, platform) is None
