@@ -6,8 +6,11 @@
 # NVIDIA's NCCL troubleshooting guide ("PCI Access Control Services") shows with setpci.
 # This lowers IOMMU isolation between those devices; it is what keeps GPU peer traffic off the
 # root complex while VT-d stays on for SR-IOV. Logs each bridge it changes to the journal.
+# AUTOGLM_SYSFS and SETPCI exist for the unit test (a sysfs tree and a recording setpci).
 set -eu
-sysfs=/sys/bus/pci/devices
+sysfs=${AUTOGLM_SYSFS:-/sys}/bus/pci/devices
+setpci=${SETPCI:-setpci}
+seen=" "
 for dev in "$sysfs"/*; do
     vendor=$(cat "$dev/vendor"); class=$(cat "$dev/class")
     case "$vendor:$class" in
@@ -23,9 +26,11 @@ for dev in "$sysfs"/*; do
             [0-9a-f][0-9a-f][0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]:[0-9a-f][0-9a-f].[0-7]) ;;
             *) break ;;
         esac
-        if ctl=$(setpci -s "$bdf" ECAP_ACS+0x6.w 2>/dev/null) && [ -n "$ctl" ]; then
-            setpci -s "$bdf" ECAP_ACS+0x6.w=0000:000d
-            echo "autoglm-acs-clear: $bdf ACS control 0x$ctl -> 0x$(setpci -s "$bdf" ECAP_ACS+0x6.w)"
+        case "$seen" in *" $bdf "*) break ;; esac  # this bridge and those above it are done
+        seen="$seen$bdf "
+        if ctl=$("$setpci" -s "$bdf" ECAP_ACS+0x6.w 2>/dev/null) && [ -n "$ctl" ]; then
+            "$setpci" -s "$bdf" ECAP_ACS+0x6.w=0000:000d
+            echo "autoglm-acs-clear: $bdf ACS control 0x$ctl -> 0x$("$setpci" -s "$bdf" ECAP_ACS+0x6.w)"
         fi
         parent=$(dirname "$parent")
     done
