@@ -122,8 +122,9 @@ def from_sysfs(sysfs_root):
 def _lspci_kind(func):
     dev = {"vendor": "0x" + func["vendor"] if func["vendor"] else "", "class": "0x" + func["class"],
            "driver": func["driver"], "virtual_function": "Virtual Function" in func["desc"]}
-    if dev["vendor"] == pci.NVIDIA_VENDOR and dev["class"].startswith(pci.NVIDIA_GPU_CLASSES) \
-            and not dev["virtual_function"]:
+    if dev["virtual_function"]:  # an SR-IOV VF is a slice of its physical function, not another device
+        return None
+    if dev["vendor"] == pci.NVIDIA_VENDOR and dev["class"].startswith(pci.NVIDIA_GPU_CLASSES):
         return "gpu"
     if not func["vendor"] and "NVIDIA" in func["desc"] and dev["class"].startswith(pci.NVIDIA_GPU_CLASSES):
         return "gpu"  # lspci -vvv without -nn: no IDs, the vendor name says it
