@@ -106,7 +106,12 @@ def _orphans(platform):
 
 
 def _evidence(platform, gpus, nics, findings):
-    lines = ["{} NVIDIA GPU(s), {} RDMA NIC(s) ({})".format(len(gpus), len(nics), platform["source"])]
+    """Evidence lines: the judged findings first (the gate's message shows the first few), then
+    what was seen - endpoints with their paths, IOMMU groups and ATS, and every bridge's ACSCtl."""
+    lines = ["bridge {}: {} on the P2P path {}".format(bdf, "+ ".join(item["bits"]) + "+",
+                                                     ", ".join(item["between"][:4]))
+             for bdf, item in sorted(findings.items())]
+    lines.append("{} NVIDIA GPU(s), {} RDMA NIC(s) ({})".format(len(gpus), len(nics), platform["source"]))
     for ep in gpus + nics:
         lines.append("{} {} {}:{} path {} iommu_group {} domain {}{}".format(
             ep["kind"], ep["bdf"], ep["vendor"], ep["device"], " > ".join(ep["path"] or []) or
@@ -117,9 +122,6 @@ def _evidence(platform, gpus, nics, findings):
         acs = bridge.get("acs")
         lines.append("bridge {}: {}".format(bdf, "ACS unreadable" if acs == UNREADABLE else "no ACS capability"
                                             if not acs else "ACSCtl " + (" ".join(acs["ctl"]) or "all off")))
-    for bdf, item in sorted(findings.items()):
-        lines.append("bridge {}: {} judged on the P2P path {}".format(bdf, "+ ".join(item["bits"]) + "+",
-                                                                 ", ".join(item["between"][:4])))
     return lines
 
 
@@ -158,13 +160,13 @@ def judge(platform, require_p2p=False, vendor_key="", system_vendor="", clear_un
 def _decide(evidence, details, gpus, matters, vendor_key, system_vendor):
     findings, bars = details["redirect_bridges"], _unassigned_bars(gpus)
     if details["orphan_redirect_lines"]:
-        evidence.append("{} of {} ACSCtl lines of unattributed bridges have SrcValid, ReqRedir or CmpltRedir on".format(
-            details["orphan_redirect_lines"], details["orphan_acs_lines"]))
+        evidence.insert(0, "{} of {} ACSCtl lines of unattributed bridges have SrcValid, ReqRedir or "
+                        "CmpltRedir on".format(details["orphan_redirect_lines"], details["orphan_acs_lines"]))
         findings = dict(findings, unattributed={"bits": ["SrcValid"] + list(REDIRECT_BITS), "between": []})
     if not gpus and not details["orphan_acs_lines"]:
         return result(NOT_APPLICABLE, "no_gpu", evidence, "", details)
     if bars:
-        return result(FAIL, "bar_unassigned", evidence + bars, "GPU BARs without an address: enable Above 4G "
+        return result(FAIL, "bar_unassigned", bars + evidence, "GPU BARs without an address: enable Above 4G "
                       "Decoding (and a large enough MMIO-high window) in the BIOS.", details)
     if not matters:
         note = "one GPU and no RDMA NIC: P2P is not used here (set bios_check_require_p2p to judge it)"
