@@ -53,14 +53,16 @@ def test_translated_domain_without_redirect_warns_with_iommu_pt(tmp_path):
     assert "iommu=pt" in res["remediation"] and res["details"]["translated_domains"] == ["DMA-FQ"]
 
 
-def test_gpus_on_separate_root_ports_pass_despite_root_port_redirect(tmp_path):
-    """Two GPUs each directly below its own root port (kernel-set redirect there): the pair shares
-    no bridge, its traffic crosses the root complex whatever the bits say."""
+def test_gpus_on_separate_root_ports_judge_the_root_ports(tmp_path):
+    """Two GPUs each directly below its own root port: no common bridge, the pair talks through the
+    root complex, where the root ports' redirect applies to peer requests between root ports."""
     fns = [Fn("0000:00:01.0", None, *ROOT_PORT, acs_ctl=RR_CR_SV_UF), Fn("0000:00:02.0", None, *ROOT_PORT,
            acs_ctl=RR_CR_SV_UF), gpu("0000:01:00.0", "0000:00:01.0", 1), gpu("0000:02:00.0", "0000:00:02.0", 2)]
-    res = verdict(build(tmp_path, fns))
-    assert res["verdict"] == "PASS" and res["details"]["redirect_bridges"] == {}
-    assert any("0000:00:01.0: ACSCtl SrcValid ReqRedir" in e for e in res["evidence"])
+    res = verdict(build(tmp_path / "a", fns))
+    assert res["verdict"] == "FAIL" and sorted(res["details"]["redirect_bridges"]) == ["0000:00:01.0", "0000:00:02.0"]
+    for fn in fns[:2]:
+        fn.acs_ctl = 0
+    assert verdict(build(tmp_path / "b", fns))["verdict"] == "PASS"
 
 
 def test_single_gpu_without_rdma_nic_reports_without_failing(tmp_path):
@@ -115,7 +117,7 @@ def test_rdma_nic_classification():
 
 def test_below_common_bridge():
     assert p2p_verdict.below_common(["d0", "u", "r"], ["d1", "u", "r"]) == ["d0", "d1"]
-    assert p2p_verdict.below_common(["d0", "r0"], ["d1", "r1"]) == ["d0", "d1"]
+    assert p2p_verdict.below_common(["d0", "r0"], ["d1", "r1"]) == ["d0", "r0", "d1", "r1"]
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

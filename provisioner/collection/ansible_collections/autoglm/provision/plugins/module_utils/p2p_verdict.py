@@ -5,11 +5,12 @@
 Where the traffic goes: between two endpoints A and B, a peer request enters the bridges below
 their lowest common bridge (a switch's downstream ports, nested switches). ACS P2P Request
 Redirect / Completion Redirect there send it up to the root complex instead of across the switch
-(halved bandwidth, the IOMMU in the path). Above the common bridge, or when A and B share no
-bridge (different root ports), the traffic crosses the root complex anyway and the bits change
-nothing: those bridges are reported, not judged. Source Validation alone does not re-route, but
-with a translating IOMMU domain (DMA / DMA-FQ) the peer's requests are checked and translated
-upstream too, so it is judged with the domain.
+(halved bandwidth, the IOMMU in the path). Bridges above the common bridge never see that traffic:
+they are reported, not judged. A and B without a common bridge (different root ports) talk through
+the root complex, where the root ports' redirect bits apply to peer requests between root ports, so
+every bridge of both paths is judged (conservative: the deeper ones cannot make it pass). Source
+Validation alone does not re-route, but with a translating IOMMU domain (DMA / DMA-FQ) the peer's
+requests are checked and translated upstream too, so it is judged with the domain.
 
 Verdicts: FAIL (redirect or source validation with translation on a GPU-GPU / GPU-NIC path,
 unassigned GPU BAR), UNKNOWN (a bridge on such a path unreadable, a path the tree cannot tell),
@@ -56,11 +57,9 @@ def _pairs(endpoints, require_p2p):
 
 
 def below_common(path_a, path_b):
-    """Bridges of both paths below their lowest common bridge (all of both when none is common,
-    minus each root port: such a pair crosses the root complex whatever the bits say)."""
+    """Bridges of both paths below their lowest common bridge (all of both, root ports included,
+    when none is common)."""
     common = set(path_a) & set(path_b)
-    if not common:
-        return [b for b in path_a[:-1]] + [b for b in path_b[:-1]]
     side_a = [b for b in path_a if b not in common]
     side_b = [b for b in path_b if b not in common]
     return side_a + side_b
