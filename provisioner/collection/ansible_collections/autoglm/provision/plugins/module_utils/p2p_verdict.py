@@ -32,6 +32,8 @@ TRANSLATED = ("DMA", "DMA-FQ")
 # BIOS menu items that turn ACS off on the PCIe ports. Sourcing (docs/bios.md says the same):
 # Supermicro's "ACS Control" item and the Dell/HPE paths come from a third-party article (CSDN,
 # 2025) and are NOT confirmed by vendor documentation; no Lenovo item was found. Hence "if offered".
+# The generic AMD/AMI item is from luigifcruz/stelline's docs/system-configuration.md (a project's
+# own server notes, not a vendor document).
 ACS_MENU = {
     "supermicro": "Advanced > Chipset Configuration > North Bridge > IIO Configuration > Intel VT for Directed I/O "
     "(VT-d) > ACS Control = Disable (if offered)",
@@ -40,7 +42,8 @@ ACS_MENU = {
     "hpe": "System Utilities > System Configuration > BIOS/Platform Configuration (RBSU) > PCIe / IOMMU options: "
     "an ACS item = Disabled (if offered; unconfirmed)",
     "lenovo": "no ACS item is documented for ThinkSystem UEFI (none found): use the setpci unit below",
-    "": "a PCIe 'ACS' / 'ACS Control' item = Disabled, where the firmware offers one",
+    "": "a PCIe 'ACS' / 'ACS Control' item = Disabled, where the firmware offers one (AMD platforms with AMI "
+    "firmware: Advanced > NB Configuration > ACS Enable = Disabled)",
 }
 SETPCI_HINT = ("or set bios_check_acs_clear_redirect: true: the role installs autoglm-acs-clear.service, which "
                "clears SrcValid/ReqRedir/CmpltRedir on the bridges above every GPU and RDMA NIC at each boot "
