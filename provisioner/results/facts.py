@@ -70,6 +70,19 @@ def bios_verdict(facts: dict) -> str | None:
     return verdict(fact.get("verdict"))
 
 
+def p2p_platform(facts: dict) -> dict | None:
+    """What bios_check's ``p2p`` requirement (module pcie_p2p) saw on the GPU/NIC paths, for whoever
+    explains a slow P2P or NCCL figure: verdict, cause, the bridges with ACS redirect on a P2P path
+    and the translated IOMMU domain types. None where the requirement was not judged in-band."""
+    req = (_role(facts, "bios_check").get("requirements") or {}).get("p2p")
+    if not isinstance(req, dict) or req.get("source") != "in_band" or req.get("cause") == "in_band_only":
+        return None
+    view = req.get("in_band") if isinstance(req.get("in_band"), dict) else {}
+    return {"verdict": verdict(req.get("verdict")), "cause": req.get("cause"),
+            "redirect_bridges": list(view.get("redirect_bridges") or []),
+            "translated_domains": list(view.get("translated_domains") or [])}
+
+
 def smoke_verdict(facts: dict, smoke_result: dict | None = None) -> str | None:
     return verdict(_role(facts, "gpu_smoke").get("verdict") or (smoke_result or {}).get("verdict"))
 
@@ -107,6 +120,7 @@ def host_summary(facts: dict, smoke_result: dict | None = None) -> dict:
         "preflight_failures": [str(f) for f in preflight.get("failures") or []],
         "preflight_lowered": list(preflight.get("thresholds_lowered") or []),
         "bios": bios_verdict(facts),
+        "p2p_platform": p2p_platform(facts),
         "bios_requirements": [(name, verdict((req or {}).get("verdict")), bool((req or {}).get("mandatory")))
                               for name, req in (bios.get("requirements") or {}).items()],
         "smoke": smoke_verdict(facts, smoke_result),

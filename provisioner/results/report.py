@@ -10,8 +10,8 @@ from pathlib import Path
 from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
 from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
 from . import connection
-from .facts import role_facts
-from .smoke import Judgement, failure_message, finding_lines
+from .facts import p2p_platform, role_facts
+from .smoke import Judgement, explain_p2p, failure_message, finding_lines
 
 REPORT_JSON = "report.json"
 REPORT_JUNIT = "report.junit.xml"
@@ -172,8 +172,8 @@ class RunReport:
         the summary, JUnit, the host state and the HTML report all show this one."""
         self.fleet = judgement.fleet
         for name, view in judgement.verdicts.items():
-            if name in self.hosts:
-                self.hosts[name].smoke = view
+            if name in self.hosts:  # a slow P2P / NCCL figure names ACS or the IOMMU mode when seen
+                self.hosts[name].smoke = explain_p2p(view, p2p_platform(self.hosts[name].facts))
         self.options["slow_threshold"] = judgement.threshold
         self.warnings += judgement.warnings
 

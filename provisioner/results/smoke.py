@@ -195,6 +195,33 @@ def host_verdict(report: dict | None) -> dict:
             "codes": sorted({f["code"] for f in findings}), "findings": findings}
 
 
+# Smoke codes whose likely cause is the PCIe path when the platform check saw ACS redirect or a
+# translated IOMMU domain on it (bios_check's p2p requirement, read through facts.p2p_platform).
+P2P_CODES = ("GPU_P2P_BW_LOW", "GPU_P2P_ACCESS_MISSING", "GPU_NCCL_BW_LOW")
+
+
+def explain_p2p(view: dict | None, platform: dict | None) -> dict | None:
+    """The host's smoke view with a ``likely_cause`` on its P2P / NCCL findings, and that cause
+    first in their remediation, when the platform check saw ACS redirect on a GPU/NIC path or a
+    translated IOMMU domain. Unchanged otherwise (and when there is no view or platform)."""
+    if not view or not platform:
+        return view
+    bridges, domains = platform.get("redirect_bridges") or [], platform.get("translated_domains") or []
+    if not bridges and not domains:
+        return view
+    cause = "; ".join(
+        ([f"ACS redirect on PCIe bridge(s) {', '.join(bridges)} (bios_check p2p: {platform.get('verdict')})"]
+         if bridges else [])
+        + ([f"IOMMU in translated mode ({'/'.join(domains)}): boot with iommu=pt"] if domains else []))
+    view = copy.deepcopy(view)
+    for finding in view.get("findings") or []:
+        if finding.get("code") in P2P_CODES:
+            finding["likely_cause"] = cause
+            finding["remediation"] = (f"likely cause: {cause}; see bios_check's p2p remediation. "
+                                      f"{finding['remediation']}")
+    return view
+
+
 def failure_message(view: dict | None) -> str:
     """One line for a failed host's JUnit message: the codes of its failed smoke checks, each with
     where, and the first rung of the repair ladder ("" when the smoke test failed nothing)."""

@@ -73,3 +73,31 @@ def test_the_signoff_fixture_publishes_only_what_roles_publish(tmp_path):
         for role, value in host["facts"].items():
             assert set(value) <= published_keys()[role], (name, role, set(value) - published_keys()[role])
     assert summarize(data["hosts"][OK_HOSTS[0]]["facts"])["driver"] == "535.183.01"  # `status` shows it
+
+
+def test_p2p_platform_from_the_report_filter_output():
+    """The p2p requirement as the role's filter publishes it (pcie_p2p's verdict merged by
+    bios_check_report): the reader returns the redirect bridges for the smoke's explanation."""
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.bios_check import bios_check_report
+
+    probe = {"p2p": {"verdict": "FAIL", "cause": "acs_redirect", "evidence": ["bridge 0000:02:00.0 ..."],
+                     "remediation": "turn ACS redirect off", "details": {
+                         "redirect_bridges": {"0000:02:00.0": {"bits": ["ReqRedir"], "between": []}},
+                         "translated_domains": ["DMA-FQ"]}}}
+    report = bios_check_report({"requirements": {}}, None, ["p2p"], True, False, probe)
+    assert report["failed_mandatory"] == ["p2p"]
+    summary = facts.host_summary({"bios_check": fact("bios_check", **report)})
+    assert summary["p2p_platform"] == {"verdict": "FAIL", "cause": "acs_redirect",
+                                       "redirect_bridges": ["0000:02:00.0"], "translated_domains": ["DMA-FQ"]}
+    assert ("p2p", "FAIL", True) in summary["bios_requirements"]
+    assert facts.p2p_platform({}) is None
+
+
+def test_p2p_is_in_band_only_and_not_a_failure_on_a_bmc_only_host():
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.bios_check import bios_check_report
+
+    report = bios_check_report(None, {"requirements": {}, "bmc_status": "ok"}, ["p2p"], True)
+    assert report["requirements"]["p2p"]["verdict"] == "NOT_APPLICABLE" and report["failed_mandatory"] == []
+    assert facts.p2p_platform({"bios_check": report}) is None
+    failed = bios_check_report({"requirements": {}}, None, ["p2p"], True, False, {"failed": True, "msg": "boom"})
+    assert failed["requirements"]["p2p"]["cause"] == "probe_error" and failed["failed_mandatory"] == ["p2p"]

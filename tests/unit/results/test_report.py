@@ -214,3 +214,29 @@ def test_smoke_codes_reach_report_json_and_junit(tmp_path):
     assert "WARN GPU_PERSISTENCE_OFF (degraded) gpu1 persistence_mode" in failure.text
     assert cases["b"].find("system-out").text.endswith("GPU smoke codes: GPU_H2D_LOW, GPU_PERSISTENCE_OFF")
     assert "GPU smoke" not in cases["a"].find("system-out").text
+
+
+def test_slow_p2p_names_acs_from_the_hosts_own_bios_check_fact(tmp_path):
+    """Host b published bios_check's p2p requirement (ACS redirect on 0000:02:00.0) and its smoke
+    test failed a P2P figure: report.json and JUnit carry the likely cause with the finding."""
+    from ansible_collections.autoglm.provision.plugins.plugin_utils.bios_check import bios_check_report
+
+    smoke = faulty_smoke_report("b")
+    slow = next(c for c in smoke["gpus"][0]["checks"] if c.get("code") == "GPU_H2D_LOW")
+    slow.update(code="GPU_P2P_BW_LOW", name="p2p_bandwidth_oneway")
+    smoke["codes"] = ["GPU_P2P_BW_LOW", "GPU_PERSISTENCE_OFF"]
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "b.json").write_text(json.dumps(smoke))
+    probe = {"p2p": {"verdict": "FAIL", "cause": "acs_redirect", "evidence": [], "remediation": "turn ACS off",
+                     "details": {"redirect_bridges": {"0000:02:00.0": {"bits": ["ReqRedir"], "between": []}},
+                                 "translated_domains": []}}}
+    fact = bios_check_report({"requirements": {}}, None, ["p2p"], True, False, probe)
+    r = feed(make(), [ev("runner_on_ok", "b", task="Publish", role="bios_check",
+                         res={"ansible_facts": {"autoglm_report_bios_check": fact}})])
+    r.finish(2, "failed", 1.0)
+    r.record_fleet(judge_run(tmp_path))
+    r.write(tmp_path)
+    finding = load(tmp_path)["hosts"]["b"]["smoke"]["findings"][0]
+    assert finding["code"] == "GPU_P2P_BW_LOW"
+    assert finding["likely_cause"] == "ACS redirect on PCIe bridge(s) 0000:02:00.0 (bios_check p2p: FAIL)"
+    assert finding["remediation"].startswith("likely cause: ACS redirect on PCIe bridge(s) 0000:02:00.0")

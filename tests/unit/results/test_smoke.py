@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from provisioner.results.smoke import compare_fleet, failure_message, finding_lines, host_verdict, judge_run
+from provisioner.results.smoke import (
+    compare_fleet,
+    explain_p2p,
+    failure_message,
+    finding_lines,
+    host_verdict,
+    judge_run,
+)
 from tests.fixtures.signoff_run import faulty_smoke_report
 
 
@@ -154,3 +161,24 @@ def test_smoke_files_are_read_under_the_host_names_the_role_encoded(tmp_path):
     report = judge_run(tmp_path, 0.10, hosts=["节点-01", long_name])
     assert set(report.fleet) == {"节点-01", "机器-01", "../x", long_name}
     assert report.fleet["../x"]["slow"] and not report.fleet["机器-01"]["slow"]
+
+
+def test_slow_p2p_and_nccl_name_acs_when_the_platform_check_saw_it():
+    """bios_check's p2p requirement saw ACS redirect and a translated domain: the P2P / NCCL
+    findings say so first; other findings and hosts without such a platform are left alone."""
+    view = {"verdict": "fail", "codes": ["GPU_NCCL_BW_LOW", "GPU_P2P_BW_LOW", "GPU_PERSISTENCE_OFF"], "findings": [
+        {"code": "GPU_P2P_BW_LOW", "verdict": "fail", "remediation": "check nvlink"},
+        {"code": "GPU_NCCL_BW_LOW", "verdict": "warn", "remediation": "check the fabric manager"},
+        {"code": "GPU_PERSISTENCE_OFF", "verdict": "warn", "remediation": "start nvidia-persistenced"}]}
+    platform = {"verdict": "FAIL", "cause": "acs_redirect", "redirect_bridges": ["0000:02:00.0"],
+                "translated_domains": ["DMA-FQ"]}
+    out = explain_p2p(view, platform)
+    p2p, nccl, other = out["findings"]
+    assert p2p["likely_cause"] == nccl["likely_cause"] == (
+        "ACS redirect on PCIe bridge(s) 0000:02:00.0 (bios_check p2p: FAIL); "
+        "IOMMU in translated mode (DMA-FQ): boot with iommu=pt")
+    assert p2p["remediation"].startswith("likely cause: ACS redirect") and p2p["remediation"].endswith("check nvlink")
+    assert "likely_cause" not in other and other["remediation"] == "start nvidia-persistenced"
+    assert "likely_cause" not in view["findings"][0]  # the judgement's own view is not changed
+    clean = {"verdict": "PASS", "cause": None, "redirect_bridges": [], "translated_domains": []}
+    assert explain_p2p(view, clean) is view and explain_p2p(view, None) is view and explain_p2p(None, platform) is None

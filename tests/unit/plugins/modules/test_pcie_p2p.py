@@ -1,0 +1,152 @@
+"""pcie_p2p over sysfs PCIe trees built by tests/fixtures/pcie_tree (each test says what it models).
+
+Trees are fakes because a host whose ACS bits and IOMMU mode are switched between states cannot
+exist here; the corpus of recorded lspci snapshots (test_acs_corpus.py) is the real-machine side."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.autoglm.provision.plugins.module_utils import p2p_verdict, pcie_paths
+from ansible_collections.autoglm.provision.plugins.modules import pcie_p2p
+
+from tests.fixtures.pcie_tree import RR_CR_SV_UF, Fn, build, connectx, gpu, switch_host
+
+ROOT_PORT = ("0x8086", "0x347a")
+
+
+def verdict(root, **kw):
+    return pcie_p2p.evaluate(str(root), **kw)["p2p"]
+
+
+def test_switch_with_acs_off_passes(tmp_path):
+    """HGX-style: 2 H100 + ConnectX-7 under one PEX switch, downstream ports ACSCtl all off,
+    identity domains; the root port's redirect (kernel-set) is above the common bridge."""
+    out = pcie_p2p.evaluate(str(switch_host(tmp_path, acs_ctl=0)))
+    assert out["p2p"]["verdict"] == "PASS"
+    eps = {ep["bdf"]: ep for ep in out["platform"]["endpoints"]}
+    assert eps["0000:03:00.0"]["path"] == ["0000:02:00.0", "0000:01:00.0", "0000:00:01.0"]
+    assert eps["0000:05:00.0"]["kind"] == "nic" and eps["0000:05:00.0"]["ats"] == {"present": True, "enabled": False}
+    assert eps["0000:03:00.0"]["domain"] == "identity" and eps["0000:03:00.0"]["iommu_group"] == "10"
+    assert out["platform"]["bridges"]["0000:01:00.0"]["acs"] is None
+
+
+def test_redirect_on_switch_downstream_ports_fails_naming_bridges_bits_and_remedy(tmp_path):
+    """Same board with the IOMMU on: the kernel set SrcValid/ReqRedir/CmpltRedir/UpstreamFwd."""
+    res = verdict(switch_host(tmp_path, acs_ctl=RR_CR_SV_UF, sys_vendor="Supermicro"))
+    assert (res["verdict"], res["cause"]) == ("FAIL", "acs_redirect")
+    assert sorted(res["details"]["redirect_bridges"]) == ["0000:02:00.0", "0000:02:01.0", "0000:02:02.0"]
+    assert res["details"]["redirect_bridges"]["0000:02:00.0"]["bits"] == ["ReqRedir", "CmpltRedir"]
+    assert "0000:03:00.0<->0000:04:00.0" in res["details"]["redirect_bridges"]["0000:02:00.0"]["between"]
+    assert "ACS Control = Disable" in res["remediation"] and "bios_check_acs_clear_redirect" in res["remediation"]
+    assert "0000:00:01.0" not in res["details"]["redirect_bridges"]
+
+
+def test_source_validation_fails_only_with_a_translated_domain(tmp_path):
+    assert verdict(switch_host(tmp_path / "a", acs_ctl=0x01, domain="identity"))["verdict"] == "PASS"
+    res = verdict(switch_host(tmp_path / "b", acs_ctl=0x01, domain="DMA"))
+    assert res["verdict"] == "FAIL" and res["details"]["redirect_bridges"]["0000:02:00.0"]["bits"] == ["SrcValid"]
+
+
+def test_translated_domain_without_redirect_warns_with_iommu_pt(tmp_path):
+    res = verdict(switch_host(tmp_path, acs_ctl=0, domain="DMA-FQ"))
+    assert (res["verdict"], res["cause"]) == ("WARN", "iommu_translated")
+    assert "iommu=pt" in res["remediation"] and res["details"]["translated_domains"] == ["DMA-FQ"]
+
+
+def test_gpus_on_separate_root_ports_judge_the_root_ports(tmp_path):
+    """Two GPUs each directly below its own root port: no common bridge, the pair talks through the
+    root complex, where the root ports' redirect applies to peer requests between root ports."""
+    fns = [Fn("0000:00:01.0", None, *ROOT_PORT, acs_ctl=RR_CR_SV_UF), Fn("0000:00:02.0", None, *ROOT_PORT,
+           acs_ctl=RR_CR_SV_UF), gpu("0000:01:00.0", "0000:00:01.0", 1), gpu("0000:02:00.0", "0000:00:02.0", 2)]
+    res = verdict(build(tmp_path / "a", fns))
+    assert res["verdict"] == "FAIL" and sorted(res["details"]["redirect_bridges"]) == ["0000:00:01.0", "0000:00:02.0"]
+    for fn in fns[:2]:
+        fn.acs_ctl = 0
+    assert verdict(build(tmp_path / "b", fns))["verdict"] == "PASS"
+
+
+def test_single_gpu_without_rdma_nic_reports_without_failing(tmp_path):
+    res = verdict(switch_host(tmp_path / "a", acs_ctl=RR_CR_SV_UF, nic=False, gpus=1))
+    assert (res["verdict"], res["cause"]) == ("NOT_APPLICABLE", "p2p_not_used")
+    assert any("0000:02:00.0: ACSCtl SrcValid ReqRedir CmpltRedir" in e for e in res["evidence"])
+    # Required P2P with one GPU: still no pair to judge, but the setting is honoured for the NIC case.
+    res = verdict(switch_host(tmp_path / "b", acs_ctl=RR_CR_SV_UF, nic=True, gpus=1), require_p2p=True)
+    assert res["verdict"] == "FAIL" and list(res["details"]["redirect_bridges"]) == ["0000:02:00.0", "0000:02:01.0"]
+
+
+def test_no_gpu_is_not_applicable(tmp_path):
+    fns = [Fn("0000:00:01.0", None, *ROOT_PORT, acs_ctl=RR_CR_SV_UF), connectx("0000:01:00.0", "0000:00:01.0")]
+    assert verdict(build(tmp_path, fns))["cause"] == "no_gpu"
+
+
+def test_unreadable_config_is_unknown_not_pass(tmp_path):
+    """Not root: the downstream ports' config reads 64 bytes."""
+    fns = [Fn("0000:00:01.0", None, *ROOT_PORT), Fn("0000:01:00.0", "0000:00:01.0"),
+           Fn("0000:02:00.0", "0000:01:00.0", acs_ctl=0, short_config=True),
+           Fn("0000:02:01.0", "0000:01:00.0", acs_ctl=0, short_config=True),
+           gpu("0000:03:00.0", "0000:02:00.0"), gpu("0000:04:00.0", "0000:02:01.0")]
+    res = verdict(build(tmp_path, fns))
+    assert (res["verdict"], res["cause"]) == ("UNKNOWN", "unreadable")
+    assert res["details"]["unreadable_bridges"] == ["0000:02:00.0", "0000:02:01.0"]
+
+
+def test_unassigned_gpu_bar_fails(tmp_path):
+    """BAR1 with its size but start 0: the kernel could not place it (Above 4G off)."""
+    bars = {0: (0xA8000000, 16 << 20, 0x40200), 1: (0, 128 << 30, 0x14220C)}
+    fns = [Fn("0000:00:01.0", None, *ROOT_PORT), gpu("0000:01:00.0", "0000:00:01.0", bars=bars)]
+    res = verdict(build(tmp_path, fns))
+    assert res["cause"] == "bar_unassigned" and any("BAR1" in e for e in res["evidence"])
+
+
+def test_clear_unit_is_reported_never_silent(tmp_path):
+    root = switch_host(tmp_path, acs_ctl=0)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/systemd/system/autoglm-acs-clear.service").write_text("[Unit]\n")
+    res = verdict(root)
+    assert res["details"]["clear_unit"] and any("autoglm-acs-clear.service" in e for e in res["evidence"])
+
+
+def test_rdma_nic_classification():
+    base = {"virtual_function": False, "driver": None}
+    assert pcie_paths.is_rdma_nic(dict(base, vendor="0x15b3", **{"class": "0x020000"}))
+    assert pcie_paths.is_rdma_nic(dict(base, vendor="0x8086", **{"class": "0x020700"}))
+    assert pcie_paths.is_rdma_nic(dict(base, vendor="0x8086", driver="irdma", **{"class": "0x020000"}))
+    assert not pcie_paths.is_rdma_nic(dict(base, vendor="0x8086", driver="ice", **{"class": "0x020000"}))
+    assert not pcie_paths.is_rdma_nic(dict(base, vendor="0x15b3", virtual_function=True, **{"class": "0x020000"}))
+
+
+def test_below_common_bridge():
+    assert p2p_verdict.below_common(["d0", "u", "r"], ["d1", "u", "r"]) == ["d0", "d1"]
+    assert p2p_verdict.below_common(["d0", "r0"], ["d1", "r1"]) == ["d0", "r0", "d1", "r1"]
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="platform"):
+        p2p_verdict.judge({"endpoints": []})
+    assert verdict(tmp_path)["cause"] == "no_pci_bus"
+
+
+def _bridge(bdf, sec, sub, ctl):
+    return (f"{bdf} PCI bridge [0604]: PLX Technology, Inc. PEX 8747 [10b5:8747] (rev ca)\n"
+            f"\tBus: primary={bdf[:2]}, secondary={sec}, subordinate={sub}, sec-latency=0\n"
+            "\tCapabilities: [f24 v1] Access Control Services\n"
+            "\t\tACSCap:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl+ DirectTrans+\n"
+            f"\t\tACSCtl:\tSrcValid{ctl} TransBlk- ReqRedir{ctl} CmpltRedir{ctl} UpstreamFwd{ctl} EgressCtrl- "
+            "DirectTrans-\n\n")
+
+
+def test_lspci_topology_from_bus_ranges():
+    """A full lspci -vvv: root port 00:02.0 > PEX 8747 upstream 02:00.0 > downstream 03:08.0 and
+    03:10.0 > one GPU each; the tree comes from the Bus: lines, the verdict names the ports."""
+    text = (_bridge("00:02.0", "02", "05", "+") + _bridge("02:00.0", "03", "05", "-")
+            + _bridge("03:08.0", "04", "04", "+") + _bridge("03:10.0", "05", "05", "+")
+            + "04:00.0 3D controller [0302]: NVIDIA Corporation GV100GL [Tesla V100 PCIe 32GB] [10de:1db6]\n\n"
+            + "05:00.0 3D controller [0302]: NVIDIA Corporation GV100GL [Tesla V100 PCIe 32GB] [10de:1db6]\n")
+    platform = pcie_paths.from_lspci(text)
+    assert [ep["path"] for ep in platform["endpoints"]] == [
+        ["0000:03:08.0", "0000:02:00.0", "0000:00:02.0"], ["0000:03:10.0", "0000:02:00.0", "0000:00:02.0"]]
+    res = p2p_verdict.judge(platform)
+    assert res["verdict"] == "FAIL" and sorted(res["details"]["redirect_bridges"]) == ["0000:03:08.0", "0000:03:10.0"]
+    cleared = p2p_verdict.judge(pcie_paths.from_lspci(text.replace("SrcValid+ TransBlk- ReqRedir+ CmpltRedir+",
+                                                                    "SrcValid- TransBlk- ReqRedir- CmpltRedir-")))
+    assert cleared["verdict"] == "PASS"
