@@ -118,7 +118,9 @@ def module_flavour(requested: str, branch: object, archs: list[str]) -> dict:
             return {"type": "open", "ok": False, "variable": "nvidia_driver_branch",
                     "reason": f"branch {branch_n} has no open kernel modules (they start with R{OPEN_FROM_BRANCH}): "
                               f"raise nvidia_driver_branch"}
-        why = (f"{labels}: the open modules are required (the proprietary build fails RmInitAdapter)"
+        required = ", ".join(sorted({ARCHS[a]["label"] for a in archs
+                                     if ARCHS.get(a, {}).get("open_modules") == "required"}))
+        why = (f"{required}: the open modules are required (the proprietary build fails RmInitAdapter)"
                if need == "required" else "asked for (nvidia_driver_kernel_module_type=open)")
         return {"type": "open", "ok": True, "reason": why}
     if requested == "proprietary":
