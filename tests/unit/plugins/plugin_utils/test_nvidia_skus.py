@@ -157,3 +157,24 @@ def test_mixed_open_only_and_proprietary_only_gpus_cannot_share_a_host():
 def test_unknown_models_are_not_guessed():
     assert _problems(["MI300X", "Gaudi 3"], branch="470", flavour="open") == [
         p for p in _problems([], branch="470", flavour="open")]
+
+
+# --- The role's filters (plugins/plugin_utils/nvidia_driver.py) ---------------------------------------
+def test_filter_reports_each_gpu_on_the_bus_with_its_row():
+    from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_driver
+
+    gpus = nvidia_driver.nvidia_gpu_skus(["0x2901", "0x2331", "0x2684"])
+    assert [(g["sku"], g["nvswitch"], g["min_driver"], g["known_by"]) for g in gpus] == [
+        ("B200", "sku", "570.133.20", "SKU table"), ("H100-PCIe", False, "525.60.13", "SKU table"),
+        (None, False, None, "unknown")]
+
+
+def test_filter_decides_from_declared_models_and_found_gpus_together():
+    from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_driver
+
+    # Declared H100 at 535 alone is proprietary; a B200 found on the bus makes the open modules required.
+    assert nvidia_driver.nvidia_module_flavour("auto", "535", ["H100"], [])["type"] == "proprietary"
+    decision = nvidia_driver.nvidia_module_flavour("auto", 570, ["H100"], ["0x2901"])
+    assert (decision["type"], decision["ok"], decision["archs"]) == ("open", True, ["blackwell", "hopper"])
+    assert decision["reason"].startswith("Blackwell:")
+    assert not nvidia_driver.nvidia_module_flavour("proprietary", "570", [], ["0x31c2"])["ok"]
