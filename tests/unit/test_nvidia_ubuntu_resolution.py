@@ -93,7 +93,14 @@ OUTPUTS = ["nvidia_driver__source", "nvidia_driver__install_packages", "nvidia_d
            "nvidia_driver__uses_dkms", "nvidia_driver__userland_package", "nvidia_driver__module_name",
            "nvidia_driver__kernel_flavour", "nvidia_driver__in_container", "nvidia_driver__on_controller",
            "nvidia_driver__fabricmanager_package", "nvidia_driver__hold_sources_regex",
-           "nvidia_driver__kernel_module_type", "nvidia_driver__flavour"]
+           "nvidia_driver__kernel_module_type", "nvidia_driver__flavour", "nvidia_driver__gpus_too_new",
+           "nvidia_driver__want_fabricmanager"]
+
+
+def _probe(device_ids, nvswitches=0):
+    """The part of nvidia_driver_facts' result that packages.yml reads."""
+    return {"gpus": [{"slot": f"0000:{18 + i:02x}:00.0", "device_id": d} for i, d in enumerate(device_ids)],
+            "nvswitch_count": nvswitches}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +137,12 @@ def resolved(tmp_path_factory):
                                             "nvidia_driver_source": "dkms"}),
         "ubuntu-open-cuda-repo": (UBUNTU_FACTS, {"nvidia_driver_kernel_module_type": "open",
                                                  "nvidia_driver_branch": "570", "nvidia_driver_source": "cuda-repo"}),
+        # What the PCI probe found (nvidia_driver__probe, injected): packages.yml runs again after it.
+        "ubuntu-found-b200-535": (UBUNTU_FACTS, {"nvidia_driver__probe": _probe(["0x2901"] * 8)}),
+        "ubuntu-found-h100-pcie": (UBUNTU_FACTS, {"nvidia_driver__probe": _probe(["0x2331", "0x2331"])}),
+        "ubuntu-found-hgx-h100": (UBUNTU_FACTS, {"nvidia_driver__probe": _probe(["0x2330"] * 8, nvswitches=4)}),
+        "ubuntu-found-hgx-fm-off": (UBUNTU_FACTS, {"nvidia_driver__probe": _probe(["0x2330"] * 8, nvswitches=4),
+                                                   "nvidia_driver_fabricmanager": "disabled"}),
         "debian-open": (DEBIAN_FACTS, {"nvidia_driver_kernel_module_type": "open"}),
         "debian-v100-open": (DEBIAN_FACTS, {"nvidia_driver_kernel_module_type": "open",
                                             "nvidia_driver_gpu_models": ["V100"]}),
@@ -293,3 +306,16 @@ def test_debian_open_flavour_is_the_contrib_dkms_package_and_its_module(resolved
     assert "nvidia-open-gpu-kernel-modules" in r["nvidia_driver__hold_sources_regex"]
     msg = resolved["debian-v100-open"]["failed"]
     assert "V100" in msg and "GSP" in msg
+
+
+def test_gpus_found_on_the_bus_decide_flavour_minimum_driver_and_fabric_manager(resolved):
+    b200 = resolved["ubuntu-found-b200-535"]
+    assert b200["nvidia_driver__kernel_module_type"] == "open"
+    assert b200["nvidia_driver__install_packages"][0] == "linux-modules-nvidia-535-server-open-generic"
+    assert {g["sku"] for g in b200["nvidia_driver__gpus_too_new"]} == {"B200"}  # needs >= 570.133.20
+    assert b200["nvidia_driver__want_fabricmanager"]  # HGX B200: its NVSwitches are not on the PCI bus
+    pcie = resolved["ubuntu-found-h100-pcie"]
+    assert pcie["nvidia_driver__gpus_too_new"] == [] and not pcie["nvidia_driver__want_fabricmanager"]
+    assert pcie["nvidia_driver__kernel_module_type"] == "proprietary"
+    assert resolved["ubuntu-found-hgx-h100"]["nvidia_driver__want_fabricmanager"]
+    assert not resolved["ubuntu-found-hgx-fm-off"]["nvidia_driver__want_fabricmanager"]
