@@ -1,7 +1,7 @@
 #!/usr/bin/python
 """Read-only probes for the nvidia_driver role: Secure Boot, loaded and installed module versions and
-kernel-module flavours (open or proprietary), module signatures and whether the running kernel trusts their key, nouveau, NVIDIA PCI devices
-(GPUs, NVSwitches), kernels with headers, boot id."""
+kernel-module flavours (open or proprietary), module signatures and whether the running kernel trusts
+their key, nouveau, NVIDIA PCI devices (GPUs, NVSwitches), kernels with headers, boot id."""
 
 from __future__ import annotations
 
