@@ -94,7 +94,7 @@ OUTPUTS = ["nvidia_driver__source", "nvidia_driver__install_packages", "nvidia_d
            "nvidia_driver__kernel_flavour", "nvidia_driver__in_container", "nvidia_driver__on_controller",
            "nvidia_driver__fabricmanager_package", "nvidia_driver__hold_sources_regex",
            "nvidia_driver__kernel_module_type", "nvidia_driver__flavour", "nvidia_driver__gpus_too_new",
-           "nvidia_driver__want_fabricmanager"]
+           "nvidia_driver__want_fabricmanager", "nvidia_driver__source_reason"]
 
 
 def _probe(device_ids, nvswitches=0):
@@ -319,3 +319,34 @@ def test_gpus_found_on_the_bus_decide_flavour_minimum_driver_and_fabric_manager(
     assert pcie["nvidia_driver__kernel_module_type"] == "proprietary"
     assert resolved["ubuntu-found-hgx-h100"]["nvidia_driver__want_fabricmanager"]
     assert not resolved["ubuntu-found-hgx-fm-off"]["nvidia_driver__want_fabricmanager"]
+
+
+# --- nvidia_driver_source=auto: precompiled where Canonical has it, DKMS otherwise (tasks/source.yml) ------
+# Run for real: apt-get's dry run on this machine (where it exists) cannot know a module package for
+# a kernel release that was never built (5.15.0-9999), so auto falls back to DKMS; the package lists are
+# taken as fresh (common__apt_refreshed) so nothing is downloaded.
+def test_auto_source_falls_back_to_dkms_without_a_precompiled_module_and_checks_secure_boot(tmp_path):
+    kernel = {**UBUNTU_FACTS, "kernel": "5.15.0-9999-generic"}
+    probe = {"gpus": [], "nvswitch_count": 0, "secure_boot": "disabled", "secure_boot_evidence": "EFI variable"}
+    base = {"common__apt_refreshed": True, "nvidia_driver__keep_present": False}
+    cases = {
+        "ubuntu-no-precompiled": (kernel, {**base, "nvidia_driver__probe": probe}),
+        "ubuntu-no-precompiled-sb": (kernel, {**base, "nvidia_driver__probe": {**probe, "secure_boot": "enabled"}}),
+    }
+    out = run_resolution(tmp_path, "nvidia_driver", ["resolve.yml", "source.yml"],
+                         ["nvidia_driver__source", "nvidia_driver__source_reason", "nvidia_driver__install_packages",
+                          "nvidia_driver__uses_dkms"], cases)
+    r = out["ubuntu-no-precompiled"]
+    assert r["nvidia_driver__source"] == "dkms" and r["nvidia_driver__uses_dkms"]
+    assert r["nvidia_driver__install_packages"] == ["nvidia-headless-535-server", "nvidia-utils-535-server"]
+    assert "linux-modules-nvidia-535-server-5.15.0-9999-generic" in r["nvidia_driver__source_reason"]
+    assert r["nvidia_driver__source_reason"].startswith("auto: Canonical publishes no ")
+    msg = out["ubuntu-no-precompiled-sb"]["failed"]
+    assert "Secure Boot is enabled" in msg and "nvidia_driver_source=dkms" in msg
+
+
+def test_source_reason_says_where_the_source_came_from(resolved):
+    assert resolved["ubuntu-default"]["nvidia_driver__source_reason"] == \
+        "auto: Ubuntu 22's default, Canonical's signed precompiled modules"
+    assert resolved["debian-default"]["nvidia_driver__source_reason"] == "auto: Debian 12's default"
+    assert resolved["ubuntu-dkms"]["nvidia_driver__source_reason"] == "nvidia_driver_source=dkms"
