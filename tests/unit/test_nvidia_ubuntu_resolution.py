@@ -94,7 +94,7 @@ OUTPUTS = ["nvidia_driver__source", "nvidia_driver__install_packages", "nvidia_d
            "nvidia_driver__kernel_flavour", "nvidia_driver__in_container", "nvidia_driver__on_controller",
            "nvidia_driver__fabricmanager_package", "nvidia_driver__hold_sources_regex",
            "nvidia_driver__kernel_module_type", "nvidia_driver__flavour", "nvidia_driver__gpus_too_new",
-           "nvidia_driver__want_fabricmanager", "nvidia_driver__source_reason"]
+           "nvidia_driver__want_fabricmanager", "nvidia_driver__source_reason", "nvidia_driver__source_to_check"]
 
 
 def _probe(device_ids, nvswitches=0):
@@ -350,3 +350,7 @@ def test_source_reason_says_where_the_source_came_from(resolved):
         "auto: Ubuntu 22's default, Canonical's signed precompiled modules"
     assert resolved["debian-default"]["nvidia_driver__source_reason"] == "auto: Debian 12's default"
     assert resolved["ubuntu-dkms"]["nvidia_driver__source_reason"] == "nvidia_driver_source=dkms"
+    # Only auto's signed default on a host is checked against the package lists (tasks/source.yml).
+    assert {host: resolved[host]["nvidia_driver__source_to_check"] for host in
+            ("ubuntu-default", "ubuntu-container", "ubuntu-dkms", "debian-default")} == {
+        "ubuntu-default": True, "ubuntu-container": False, "ubuntu-dkms": False, "debian-default": False}
