@@ -1,11 +1,15 @@
-"""The nvidia_driver role's fabric manager tasks (tasks/services.yml), run for real over a local connection:
-apt-get's dry run on this machine knows no fabric manager of the made-up version 580.999.99 (nor does any
-repository; without apt-get the answer is the same), so an NVSwitch host stops naming every name tried and
-apt's error; a host without NVSwitches tries nothing.
-The tasks are the role's own, taken from the file by name; the facts they read are injected."""
+"""The nvidia_driver role's fabric manager tasks, run for real over a local connection, one inventory host
+per case (the tasks are the role's own, taken from its task files by name; the facts they read are injected):
+
+- tasks/services.yml, the package: apt-get's dry run on this machine knows no fabric manager of the made-up
+  version 580.999.99 (nor does any repository; without apt-get the answer is the same), so an NVSwitch host
+  stops naming every name tried and apt's error; a host without NVSwitches tries nothing.
+- tasks/activate.yml, the fabric state after nvidia-smi works, on the nvidia-smi -q fixtures.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,49 +21,82 @@ import yaml
 from provisioner import paths
 
 REPO = Path(__file__).parents[2]
-SERVICES = paths.ROLES / "nvidia_driver" / "tasks" / "services.yml"
-NAMES = ("Dry-run each fabric manager package name at the driver's exact version",
-         "Pick the fabric manager package apt resolves",
-         "Fail when no fabric manager package of the driver's version is available",
-         "Resolve the fabric manager packages (same version as the driver)")
+TASKS = paths.ROLES / "nvidia_driver" / "tasks"
+FIXTURES = REPO / "tests" / "fixtures" / "nvidia_smi_fabric"
 
 
-def _run(tmp_path: Path, want: bool) -> tuple[str | None, str]:
-    """(the failure message when the tasks stopped the host, the resolved packages as JSON)."""
-    tasks = [t for t in yaml.safe_load(SERVICES.read_text()) if t.get("name") in NAMES]
-    assert [t["name"] for t in tasks] == list(NAMES)
-    play = [{"hosts": "localhost", "gather_facts": False, "vars": {
-        "ansible_python_interpreter": sys.executable, "nvidia_driver__want_fabricmanager": want,
-        "nvidia_driver__userland_version": "580.999.99", "nvidia_driver_branch": "580",
-        "nvidia_driver_fabricmanager": "auto", "nvidia_driver__probe": {"nvswitch_count": 4},
-        "nvidia_driver__fabricmanager_package": "nvidia-fabricmanager-580"},
-        "tasks": [
-            {"block": tasks, "rescue": [{"ansible.builtin.copy": {
-                "dest": str(tmp_path / "stopped.txt"), "content": "{{ ansible_failed_result.msg }}", "mode": "0644"}}]},
-            {"ansible.builtin.copy": {
-                "dest": str(tmp_path / "packages.json"), "mode": "0644",
-                "content": "{{ nvidia_driver__fabricmanager_packages | default('unset') | to_json }}"}},
-        ]}]
+def _run_tasks(tmp_path: Path, task_file: str, names: tuple[str, ...], cases: dict[str, dict], output: str):
+    """Run the named tasks of a role task file for each case (host -> variables): host -> (the failure
+    message when they stopped the host, else None; the variable `output`, decoded from JSON)."""
+    tasks = [t for t in yaml.safe_load((TASKS / task_file).read_text()) if t.get("name") in names]
+    assert [t["name"] for t in tasks] == list(names)
+    hosts = {host: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **variables}
+             for host, variables in cases.items()}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [
+        {"block": tasks, "rescue": [{"ansible.builtin.copy": {
+            "dest": f"{out}/{{{{ inventory_hostname }}}}.stopped", "content": "{{ ansible_failed_result.msg }}",
+            "mode": "0644"}}]},
+        {"ansible.builtin.copy": {"dest": f"{out}/{{{{ inventory_hostname }}}}.json", "mode": "0644",
+                                  "content": "{{ " + output + " | default('unset') | to_json }}"}},
+    ]}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(paths.COLLECTIONS_PATH),
-           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-           "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore", "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(tmp_path / "play.yml")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore",
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0"}
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+                           str(tmp_path / "play.yml")], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1500:]
-    stopped = tmp_path / "stopped.txt"
-    return (stopped.read_text() if stopped.exists() else None), (tmp_path / "packages.json").read_text()
+    result = {}
+    for host in cases:
+        stopped = out / f"{host}.stopped"
+        result[host] = (stopped.read_text() if stopped.exists() else None,
+                        json.loads((out / f"{host}.json").read_text()))
+    return result
 
 
-@pytest.mark.parametrize("want", [True, False])
-def test_fabric_manager_package_choice(tmp_path, want):
-    stopped, packages = _run(tmp_path, want)
-    if want:
-        # 580: the real package first, then the (virtual in NVIDIA's repository) branch name, each with apt's answer.
-        first, second = "nvidia-fabricmanager=580.999.99-*", "nvidia-fabricmanager-580=580.999.99-*"
-        assert stopped.index(first) < stopped.index(second)
-        assert "apt has no fabric manager at driver version 580.999.99" in stopped and "error 802" in stopped
-        assert "nvidia_driver_fabricmanager=disabled" in stopped
-    else:
-        assert stopped is None and packages == "[]"
+@pytest.fixture(scope="module")
+def package_choice(tmp_path_factory):
+    common = {"nvidia_driver__userland_version": "580.999.99", "nvidia_driver_branch": "580",
+              "nvidia_driver_fabricmanager": "auto", "nvidia_driver__probe": {"nvswitch_count": 4},
+              "nvidia_driver__fabricmanager_package": "nvidia-fabricmanager-580"}
+    names = ("Dry-run each fabric manager package name at the driver's exact version",
+             "Pick the fabric manager package apt resolves",
+             "Fail when no fabric manager package of the driver's version is available",
+             "Resolve the fabric manager packages (same version as the driver)")
+    return _run_tasks(tmp_path_factory.mktemp("fm"), "services.yml", names, {
+        "nvswitch-host": {**common, "nvidia_driver__want_fabricmanager": True},
+        "pcie-host": {**common, "nvidia_driver__want_fabricmanager": False}}, "nvidia_driver__fabricmanager_packages")
+
+
+def test_an_nvswitch_host_without_a_fabric_manager_of_the_drivers_version_stops(package_choice):
+    stopped, _ = package_choice["nvswitch-host"]
+    # 580: the real package first, then the (virtual in NVIDIA's repository) branch name, each with apt's answer.
+    first, second = "nvidia-fabricmanager=580.999.99-*", "nvidia-fabricmanager-580=580.999.99-*"
+    assert stopped.index(first) < stopped.index(second)
+    assert "apt has no fabric manager at driver version 580.999.99" in stopped and "error 802" in stopped
+    assert "nvidia_driver_fabricmanager=disabled" in stopped
+
+
+def test_a_host_without_nvswitches_tries_no_fabric_manager(package_choice):
+    assert package_choice["pcie-host"] == (None, [])
+
+
+def test_fabric_state_check_after_nvidia_smi_works(tmp_path):
+    def case(fixture, want):
+        return {"nvidia_driver__want_fabricmanager": want, "nvidia_driver__loaded_version": "580.999.99",
+                "nvidia_driver__fabricmanager_package": "nvidia-fabricmanager-580",
+                "nvidia_driver__smi_query": {"rc": 0, "stdout": (FIXTURES / fixture).read_text()}}
+
+    result = _run_tasks(tmp_path, "activate.yml", (
+        "Resolve the fabric state", "Fail when a GPU of an NVSwitch host has not joined the NVLink fabric"), {
+        "fm-not-running": case("hgx_fm_not_running.txt", True),
+        "pcie": case("pcie_not_supported.txt", True),  # 'Not Supported' never fails, even with fabric manager on
+        "fm-not-wanted": case("hgx_fm_not_running.txt", False),  # reported, not enforced
+    }, "nvidia_driver__fabric")
+    stopped, _ = result["fm-not-running"]
+    assert "NVLink fabric not ready" in stopped and "00000000:2A:00.0" in stopped and "journalctl" in stopped
+    assert result["pcie"][0] is None and result["pcie"][1]["verdict"] == "not_applicable"
+    assert result["fm-not-wanted"][0] is None and result["fm-not-wanted"][1]["verdict"] == "fail"
