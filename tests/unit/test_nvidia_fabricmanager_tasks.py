@@ -9,52 +9,14 @@ per case (the tasks are the role's own, taken from its task files by name; the f
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from provisioner import paths
+from tests.fixtures.role_tasks import run_tasks
 
 REPO = Path(__file__).parents[2]
-TASKS = paths.ROLES / "nvidia_driver" / "tasks"
 FIXTURES = REPO / "tests" / "fixtures" / "nvidia_smi_fabric"
-
-
-def _run_tasks(tmp_path: Path, task_file: str, names: tuple[str, ...], cases: dict[str, dict], output: str):
-    """Run the named tasks of a role task file for each case (host -> variables): host -> (the failure
-    message when they stopped the host, else None; the variable `output`, decoded from JSON)."""
-    tasks = [t for t in yaml.safe_load((TASKS / task_file).read_text()) if t.get("name") in names]
-    assert [t["name"] for t in tasks] == list(names)
-    hosts = {host: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **variables}
-             for host, variables in cases.items()}
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-    out = tmp_path / "out"
-    out.mkdir()
-    play = [{"hosts": "all", "gather_facts": False, "tasks": [
-        {"block": tasks, "rescue": [{"ansible.builtin.copy": {
-            "dest": f"{out}/{{{{ inventory_hostname }}}}.stopped", "content": "{{ ansible_failed_result.msg }}",
-            "mode": "0644"}}]},
-        {"ansible.builtin.copy": {"dest": f"{out}/{{{{ inventory_hostname }}}}.json", "mode": "0644",
-                                  "content": "{{ " + output + " | default('unset') | to_json }}"}},
-    ]}]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(paths.COLLECTIONS_PATH),
-           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH": "ignore",
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0"}
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
-                           str(tmp_path / "play.yml")], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1500:]
-    result = {}
-    for host in cases:
-        stopped = out / f"{host}.stopped"
-        result[host] = (stopped.read_text() if stopped.exists() else None,
-                        json.loads((out / f"{host}.json").read_text()))
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +28,7 @@ def package_choice(tmp_path_factory):
              "Pick the fabric manager package apt resolves",
              "Fail when no fabric manager package of the driver's version is available",
              "Resolve the fabric manager packages (same version as the driver)")
-    return _run_tasks(tmp_path_factory.mktemp("fm"), "services.yml", names, {
+    return run_tasks(tmp_path_factory.mktemp("fm"), "nvidia_driver", "services.yml", names, {
         "nvswitch-host": {**common, "nvidia_driver__want_fabricmanager": True},
         "pcie-host": {**common, "nvidia_driver__want_fabricmanager": False}}, "nvidia_driver__fabricmanager_packages")
 
@@ -90,7 +52,7 @@ def test_fabric_state_check_after_nvidia_smi_works(tmp_path):
                 "nvidia_driver__fabricmanager_package": "nvidia-fabricmanager-580",
                 "nvidia_driver__smi_query": {"rc": 0, "stdout": (FIXTURES / fixture).read_text()}}
 
-    result = _run_tasks(tmp_path, "activate.yml", (
+    result = run_tasks(tmp_path, "nvidia_driver", "activate.yml", (
         "Resolve the fabric state", "Fail when a GPU of an NVSwitch host has not joined the NVLink fabric"), {
         "fm-not-running": case("hgx_fm_not_running.txt", True),
         "pcie": case("pcie_not_supported.txt", True),  # 'Not Supported' never fails, even with fabric manager on
