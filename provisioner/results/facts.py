@@ -25,7 +25,8 @@ READS = {
     "preflight": ("qualified", "failures", "thresholds_lowered", "checks"),
     "bios_check": ("verdict", "failed_mandatory", "requirements"),
     # version_loaded is the running kernel module (what the GPUs run), version_installed the userland.
-    "nvidia_driver": ("version_loaded", "version_installed", "branch"),
+    # kernel_module_type: open or proprietary; fabric: the NVLink fabric state ({verdict, gpus, failures}).
+    "nvidia_driver": ("version_loaded", "version_installed", "branch", "kernel_module_type", "fabric"),
     "cuda": ("version", "package_version", "nvcc"),
     "python_venv": ("profile", "python_version", "packages"),
     "gpu_smoke": ("verdict", "level", "reason", "wall_time_s", "gpus"),
@@ -92,6 +93,14 @@ def driver_version(facts: dict) -> str | None:
     return next((driver[k] for k in READS["nvidia_driver"][:2] if driver.get(k) not in (None, "")), None)
 
 
+def fabric_verdict(facts: dict) -> str | None:
+    """The NVLink fabric of an NVSwitch host: PASS (every GPU joined), FAIL, NOT_APPLICABLE (PCIe parts
+    report 'Not Supported'); None where the driver role read no fabric state."""
+    fabric = _role(facts, "nvidia_driver").get("fabric")
+    value = fabric.get("verdict") if isinstance(fabric, dict) else None
+    return None if value in (None, "unknown") else verdict(value)
+
+
 def reboot_pending(facts: dict) -> bool:
     return any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
 
@@ -110,6 +119,8 @@ def host_summary(facts: dict, smoke_result: dict | None = None) -> dict:
         "driver": driver_version(facts),
         "driver_branch": _role(facts, "nvidia_driver").get("branch"),
         "driver_reboot_pending": bool(_role(facts, "nvidia_driver").get("reboot_pending")),
+        "driver_module": _role(facts, "nvidia_driver").get("kernel_module_type"),
+        "fabric": fabric_verdict(facts),
         "reboot_pending": reboot_pending(facts),
         "cuda": cuda.get("version"),
         "cuda_detail": cuda.get("package_version") or cuda.get("nvcc"),
@@ -151,6 +162,11 @@ def qualification(facts: dict) -> list[tuple[str, str, list[str]]]:
             details += [f"remediation: {req['remediation']}"] if req.get("remediation") else []
         lines.append((req_verdict, f"BIOS       {req.get('label', name)} ({mandatory}, via {req.get('source')})",
                       details))
+    fabric = _role(facts, "nvidia_driver").get("fabric")
+    if fabric_verdict(facts) in (PASS, FAIL):
+        joined = sum(1 for gpu in fabric.get("gpus") or [] if isinstance(gpu, dict) and gpu.get("verdict") == "ok")
+        lines.append((fabric_verdict(facts), f"NVLink     fabric: {joined} of {len(fabric.get('gpus') or [])} GPU(s) "
+                      "joined", [str(f) for f in fabric.get("failures") or []]))
     if isinstance(smoke, dict):
         lines.append((verdict(smoke.get("verdict")) or "?",
                       f"GPU smoke  {smoke.get('level')}: {smoke.get('reason') or ''} ({smoke.get('wall_time_s')} s)",

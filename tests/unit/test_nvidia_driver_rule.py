@@ -80,4 +80,30 @@ def test_templated_values_are_left_to_ansible():
 
 
 def test_unknown_gpu_model_is_not_guessed():
-    assert check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_gpu_models=["T4"])) == []
+    assert check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_gpu_models=["MI300X"])) == []
+
+
+def test_t4_and_the_other_current_skus_pass_on_the_default_branch():
+    assert check("gpu1", _vars(nvidia_driver_branch="535", nvidia_driver_gpu_models=["T4", "L40S", "H200"])) == []
+
+
+def test_b200_on_cuda_118_is_refused_with_the_reason_and_the_fix():
+    findings = check("gpu7", _vars(nvidia_driver_branch="580", nvidia_driver_gpu_models=["B200"],
+                                   nvidia_driver_kernel_module_type="proprietary"))
+    by_var = {f.variable: f for f in findings}
+    assert set(by_var) == {"cuda_version", "nvidia_driver_kernel_module_type"}
+    cuda = by_var["cuda_version"]
+    assert cuda.host == "gpu7" and cuda.value == "11.8"
+    assert "B200" in cuda.message and "sm_100" in cuda.message and "CUDA >= 12.8" in cuda.message
+    assert "CUDA 11.8 only" in cuda.allowed
+    flavour = by_var["nvidia_driver_kernel_module_type"]
+    assert flavour.value == "proprietary" and "open" in flavour.message
+
+
+def test_open_modules_below_r515_are_refused_on_the_branch():
+    findings = check("gpu1", _vars(nvidia_driver_branch="510", cuda_version="{{ later }}",
+                                   nvidia_driver_kernel_module_type="open"))
+    assert findings == []  # a templated CUDA version leaves the combination to Ansible
+    findings = check("gpu1", _vars(nvidia_driver_branch="510", nvidia_driver_kernel_module_type="open"))
+    assert [f.variable for f in findings] == ["nvidia_driver_branch", "nvidia_driver_branch"]
+    assert "R515" in findings[1].message

@@ -61,6 +61,19 @@ def test_a_failed_gate_says_why():
     assert facts.smoke_verdict({}, {"verdict": "fail"}) == "FAIL"  # the smoke program's report, where no fact came
 
 
+def test_the_driver_fact_carries_the_module_flavour_and_the_fabric_verdict():
+    failed = {"verdict": "fail", "failures": ["00000000:2A:00.0: fabric state Not Started"],
+              "gpus": [{"gpu": "00000000:18:00.0", "verdict": "ok"}, {"gpu": "00000000:2A:00.0", "verdict": "fail"}]}
+    host_facts = {"nvidia_driver": fact("nvidia_driver", kernel_module_type="open", fabric=failed)}
+    summary = facts.host_summary(host_facts)
+    assert (summary["driver_module"], summary["fabric"]) == ("open", "FAIL")
+    (line,) = facts.qualification(host_facts)
+    assert line == ("FAIL", "NVLink     fabric: 1 of 2 GPU(s) joined", ["00000000:2A:00.0: fabric state Not Started"])
+    pcie = {"nvidia_driver": fact("nvidia_driver", fabric={"verdict": "not_applicable", "gpus": [], "failures": []})}
+    assert facts.host_summary(pcie)["fabric"] == "NOT_APPLICABLE" and facts.qualification(pcie) == []
+    assert facts.host_summary({})["fabric"] is None
+
+
 def test_the_signoff_fixture_publishes_only_what_roles_publish(tmp_path):
     """The HTML report's and the runbooks' run (tests/fixtures/signoff_run.py) types its facts; they
     must be keys the roles publish, or those tests would agree with a wrong reader."""

@@ -66,6 +66,25 @@ def test_loaded_version_of_open_kernel_module(tmp_path):
     assert facts.loaded_version(str(tmp_path)) == "550.54.14"
 
 
+def test_loaded_module_type_from_the_banner(tmp_path):
+    assert facts.loaded_module_type(str(tmp_path)) is None
+    _write(tmp_path, "proc/driver/nvidia/version",
+           "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build\n")
+    assert facts.loaded_module_type(str(tmp_path)) == "open"
+    _write(tmp_path, "proc/driver/nvidia/version",
+           "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n")
+    assert facts.loaded_module_type(str(tmp_path)) == "proprietary"
+
+
+def test_module_types_per_kernel_from_the_license():
+    licenses = {"6.8.0-45-generic": (0, "Dual MIT/GPL\n", ""), "5.15.0-91-generic": (0, "NVIDIA\n", ""),
+                "5.15.0-90-generic": (1, "", "modinfo: ERROR: Module nvidia not found."),
+                "6.1.0-26-amd64": (0, "GPL\n", "")}
+    assert facts.module_types(list(licenses), "nvidia", lambda cmd: licenses[cmd[2]]) == {
+        "6.8.0-45-generic": "open", "5.15.0-91-generic": "proprietary", "5.15.0-90-generic": None,
+        "6.1.0-26-amd64": None}
+
+
 def test_pci_devices_split_gpus_and_nvswitches(tmp_path):
     _pci(tmp_path, "0000:18:00.0", "0x10de", "0x2330", "0x030200")  # H100 SXM5 (3D controller)
     _pci(tmp_path, "0000:2a:00.0", "0x10de", "0x2330", "0x030200")

@@ -1,7 +1,7 @@
 #!/usr/bin/python
-"""Read-only probes for the nvidia_driver role: Secure Boot, loaded and installed module versions,
-module signatures and whether the running kernel trusts their key, nouveau, NVIDIA PCI devices
-(GPUs, NVSwitches), kernels with headers, boot id."""
+"""Read-only probes for the nvidia_driver role: Secure Boot, loaded and installed module versions and
+kernel-module flavours (open or proprietary), module signatures and whether the running kernel trusts
+their key, nouveau, NVIDIA PCI devices (GPUs, NVSwitches), kernels with headers, boot id."""
 
 from __future__ import annotations
 
@@ -82,6 +82,29 @@ def loaded_version(root: str) -> str | None:
         return version
     match = NVRM_RE.search(_read(os.path.join(root, "proc/driver/nvidia/version")) or "")
     return match.group(1) if match else None
+
+
+def loaded_module_type(root: str) -> str | None:
+    """open or proprietary, from the loaded module's banner: the open modules print "NVIDIA UNIX Open
+    Kernel Module for x86_64", the proprietary ones "NVIDIA UNIX x86_64 Kernel Module"."""
+    text = _read(os.path.join(root, "proc/driver/nvidia/version")) or ""
+    if "Open Kernel Module" in text:
+        return "open"
+    return "proprietary" if "Kernel Module" in text else None
+
+
+# modinfo -F license: nv.c of the open modules declares MODULE_LICENSE("Dual MIT/GPL"), the proprietary
+# one MODULE_LICENSE("NVIDIA").
+LICENSE_TYPES = {"Dual MIT/GPL": "open", "NVIDIA": "proprietary"}
+
+
+def module_types(kernels: list[str], module_name: str, run) -> dict:
+    """open, proprietary or None (no such module, or a license this probe does not know) per kernel."""
+    types = {}
+    for kernel in kernels:
+        rc, out, _err = run(["modinfo", "-k", kernel, "-F", "license", module_name])
+        types[kernel] = LICENSE_TYPES.get(out.strip()) if rc == 0 else None
+    return types
 
 
 def pci_devices(root: str) -> tuple[list[dict], int]:
@@ -190,11 +213,13 @@ def main():
         secure_boot=state,
         secure_boot_evidence=evidence,
         loaded_version=loaded_version(root),
+        loaded_module_type=loaded_module_type(root),
         nouveau_loaded=os.path.isdir(os.path.join(root, "sys/module/nouveau")),
         gpus=gpus,
         nvswitch_count=nvswitches,
         kernels_with_headers=kernels_with_headers(root),
         module_versions=module_versions(module.params["kernels"], module.params["module_name"], run),
+        module_types=module_types(module.params["kernels"], module.params["module_name"], run),
         module_signatures=module_signatures(module.params["kernels"], module.params["module_name"], run, key_names),
         kernel_key_names=key_names,
         boot_id=_read(os.path.join(root, "proc/sys/kernel/random/boot_id")),
