@@ -102,3 +102,35 @@ def test_run_smoke_reports_a_foreign_process_on_a_gpu(tmp_path):
     assert c["code"] == "GPU_FOREIGN_PROCESS" and c["severity"] and c["remediation"]
     assert "GPU_FOREIGN_PROCESS" in report["codes"]
     assert "_foreign" not in report["gpus"][0]
+
+
+def test_host_copies_are_measured_before_the_pattern_test_and_a_slow_first_copy_is_measured_again(monkeypatch):
+    """On the lent H100, host-to-device copies right after the pattern test (which frees most of
+    VRAM) read 27.9-37.5 GB/s and 49-55 two seconds later: the copies go first. The CUDA work is
+    replaced by recorders (no GPU in CI); the real order ran on the H100 (docs/gpu-smoke.md)."""
+    from types import SimpleNamespace
+
+    from autoglm_smoke.references import match_sku
+
+    calls, h2d = [], iter([30.0, 55.0])
+    monkeypatch.setattr(measure.time, "sleep", lambda s: None)
+    monkeypatch.setattr(measure, "matmul_tflops", lambda torch, dev, dt: calls.append("matmul") or 700.0)
+    monkeypatch.setattr(measure, "device_memory_bandwidth_gbs", lambda torch, dev: calls.append("membw") or 3000.0)
+    monkeypatch.setattr(measure, "pcie_bandwidth_gbs", lambda torch, dev: calls.append("pcie") or (next(h2d), 55.0))
+    monkeypatch.setattr(
+        measure,
+        "memory_pattern_test",
+        lambda *a, **k: calls.append("memtest") or {"tested_gib": 40.0, "total_gib": 79.2, "errors": {}},
+    )
+    facts = {"compute_capability": [9, 0], "pcie": {"max_gen": 5, "max_width": 16}}
+    gpu = {"index": 0, "_dev": None, "nvml": facts, "figures": {}, "checks": [], "_sku": match_sku(0x2330, "H100")}
+    torch = SimpleNamespace(backends=SimpleNamespace(cuda=SimpleNamespace(matmul=SimpleNamespace(allow_tf32=False))))
+    steps = measure.Lockstep([gpu])
+    try:
+        report = {"phases_s": {}, "host_checks": []}
+        measure.throughput_steps(report, SimpleNamespace(memtest_fraction=0.5), torch, steps, [gpu])
+    finally:
+        steps.close()
+    assert calls.index("memtest") == len(calls) - 1 and calls.count("pcie") == 2  # last; H2D measured twice
+    h2d_check = next(c for c in gpu["checks"] if c["name"] == "h2d_gbs")
+    assert h2d_check["verdict"] == PASS and h2d_check["remeasured"]["first"] == 30.0
