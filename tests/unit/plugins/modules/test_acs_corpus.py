@@ -28,6 +28,8 @@ def read(name: str) -> str:
 def test_every_snapshot_has_a_source_and_an_expected_verdict():
     files = sorted(p.name for p in (*CORPUS.glob("*.txt"), *CORPUS.glob("*.txt.gz")))
     assert files and files == sorted(expectations())
+    stated = re.search(r"\*\*Count: (\d+) snapshots", (CORPUS / "README.md").read_text())
+    assert stated and int(stated.group(1)) == len(files), "the README's count is out of date"
 
 
 @pytest.mark.parametrize("name", sorted(expectations()))

@@ -88,6 +88,10 @@ def judge_paths(platform, pairs):
         if a["path"] is None or b["path"] is None:
             unknown.update(ep["bdf"] for ep in (a, b) if ep["path"] is None)
             continue
+        if not set(a["path"]) & set(b["path"]):
+            # No common bridge recorded: the pair's traffic climbs above the recorded part of a
+            # path that stops at a switch port, through bridges the snapshot does not hold.
+            unknown.update(ep["bdf"] for ep in (a, b) if not ep.get("path_complete", True))
         translated = a["domain"] in TRANSLATED or b["domain"] in TRANSLATED or platform["source"] == "lspci"
         for bdf in below_common(a["path"], b["path"]):
             bits, blind = _bridge_findings(bdf, platform["bridges"].get(bdf), translated)
@@ -115,9 +119,11 @@ def _evidence(platform, gpus, nics, findings):
              for bdf, item in sorted(findings.items())]
     lines.append("{} NVIDIA GPU(s), {} RDMA NIC(s) ({})".format(len(gpus), len(nics), platform["source"]))
     for ep in gpus + nics:
-        lines.append("{} {} {}:{} path {} iommu_group {} domain {}{}".format(
+        lines.append("{} {} {}:{} path {}{} iommu_group {} domain {}{}".format(
             ep["kind"], ep["bdf"], ep["vendor"], ep["device"], " > ".join(ep["path"] or []) or
-            ("root bus" if ep["path"] == [] else "unknown"), ep["iommu_group"], ep["domain"],
+            ("root bus" if ep["path"] == [] else "unknown"),
+            " (recorded only up to a switch port)" if ep["path"] and not ep.get("path_complete", True) else "",
+            ep["iommu_group"], ep["domain"],
             "" if not isinstance(ep.get("ats"), dict) else " ATS {}".format(
                 "enabled" if ep["ats"]["enabled"] else "present" if ep["ats"]["present"] else "absent")))
     for bdf, bridge in sorted(platform["bridges"].items()):

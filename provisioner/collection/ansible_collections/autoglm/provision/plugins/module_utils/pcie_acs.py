@@ -98,6 +98,10 @@ _ATS_CTL = re.compile(r"^\s*(?:>\s*)?ATSCtl:\s*Enable(?P<on>[+-])")
 _SETPCI = re.compile(r"^\s*(?P<bdf>\S+) \(ecap 000d @(?P<cap>[0-9a-fA-F]+)\) "
                      r"@(?P<reg>[0-9a-fA-F]+) (?P<val>[0-9a-fA-F]{4})\s*$")
 _DRIVER = re.compile(r"^\s*(?:>\s*)?Kernel driver in use:\s*(?P<drv>\S+)")
+# "Capabilities: [68] Express (v2) Downstream Port (Slot+), MSI 00": the PCIe port type. A snapshot
+# whose topmost recorded bridge is a switch port was cut above it (the root port is not in it).
+_PORT_TYPE = re.compile(r"Express \(v\d+\) (?P<type>Root Port|Upstream Port|Downstream Port)\b")
+SWITCH_PORTS = ("Upstream Port", "Downstream Port")
 _CLASS_WORDS = (("3D controller", "0302"), ("VGA compatible controller", "0300"),
                 ("Infiniband controller", "0207"), ("Ethernet controller", "0200"),
                 ("Network controller", "0280"), ("PCI bridge", "0604"), ("Host bridge", "0600"))
@@ -128,7 +132,7 @@ def _new_function(match):
                                match.group("bus").lower(), match.group("dev").lower(), match.group("fn"))
     return {"bdf": bdf, "desc": desc, "class": _class_of(desc), "vendor": ids.group("vendor").lower() if ids else "",
             "device": ids.group("device").lower() if ids else "", "bus_range": None, "acs": None,
-            "ats": None, "driver": None, "caps_denied": False}
+            "ats": None, "driver": None, "caps_denied": False, "port_type": None}
 
 
 def _apply_line(func, line):
@@ -145,6 +149,10 @@ def _apply_line(func, line):
     ats = _ATS_CTL.match(line)
     if ats:
         func["ats"] = {"present": True, "enabled": ats.group("on") == "+"}
+        return
+    port = _PORT_TYPE.search(line)
+    if port:
+        func["port_type"] = port.group("type")
         return
     if "Capabilities: <access denied>" in line:
         func["caps_denied"] = True
@@ -163,7 +171,8 @@ def parse_lspci(text):
     """``lspci -vvv`` text as {"functions": [...], "orphan_acs": [...]}.
 
     functions: one dict per function header (bdf, desc, class, vendor, device, bus_range for
-    bridges, acs {"cap", "ctl"} or None, ats, driver). orphan_acs: ACSCtl bit lists met before any
+    bridges, acs {"cap", "ctl"} or None, ats, driver, port_type: "Root Port" / "Upstream Port" /
+    "Downstream Port" from the Express capability line, or None). orphan_acs: ACSCtl bit lists met before any
     header (output of ``lspci -vvv | grep ACSCtl``: the bridge is not known) and control values
     printed by ``setpci -v ECAP_ACS+0x6.w`` (bridge named, its place unknown). Lines may carry
     a mail-style '> ' quote prefix. Raises ValueError on empty input."""

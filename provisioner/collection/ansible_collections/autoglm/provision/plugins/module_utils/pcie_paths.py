@@ -6,7 +6,9 @@ first, up to the root port), each bridge's ACS, the endpoint's IOMMU group and d
 on NICs and GPU BAR placement. Shape (both sources)::
 
     {"source": "sysfs"|"lspci", "endpoints": [{bdf, kind: gpu|nic, vendor, device, driver,
-      path: [bridge bdf, ...] or None (unknown), iommu_group, domain, ats, bars}],
+      path: [bridge bdf, ...] or None (unknown), path_complete: bool (False: an lspci snapshot whose
+      topmost recorded bridge is a switch port, so the bridges above it are missing),
+      iommu_group, domain, ats, bars}],
      "bridges": {bdf: {"acs": {"cap": [...], "ctl": [...]} | None | "unreadable", vendor, device}},
      "iommu": {"groups": int or None}, "orphan_acs": [[bit names], ...]}
 """
@@ -16,6 +18,7 @@ import re
 
 from ansible_collections.autoglm.provision.plugins.module_utils import pci
 from ansible_collections.autoglm.provision.plugins.module_utils.pcie_acs import (
+    SWITCH_PORTS,
     UNREADABLE,
     acs_from_config,
     ats_from_config,
@@ -83,7 +86,7 @@ def _endpoint(sysfs_root, devices_dir, dev, kind):
     config = _read_bytes(os.path.join(dev["path"], "config"))
     return {
         "bdf": dev["address"], "kind": kind, "vendor": dev["vendor"], "device": dev["device"],
-        "driver": dev["driver"], "path": bridge_path(devices_dir, dev["address"]),
+        "driver": dev["driver"], "path": bridge_path(devices_dir, dev["address"]), "path_complete": True,
         "iommu_group": group, "domain": domain,
         "ats": ats_from_config(config) if kind == "nic" else None,
         "bars": bar_placement(dev["bars"]) if kind == "gpu" else [],
@@ -156,6 +159,9 @@ def from_lspci(text):
     for func in parsed["functions"]:
         if func["bus_range"]:
             bridges_by_bus.setdefault(func["bdf"].split(":")[0], []).append(func)
+    by_bdf = {}
+    for func in parsed["functions"]:
+        by_bdf.setdefault(func["bdf"], func)
     endpoints, bridges = [], {}
     for func in parsed["functions"]:
         kind = _lspci_kind(func)
@@ -163,10 +169,12 @@ def from_lspci(text):
             continue
         path = _lspci_path(func, bridges_by_bus)
         endpoints.append({"bdf": func["bdf"], "kind": kind, "vendor": func["vendor"], "device": func["device"],
-                          "driver": func["driver"], "path": path, "iommu_group": None, "domain": None,
+                          "driver": func["driver"], "path": path,
+                          "path_complete": bool(path) and by_bdf[path[-1]]["port_type"] not in SWITCH_PORTS,
+                          "iommu_group": None, "domain": None,
                           "ats": func["ats"] if kind == "nic" else None, "bars": []})
         for bdf in path or []:
-            bridge = next(f for f in parsed["functions"] if f["bdf"] == bdf)
+            bridge = by_bdf[bdf]
             bridges[bdf] = {"acs": _lspci_acs(bridge), "vendor": bridge["vendor"], "device": bridge["device"],
                             "desc": bridge["desc"]}
     return {"source": "lspci", "endpoints": endpoints, "bridges": bridges, "iommu": {"groups": None},
