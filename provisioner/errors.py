@@ -16,7 +16,8 @@ EXIT_MEANINGS = {
     EXIT_OK: "every host ok",
     EXIT_HOST_FAILED: "at least one host failed (a task, a gate, a smoke test)",
     EXIT_USAGE: "usage or input error: bad flags, invalid inventory or variables; nothing was run",
-    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result (e.g. a playbook error)",
+    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result (e.g. a playbook error), or the run's files "
+                     "could not be written (a full disk, a quota, a read-only file system: the path is named)",
     EXIT_UNREACHABLE: "at least one host unreachable, none failed",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C / SIGTERM); a partial report was written",
 }
@@ -76,3 +77,10 @@ class ReachabilityError(ProvisionerError):
     """Hosts failed the SSH reachability pre-flight and the run was told to stop for that."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class DiskFullError(ProvisionerError):
+    """The machine refused a write the CLI must make: no space left (ENOSPC), a quota (EDQUOT) or a
+    read-only file system (EROFS); the message names the path and what to free. Exit 3."""
+
+    exit_code = EXIT_TOOL_ERROR

@@ -175,6 +175,7 @@ class OutputArtifact:
 
     def __init__(self, path: Path, events: Callable[[dict], object]) -> None:
         self.path, self.events = path, events
+        self.error: str | None = None
 
     def __enter__(self) -> OutputArtifact:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -182,12 +183,19 @@ class OutputArtifact:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.handle.close()
+        try:
+            self.handle.close()
+        except OSError as error:  # the last lines could not be written
+            self.error = self.error or f"{self.path} is incomplete: {error.strerror or error}"
 
     def __call__(self, event: dict) -> bool:
         if isinstance(event.get("stdout"), str):
             event["stdout"] = strip_url_credentials_of(event["stdout"])
-            self.handle.write(event["stdout"] + "\n")
+            if self.error is None:
+                try:
+                    self.handle.write(event["stdout"] + "\n")
+                except OSError as exc:  # a full disk: the run goes on, its report names what is missing
+                    self.error = f"{self.path} is incomplete: {exc.strerror or exc}"
         self.events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
         return False  # not kept one file per line by runner: the output is in this artifact
 
@@ -230,7 +238,7 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     envvars[RUN_ENV] = str(run_dir)  # every process of the run carries it: found again, whoever its parent
 
     started = time.monotonic()
-    runner, interrupted, follower = None, None, None
+    runner, interrupted, follower, printed = None, None, None, None
     try:
         with Cancellation() as cancel, EventFollower(events_file, events) as follower, \
                 OutputArtifact(events_file.parent / "stdout", events) as printed, \
@@ -255,6 +263,8 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     outcome = RunOutcome(status=runner.status if runner is not None else "canceled",
                          rc=runner.rc if runner is not None else None,
                          duration_s=time.monotonic() - started, interrupted=interrupted)
+    if printed is not None and printed.error:
+        outcome.unreadable_events = printed.error
     if follower is not None and follower.unreadable and not interrupted:  # interrupted: a line cut short is expected
         outcome.unreadable_events = (f"{follower.unreadable} line(s) of {events_file} were not events: "
                                      "results they carried are missing from this report")
