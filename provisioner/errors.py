@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -35,6 +36,22 @@ class UsageError(ProvisionerError):
     exit_code = EXIT_USAGE
 
 
+# Unicode categories never printed as they are: controls (an escape sequence rewrites the terminal),
+# format characters (right-to-left overrides, zero-width spaces), line/paragraph separators, surrogates,
+# private-use and unassigned code points. Newline and tab stay: messages are laid out with them.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def shown(text: str) -> str:
+    r"""``text`` as it may be printed: every hidden or reordering character as a backslash escape
+    (``\u202e`` for a right-to-left override, ``\x1b`` for an escape), the rest as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in _HIDDEN else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                    else f"\\U{ord(c):08x}") for c in text)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One input problem, located as precisely as the source allows."""
@@ -59,7 +76,7 @@ class Problem:
                              f"host {self.host}" if self.host else "",
                              f"variable {self.variable}" if self.variable else "") if p]
         where = ", ".join(parts)
-        return f"{self.severity}: {where + ': ' if where else ''}{self.message}"
+        return shown(f"{self.severity}: {where + ': ' if where else ''}{self.message}")
 
 
 class InventoryError(ProvisionerError):
