@@ -100,11 +100,14 @@ class Watchdog:
                                      env=env)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """The run ended: ``done`` lets the watchdog go; an exception out of the run (the playbook may
+        still be running) closes the pipe without it, and the watchdog stops what is left."""
         if self.proc is None or self.proc.stdin is None:
             return
         with contextlib.suppress(OSError):
-            self.proc.stdin.write(DONE)
+            if exc_type is None:
+                self.proc.stdin.write(DONE)
             self.proc.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+
+import pytest
 
 from provisioner import orphans, rundir
 
@@ -53,3 +56,22 @@ def test_status_names_the_processes_of_a_killed_run(tmp_path, monkeypatch, capsy
         sleeper.wait()
     err = capsys.readouterr().err
     assert f"warning: run {killed.name} was killed" in err and f"kill {sleeper.pid}" in err, err
+
+
+def test_the_watchdog_stops_the_runs_processes_when_the_run_raises_and_spares_them_when_it_ends(tmp_path):
+    def alive(proc: subprocess.Popen) -> bool:
+        return proc.poll() is None
+
+    spared = _start_sleeper(tmp_path / "run-ok")
+    with orphans.Watchdog(str(tmp_path / "no-such-marker"), tmp_path / "run-ok"):
+        pass
+    assert alive(spared)
+    spared.kill()
+    spared.wait()
+    doomed = _start_sleeper(tmp_path / "run-raised")
+    with pytest.raises(RuntimeError), orphans.Watchdog(str(tmp_path / "no-such-marker"), tmp_path / "run-raised"):
+        raise RuntimeError("runner failed")
+    deadline = time.monotonic() + 5
+    while alive(doomed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(doomed), "the watchdog left a process of the failed run"
