@@ -75,3 +75,24 @@ def test_the_watchdog_stops_the_runs_processes_when_the_run_raises_and_spares_th
     while alive(doomed) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(doomed), "the watchdog left a process of the failed run"
+
+
+def test_a_run_names_the_processes_of_a_killed_run_in_its_warnings(tmp_path, monkeypatch, capsys):
+    from provisioner import actions, cli
+    from provisioner.runner import RunOutcome
+
+    monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(actions, "run_playbook", lambda **kw: RunOutcome(status="successful", rc=0, duration_s=0.0))
+    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    killed = tmp_path / "20260101T000000.000000Z-dead02"
+    killed.mkdir()
+    sleeper = _start_sleeper(killed)
+    try:
+        cli.main(["check", "--plain", str(inventory)])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    out = capsys.readouterr().out
+    assert f"WARNING: run {killed.name} was killed" in out and f"kill {sleeper.pid}" in out, out
