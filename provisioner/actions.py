@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import deps, extravars, guards, interrupts, paths, rundir, safety, selection, specs
+from . import deps, extravars, guards, interrupts, orphans, paths, rundir, safety, selection, specs
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, InventoryError, ReachabilityError, UsageError
 from .inventory.inventory import is_host_list
 from .inventory.patterns import select
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK
     report = RunReport(run_id="", action=action, inventory=str(inventory), options=options.public(),
                        targeted=targeted)
-    report.warnings += extravars.command_line_secrets(items)
+    report.warnings += extravars.command_line_secrets(items) + orphans.leftover_warnings()
     report.warnings += safety.host_key_warnings(result.inventory, targeted,
                                                 {k: v.value for k, v in result.extra_vars.items()},
                                                 project_dir=paths.COLLECTION)
@@ -364,6 +364,8 @@ def status(args: argparse.Namespace, console: Console) -> int:
         console.print(status_table(rows))
         ready = sum(bool(r.get("ready")) for r in rows)
         console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
+    for warning in orphans.leftover_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     for problem in problems:
         print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)", file=sys.stderr)
     return EXIT_USAGE if problems else EXIT_OK

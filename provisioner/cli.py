@@ -19,6 +19,7 @@ from .errors import (
     ProvisionerError,
     UsageError,
 )
+from .records import disk_error
 from .results.smoke import DEFAULT_THRESHOLD
 from .views.console import make_console
 
@@ -193,12 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     except EOFError:  # a password prompt with no terminal
         console.print("error: a password prompt got no input (no terminal?)", style="red")
         return EXIT_USAGE
+    except OSError as exc:
+        if not (full := disk_error(exc, exc.filename or paths.state_dir())):
+            return _internal_error(console, exc)
+        console.print(f"error: {full}", style="red", markup=False)
+        return full.exit_code
     except Exception as exc:  # a bug: one line, the traceback only on request
-        if os.environ.get("AUTOGLM_DEBUG"):
-            raise
-        console.print(f"internal error (a bug; AUTOGLM_DEBUG=1 shows the traceback): {type(exc).__name__}: "
-                      f"{str(exc)[:300]}", style="red", markup=False)
-        return EXIT_TOOL_ERROR
+        return _internal_error(console, exc)
+
+
+def _internal_error(console, exc: Exception) -> int:
+    """A bug: one line, the traceback only on request."""
+    if os.environ.get("AUTOGLM_DEBUG"):
+        raise exc
+    console.print(f"internal error (a bug; AUTOGLM_DEBUG=1 shows the traceback): {type(exc).__name__}: "
+                  f"{str(exc)[:300]}", style="red", markup=False)
+    return EXIT_TOOL_ERROR
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -16,7 +17,8 @@ EXIT_MEANINGS = {
     EXIT_OK: "every host ok",
     EXIT_HOST_FAILED: "at least one host failed (a task, a gate, a smoke test)",
     EXIT_USAGE: "usage or input error: bad flags, invalid inventory or variables; nothing was run",
-    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result (e.g. a playbook error)",
+    EXIT_TOOL_ERROR: "ansible-playbook failed without a host result (e.g. a playbook error), or the run's files "
+                     "could not be written (a full disk, a quota, a read-only file system: the path is named)",
     EXIT_UNREACHABLE: "at least one host unreachable, none failed",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C / SIGTERM); a partial report was written",
 }
@@ -32,6 +34,22 @@ class UsageError(ProvisionerError):
     """Bad flags, missing files, a run id that does not exist: nothing was run."""
 
     exit_code = EXIT_USAGE
+
+
+# Unicode categories never printed as they are: controls (an escape sequence rewrites the terminal),
+# format characters (right-to-left overrides, zero-width spaces), line/paragraph separators, surrogates,
+# private-use and unassigned code points. Newline and tab stay: messages are laid out with them.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def shown(text: str) -> str:
+    r"""``text`` as it may be printed: every hidden or reordering character as a backslash escape
+    (``\u202e`` for a right-to-left override, ``\x1b`` for an escape), the rest as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in _HIDDEN else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                    else f"\\U{ord(c):08x}") for c in text)
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,7 @@ class Problem:
                              f"host {self.host}" if self.host else "",
                              f"variable {self.variable}" if self.variable else "") if p]
         where = ", ".join(parts)
-        return f"{self.severity}: {where + ': ' if where else ''}{self.message}"
+        return shown(f"{self.severity}: {where + ': ' if where else ''}{self.message}")
 
 
 class InventoryError(ProvisionerError):
@@ -76,3 +94,10 @@ class ReachabilityError(ProvisionerError):
     """Hosts failed the SSH reachability pre-flight and the run was told to stop for that."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class DiskFullError(ProvisionerError):
+    """The machine refused a write the CLI must make: no space left (ENOSPC), a quota (EDQUOT) or a
+    read-only file system (EROFS); the message names the path and what to free. Exit 3."""
+
+    exit_code = EXIT_TOOL_ERROR

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
+from .errors import shown
+
 # Category -> what it means for the operator; the table's legend and the docs use these words.
 CATEGORIES = {
     "ok": "SSH login works, python3 is there, and sudo works (when the play becomes root)",
@@ -61,6 +63,6 @@ def render_table(results: list[ProbeResult]) -> Table:
         table.add_column(column, style=style, justify="right" if column == "s" else "left",
                          overflow="fold" if column == "detail" else "ellipsis")
     for r in sorted(results, key=lambda r: (r.ok, r.category, r.name)):
-        table.add_row(r.name, r.category, f"{r.address}:{r.port}", f"{r.seconds:.2f}", r.detail,
+        table.add_row(shown(r.name), r.category, f"{r.address}:{r.port}", f"{r.seconds:.2f}", r.detail,
                       style=None if r.ok else "red")
     return table

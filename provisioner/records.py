@@ -7,11 +7,12 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import DiskFullError, UsageError
 from .paths import collection_imports
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # a report of 100,000 hosts is far below this
@@ -31,12 +32,37 @@ def strip_url_credentials_of(text: str) -> str:
     return strip_url_credentials(text)
 
 
+# What the machine may answer to a write the CLI must make, and what to do about it.
+DISK_ERRNOS = {errno.ENOSPC: "free space there", errno.EDQUOT: "free space within your quota there",
+               errno.EROFS: "remount it read-write"}
+
+
+def disk_error(exc: OSError, path: Path | str) -> DiskFullError | None:
+    """A :class:`DiskFullError` naming ``path``, its file system's free space and what to free, when
+    ``exc`` is a full disk, a quota or a read-only file system; else None (the caller's error stands)."""
+    if exc.errno not in DISK_ERRNOS:
+        return None
+    where = Path(path)
+    probe = next((p for p in (where, *where.parents) if p.exists()), Path("/"))
+    try:
+        free = f"{shutil.disk_usage(probe).free // 1024} KiB free"
+    except OSError:
+        free = "free space unknown"
+    return DiskFullError(f"cannot write {path}: {exc.strerror or os.strerror(exc.errno)} ({free} on the file system "
+                         f"of {probe}); {DISK_ERRNOS[exc.errno]} (old run directories can go: remove some or lower "
+                         "--keep-runs) or point AUTOGLM_PROVISION_STATE / --run-dir elsewhere, then run again; "
+                         "the runs already recorded are intact")
+
+
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     """Write ``path`` so that a reader (or a crash) sees the old file or the new one, never half.
     Every record goes through here: a URL's credentials (``https://user:password@bmc``) never reach one."""
     path = Path(path)
     text = strip_url_credentials_of(text)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise disk_error(exc, path) or exc from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -44,9 +70,11 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and (full := disk_error(exc, path)):
+            raise full from None
         raise
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import paths, statedir
 from .errors import UsageError
-from .records import RecordError
+from .records import RecordError, disk_error
 
 DEFAULT_KEEP = 50
 LATEST = "latest"
@@ -45,8 +45,9 @@ def _base(base: Path | None) -> Path:
     except statedir.UnsafeStateError:
         raise
     except OSError as exc:
-        raise UsageError(f"run directory {base} cannot be created: {exc.strerror or exc} (set --run-dir or "
-                         "AUTOGLM_PROVISION_STATE to a writable place)") from None
+        raise disk_error(exc, base) or UsageError(
+            f"run directory {base} cannot be created: {exc.strerror or exc} (set --run-dir or "
+            "AUTOGLM_PROVISION_STATE to a writable place)") from None
     if not os.access(base, os.W_OK | os.X_OK):
         raise UsageError(f"run directory {base} is not writable (set --run-dir or AUTOGLM_PROVISION_STATE)")
     return base
@@ -62,11 +63,20 @@ def create(base: Path | None = None, keep: int = DEFAULT_KEEP, rotate_now: bool 
     run = base / run_id
     try:
         run.mkdir(mode=0o700)
-        fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise UsageError(f"run directory {run} cannot be created: {exc.strerror or exc}") from None
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    os.write(fd, f"{os.getpid()}\n".encode())
+        raise disk_error(exc, run) or UsageError(f"run directory {run} cannot be created: "
+                                                 f"{exc.strerror or exc}") from None
+    fd = None
+    try:
+        fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as exc:  # a full disk: the half-made run goes again, nothing else is touched
+        if fd is not None:
+            os.close(fd)
+        shutil.rmtree(run, ignore_errors=True)
+        raise disk_error(exc, run / LOCK) or UsageError(f"run directory {run} cannot be created: "
+                                                        f"{exc.strerror or exc}") from None
     _held[run] = fd
     if rotate_now:
         rotate(base, keep)

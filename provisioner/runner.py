@@ -5,7 +5,6 @@ the returned :class:`RunOutcome`."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
@@ -20,6 +19,7 @@ import ansible_runner
 
 from . import settings, statedir
 from .events import EVENTS_FILE, EventFollower, stream_env
+from .orphans import RUN_ENV, Watchdog, kill_leftovers
 from .records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
@@ -151,42 +151,6 @@ def scrub_command_artifacts(private_data_dir: Path) -> None:
         atomic_write_text(command_file, json.dumps(data, ensure_ascii=False))  # 0600, no URL credentials
 
 
-def _process_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line), from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        table[int(entry.name)] = (ppid, cmdline)
-    return table
-
-
-def kill_leftovers(marker: str, grace_s: float = 3.0) -> list[int]:
-    """Stop every process whose command line holds ``marker`` (this run's private data dir) and
-    all their descendants. ansible-runner kills the playbook's process group, but Ansible's
-    workers run in sessions of their own and would finish their task unobserved."""
-    table = _process_table()
-    doomed = {pid for pid, (_, cmd) in table.items() if marker in cmd and pid != os.getpid()}
-    grew = True
-    while grew:
-        children = {pid for pid, (ppid, _) in table.items() if ppid in doomed} - doomed
-        grew = bool(children)
-        doomed |= children
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in doomed:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in doomed):
-            time.sleep(0.1)
-    return sorted(doomed)
-
-
 def _scrub_on_start(private_data_dir: Path):
     """ansible-runner's status_handler: runner writes the whole caller environment to its
     ``command`` artifact just before starting ansible-playbook; redact it at once."""
@@ -211,6 +175,7 @@ class OutputArtifact:
 
     def __init__(self, path: Path, events: Callable[[dict], object]) -> None:
         self.path, self.events = path, events
+        self.error: str | None = None
 
     def __enter__(self) -> OutputArtifact:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -218,12 +183,19 @@ class OutputArtifact:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.handle.close()
+        try:
+            self.handle.close()
+        except OSError as error:  # the last lines could not be written
+            self.error = self.error or f"{self.path} is incomplete: {error.strerror or error}"
 
     def __call__(self, event: dict) -> bool:
         if isinstance(event.get("stdout"), str):
             event["stdout"] = strip_url_credentials_of(event["stdout"])
-            self.handle.write(event["stdout"] + "\n")
+            if self.error is None:
+                try:
+                    self.handle.write(event["stdout"] + "\n")
+                except OSError as exc:  # a full disk: the run goes on, its report names what is missing
+                    self.error = f"{self.path} is incomplete: {exc.strerror or exc}"
         self.events(event)  # ansible-playbook's output lines, as runner's "verbose" events (main thread)
         return False  # not kept one file per line by runner: the output is in this artifact
 
@@ -263,12 +235,14 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
 
     events_file = private_data_dir / "artifacts" / run_id / EVENTS_FILE
     envvars.update(stream_env(events_file))
+    envvars[RUN_ENV] = str(run_dir)  # every process of the run carries it: found again, whoever its parent
 
     started = time.monotonic()
-    runner, interrupted, follower = None, None, None
+    runner, interrupted, follower, printed = None, None, None, None
     try:
         with Cancellation() as cancel, EventFollower(events_file, events) as follower, \
-                OutputArtifact(events_file.parent / "stdout", events) as printed:
+                OutputArtifact(events_file.parent / "stdout", events) as printed, \
+                Watchdog(str(control_dir.parent), run_dir):  # the run's processes die with this one
             runner = ansible_runner.run(
                 private_data_dir=str(private_data_dir), ident=run_id,
                 project_dir=str(playbook.parent.parent), playbook=str(playbook),
@@ -285,10 +259,12 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
         scrub_command_artifacts(private_data_dir)
         statedir.make_private(private_data_dir)  # runner writes its artifacts with the umask's modes
         if interrupted:
-            kill_leftovers(str(control_dir.parent))  # the scratch dir: in its command line
+            kill_leftovers(str(control_dir.parent), str(run_dir))  # the scratch dir: in its command line
     outcome = RunOutcome(status=runner.status if runner is not None else "canceled",
                          rc=runner.rc if runner is not None else None,
                          duration_s=time.monotonic() - started, interrupted=interrupted)
+    if printed is not None and printed.error:
+        outcome.unreadable_events = printed.error
     if follower is not None and follower.unreadable and not interrupted:  # interrupted: a line cut short is expected
         outcome.unreadable_events = (f"{follower.unreadable} line(s) of {events_file} were not events: "
                                      "results they carried are missing from this report")

@@ -7,6 +7,7 @@ two cannot drift apart.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -143,8 +144,28 @@ def _coerce(value: object, type_name: str) -> tuple[bool, object]:
     return True, value
 
 
+_OCTAL_MODE = re.compile(r"0?[0-7]{3}|[0-7]{4}")
+_SYMBOLIC_MODE = re.compile(r"[ugoa]*[-+=][rwxXst]*(,[ugoa]*[-+=][rwxXst]*)*")
+
+
+def _file_mode_problem(spec: VarSpec, value: object) -> str | None:
+    """A file mode (a ``*_mode`` string option whose default is an octal mode: ``python_venv_mode``) must be a
+    quoted string: Ansible would turn ``1`` into mode 0001 and an unquoted ``0755`` (YAML's 493) into an error."""
+    if not (spec.name.endswith("_mode") and spec.type == "str" and isinstance(spec.default, str)
+            and _OCTAL_MODE.fullmatch(spec.default)):
+        return None
+    quote = f"a file mode as a quoted string, such as '{spec.default}' (octal) or 'u=rwx,go=rx' (symbolic)"
+    if not isinstance(value, str):
+        return f"{value!r} is a number (YAML reads an unquoted mode as one), not {quote}"
+    if "{{" in value or _OCTAL_MODE.fullmatch(value) or _SYMBOLIC_MODE.fullmatch(value):
+        return None
+    return f"{value!r} is not {quote}"
+
+
 def check_value(spec: VarSpec, value: object) -> str | None:
     """None when ``value`` satisfies ``spec``; otherwise why not, naming what is allowed."""
+    if mode_problem := _file_mode_problem(spec, value):
+        return mode_problem
     ok, coerced = _coerce(value, spec.type)
     if not ok:
         return f"{value!r} is not {spec.allowed()}"

@@ -27,7 +27,7 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ..errors import Problem
 from ..paths import collection_imports
-from . import invsource
+from . import bounds, invsource
 from .ranges import range_problems
 
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -312,7 +312,8 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
     sources = [str(p if is_host_list(p) else p.resolve()) for p in paths]
     try:
         files = [f for p in paths for f in _source_files(p)]
-        unreadable = [f for f in [*files, *_vars_dirs(paths)] if not os.access(f, os.R_OK)]
+        listed = [*files, *_vars_dirs(paths)]
+        unreadable = [f for f in listed if not os.access(f, os.R_OK)]
     except OSError as exc:
         inv.problems.append(Problem(f"cannot read {exc.filename or paths[0]}: {exc.strerror}; allowed: inventory "
                                     "files and group_vars/host_vars this user can read",
@@ -322,7 +323,7 @@ def read_inventory(path: Path | str | list[Path | str]) -> Inventory:
         inv.problems.extend(Problem(f"{f.name}: Permission denied (not readable by this user); allowed: readable "
                                     "inventory files and group_vars/host_vars", file=str(f)) for f in unreadable)
         return inv
-    too_many = range_problems(files)
+    too_many = bounds.size_problems(listed) or range_problems(files)  # before anything is parsed
     if too_many:
         inv.problems.extend(too_many)
         return inv

@@ -22,7 +22,11 @@ MAX_DEPTH = 100
 
 
 class LoadLimitError(Exception):
-    """A YAML document over the size, expansion or nesting bounds."""
+    """A YAML document over the size, expansion or nesting bounds; ``line``: where (1-based)."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -48,20 +52,21 @@ def check_expansion(root: yaml.Node, max_nodes: int = MAX_NODES, max_depth: int 
             if size > max_nodes:
                 raise LoadLimitError(f"the document expands to more than {max_nodes:,} values (aliases "
                                      f"followed; line {node.start_mark.line + 1}): an alias bomb? allowed: at "
-                                     f"most {max_nodes:,}")
+                                     f"most {max_nodes:,}", node.start_mark.line + 1)
             sizes[key] = size
             continue
         if key in sizes:
             continue
         if depth > max_depth:
             raise LoadLimitError(f"nesting deeper than {max_depth} levels at line {node.start_mark.line + 1}; "
-                                 f"allowed: at most {max_depth}")
+                                 f"allowed: at most {max_depth}", node.start_mark.line + 1)
         on_path.add(key)
         stack.append((node, True, depth))
         for child in _children(node):
             if id(child) in on_path:
                 raise LoadLimitError(f"a recursive alias at line {child.start_mark.line + 1} (it contains "
-                                     "itself); allowed: aliases to values defined before and outside them")
+                                     "itself); allowed: aliases to values defined before and outside them",
+                                     child.start_mark.line + 1)
             if id(child) not in sizes:
                 stack.append((child, False, depth + 1))
     return sizes[id(root)]
@@ -110,6 +115,12 @@ def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> Locat
     result = LocatedDict()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:  # a list or mapping as a key: located, as a syntax error is
+            raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                    f"found an unhashable key (a {type(key).__name__}); allowed: "
+                                                    "a string, number or boolean", key_node.start_mark) from None
         where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         if key in result:
             result.duplicates.append((key, *where))
@@ -153,7 +164,13 @@ def loads(text: str, source: Path | str = "(text)") -> object:
     try:
         return yaml.load(text, Loader=_LocatingLoader)  # noqa: S506 - safe loader subclass
     except LoadLimitError as exc:
-        raise YamlSyntaxError(path, None, None, f"YAML refused: {exc}") from None
+        raise YamlSyntaxError(path, exc.line, None, f"YAML refused: {exc}") from None
+    except yaml.reader.ReaderError as exc:  # a NUL or other control character: located by its position
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        raise YamlSyntaxError(path, line, column, f"YAML error: unacceptable character #x{code:04x}: "
+                              f"{exc.reason}; remove it") from None
     except RecursionError:
         raise YamlSyntaxError(path, None, None, f"YAML refused: nested too deeply; allowed: at most "
                               f"{MAX_DEPTH} levels") from None

@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import shown
 from ..results import facts
 from ..results.report import COUNTERS, RunReport, task_name
 from ..results.smoke import finding_lines
@@ -86,9 +87,9 @@ class LiveView:
             result = self.report.hosts.get(host or "")  # read only: the report was told first
             message = result.failures[-1]["message"] if result and result.failures else ""
             word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
-            self.console.print(f"  {word} {host}: {(message.splitlines() or [''])[0]}")
+            self.console.print(f"  {word} {shown(host)}: {(message.splitlines() or [''])[0]}")
         elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed") and plain:
-            self.console.print(f"  changed {host}")
+            self.console.print(f"  changed {shown(host)}")
 
     def _since(self, started: float) -> str:
         seconds = self.clock() - started
@@ -111,7 +112,7 @@ class LiveView:
         # Problems first, then the busiest: a 1,000-host view shows what needs eyes.
         ranked = sorted(self.report.hosts.items(), key=lambda kv: (kv[1].status == "ok", -kv[1].changed, kv[0]))
         for name, result in ranked[:LIVE_ROWS]:
-            table.add_row(Text(name, style=STATUS_STYLE.get(result.status, "")), self.current_task(name),
+            table.add_row(Text(shown(name), style=STATUS_STYLE.get(result.status, "")), self.current_task(name),
                           *(str(getattr(result, c)) for c in COUNTERS[:5]))
         if len(ranked) > LIVE_ROWS:
             table.caption = f"{len(ranked) - LIVE_ROWS} more hosts not shown"
@@ -127,7 +128,7 @@ def summary_table(data: dict) -> Table:
     for counter in COUNTERS[:5]:
         table.add_column(counter, justify="right")
     for name, host in data["hosts"].items():
-        table.add_row(name, Text(host["status"], style=STATUS_STYLE.get(host["status"], "")),
+        table.add_row(shown(name), Text(host["status"], style=STATUS_STYLE.get(host["status"], "")),
                       *(str(host[c]) for c in COUNTERS[:5]))
     return table
 
@@ -150,7 +151,7 @@ def print_qualification(console: Console, host: str, host_facts: dict, smoke: di
     smoke_lines = finding_lines(smoke)
     if not facts.has_gates(host_facts) and not smoke_lines:
         return
-    console.print(Text(f"{host}: qualification", style="bold"))
+    console.print(Text(f"{shown(host)}: qualification", style="bold"))
     for verdict, text, details in facts.qualification(host_facts):
         _verdict_line(console, verdict, text)
         for detail in details:
@@ -170,7 +171,7 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
         for failure in host["failures"]:
             if failure["kind"] == "rescued":
                 continue
-            console.print(Text(f"{failure['kind'].upper()} {name}: TASK [{failure['task']}]",
+            console.print(Text(f"{failure['kind'].upper()} {shown(name)}: TASK [{failure['task']}]",
                                style=STATUS_STYLE.get(failure["kind"], "")))
             for line in failure["message"].splitlines() or [""]:
                 console.print(Text(f"    {line}"))
@@ -178,7 +179,8 @@ def print_summary(console: Console, data: dict, run_dir: str) -> None:
     if retried:
         total = sum(len(r) for r in retried.values())
         console.print(Text(f"{total} transient failure(s) retried on {len(retried)} host(s): "
-                           + "; ".join(f"{n} ({len(r)}x, e.g. {r[0]['task']})" for n, r in list(retried.items())[:10]),
+                           + "; ".join(f"{shown(n)} ({len(r)}x, e.g. {r[0]['task']})"
+                                       for n, r in list(retried.items())[:10]),
                            style="yellow"))
     for warning in data.get("warnings") or []:
         console.print(Text(f"WARNING: {warning}", style="yellow"))
@@ -195,7 +197,7 @@ def status_table(rows: list[dict]) -> Table:
     for row in rows:
         summary = row.get("summary") or {}
         ready = row.get("ready")
-        table.add_row(row["host"], Text("yes" if ready else "no", style="green" if ready else "red"),
+        table.add_row(shown(row["host"]), Text("yes" if ready else "no", style="green" if ready else "red"),
                       str(row.get("last_run_id") or "-"), str(row.get("last_action") or "-"),
                       Text(str(row.get("last_status")), style=STATUS_STYLE.get(str(row.get("last_status")), "")),
                       *(str(summary.get(c) if summary.get(c) is not None else "-") for c in COLUMNS),

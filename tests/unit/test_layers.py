@@ -3,8 +3,8 @@ by file path. The layers, top to bottom (a module may import its own layer's mod
 
   cli        argparse and exit codes
   actions    the use cases: validate, run (the run sequence), status, report, wheelhouse
-  run        runner (takes an event sink), events (the run's event stream), the reachability probe,
-             scratch dirs
+  run        runner (takes an event sink), events (the run's event stream), orphans (the run's
+             processes die with the CLI), the reachability probe, scratch dirs
   views      console (live view, summaries), HTML: they render, they decide nothing
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
   input      validation and the rules, extra vars, host selection, guards, dependency checks, run dirs
@@ -25,7 +25,7 @@ PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions"}),
-    ("run", {"runner", "events", "probe", "reachability", "scratch"}),
+    ("run", {"runner", "events", "orphans", "probe", "reachability", "scratch"}),
     ("views", {"views"}),
     ("results", {"results"}),
     ("input", {"validate", "rules", "extravars", "foreign", "selection", "safety", "guards", "deps", "rundir"}),
