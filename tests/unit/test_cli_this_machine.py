@@ -113,3 +113,11 @@ def test_the_sample_inventory_is_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "sample_inventory/**/*" in config["package-data"]["provisioner"]
     assert "autoglm-provision\" init" in (ROOT / "scripts" / "test-install").read_text()
+
+
+def test_init_into_a_file_and_status_limit_without_an_inventory_are_usage_errors(state, capsys):
+    Path("afile").write_text("x")
+    assert main(["init", "afile"]) == 2
+    assert "afile: exists and is not a directory; nothing was written" in capsys.readouterr().out
+    assert main(["status", "--limit", "gpu*"]) == 2
+    assert "--limit needs an inventory" in capsys.readouterr().out
