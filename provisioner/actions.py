@@ -22,16 +22,17 @@ from .inventory.inventory import is_host_list
 from .inventory.patterns import select
 from .records import RecordError, atomic_write_text
 from .results import smoke, state
-from .results.report import HostResult, RunReport, load
+from .results.report import REPORT_JSON, HostResult, RunReport, load
 from .rules.rollout import parse_batch, parse_threshold
 from .runner import RunOptions, run_playbook
 from .scratch import Scratch
 from .stack import locks
 from .validate import ValidationResult
 from .validate import validate as validate_inventory
-from .views.console import LiveView, print_summary, status_table
+from .views.console import LiveView, print_summary
 
 PLAYBOOKS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
+LOCAL_HOST = "localhost"  # this machine, in the inventory a run without one writes (status shows it)
 
 
 def _sources(args: argparse.Namespace) -> list[Path]:
@@ -69,7 +70,7 @@ def _local_inventory(run_dir: Path, action: str) -> Path:
     path = run_dir / "inventory.yml"
     atomic_write_text(
         path, f"# written by `autoglm-provision {action}` with no inventory: this machine, local connection\n"
-        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"all:\n  hosts:\n    {LOCAL_HOST}:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n")
     return path
 
@@ -175,8 +176,9 @@ def _types() -> dict:
     return {name: spec.type for name, spec in specs.load_specs(paths.ROLES).items()}
 
 
-def _record(report: RunReport, run_dir: Path, console: Console) -> int:
-    """Write the run's records (signals held back meanwhile), then move ``latest`` to it."""
+def _record(report: RunReport, run_dir: Path, console: Console, as_json: bool = False) -> int:
+    """Write the run's records (signals held back meanwhile), then move ``latest`` to it; with
+    ``--json``, report.json as written goes to stdout (the console writes to stderr then)."""
     with interrupts.deferred():
         report.write(run_dir)
         data = report.to_dict()
@@ -185,14 +187,17 @@ def _record(report: RunReport, run_dir: Path, console: Console) -> int:
         rundir.mark_latest(run_dir)
         rundir.release(run_dir)
     print_summary(console, data, str(run_dir))
+    if as_json:
+        sys.stdout.write((run_dir / REPORT_JSON).read_text(encoding="utf-8") + "\n")
     return report.exit_code()
 
 
-def _interrupted_before_run(report: RunReport, run_dir: Path, console: Console, signal_name: str) -> int:
+def _interrupted_before_run(report: RunReport, run_dir: Path, console: Console, signal_name: str,
+                            as_json: bool = False) -> int:
     report.interrupted = True
     report.warnings.append(f"interrupted by {signal_name} before the playbook started: no host was changed")
     report.finish(None, "interrupted", 0.0)
-    return _record(report, run_dir, console)
+    return _record(report, run_dir, console, as_json)
 
 
 def validate(args: argparse.Namespace, console: Console) -> int:
@@ -244,7 +249,7 @@ def _targets(args: argparse.Namespace, options: RunOptions, result: ValidationRe
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """site, check, smoke: validate, select, probe, run the playbook, judge the fleet, record."""
-    action = args.command
+    action, as_json = args.command, getattr(args, "json", False)
     state.check_hosts_dir()  # a state dir another user could write is refused before anything runs
     sources = _sources(args)
     options = _options(args)
@@ -281,7 +286,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         run_dir = run_dir or rundir.create(args.run_dir, args.keep_runs)
         report.run_id = run_dir.name
         console.print("interrupted during the reachability pre-flight", style="yellow", markup=False)
-        return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
+        return _interrupted_before_run(report, run_dir, console, interrupts.name(exc), as_json)
     left_out = {r.name for r in probes if not r.ok}
     if left_out and args.probe_strict:
         _discard(run_dir)
@@ -306,7 +311,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if left_out and len(left_out) == len(targeted):
         console.print("every targeted host failed the reachability pre-flight: nothing to run", markup=False)
         report.finish(None, "failed", 0.0)
-        return _record(report, run_dir, console)
+        return _record(report, run_dir, console, as_json)
     console.print(f"autoglm-provision {action}: {len(result.inventory.hosts)} host(s) from {inventory}; "
                   f"run {run_dir.name}", markup=False)
     cli_vars = {"autoglm_action": action, "autoglm_run_dir": str(run_dir), **rollout,
@@ -319,11 +324,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
               len(result.inventory.hosts), report, run_dir, console)
     except KeyboardInterrupt as exc:  # before ansible-playbook started, or while cleaning up after it
         if report.status == "running":
-            return _interrupted_before_run(report, run_dir, console, interrupts.name(exc))
+            return _interrupted_before_run(report, run_dir, console, interrupts.name(exc), as_json)
         report.interrupted = True
     report.record_fleet(smoke.judge_run(run_dir, getattr(args, "slow_threshold", smoke.DEFAULT_THRESHOLD),
                                         hosts=[*report.hosts, *targeted]))
-    return _record(report, run_dir, console)
+    return _record(report, run_dir, console, as_json)
 
 
 def _play(args: argparse.Namespace, options: RunOptions, items: list, sources: list[Path], host_count: int,
@@ -348,27 +353,6 @@ def _play(args: argparse.Namespace, options: RunOptions, items: list, sources: l
             report.warnings.append("ansible-playbook failed before the first task; Ansible said:\n"
                                    + outcome.early_error)
         report.finish(outcome.rc, outcome.status, outcome.duration_s)
-
-
-def status(args: argparse.Namespace, console: Console) -> int:
-    result = validate_inventory(_sources(args))
-    if result.errors:
-        _print_problems(console, result, args.inventory)
-        raise InventoryError(result.problems)
-    _check_limit(args.limit, result)
-    problems: list[str] = []
-    rows = state.status_rows(select(result.inventory, args.limit), problems=problems)
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-    else:
-        console.print(status_table(rows))
-        ready = sum(bool(r.get("ready")) for r in rows)
-        console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
-    for warning in orphans.leftover_warnings():
-        print(f"warning: {warning}", file=sys.stderr)
-    for problem in problems:
-        print(f"error: {problem} (the other hosts are shown; a run of this host rewrites it)", file=sys.stderr)
-    return EXIT_USAGE if problems else EXIT_OK
 
 
 def report(args: argparse.Namespace, console: Console) -> int:

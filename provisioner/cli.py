@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import actions, guards, interrupts, paths, rundir
+from . import actions, guards, interrupts, local_commands, paths, rundir
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -23,7 +23,7 @@ from .records import disk_error
 from .results.smoke import DEFAULT_THRESHOLD
 from .views.console import make_console
 
-COMMANDS = ("site", "validate", "check", "smoke", "status", "report", "wheelhouse")
+COMMANDS = ("site", "validate", "check", "smoke", "status", "report", "wheelhouse", "init")
 SMOKE_LEVELS = ("quick", "standard", "burn")
 EXIT_CODES = "exit codes:\n" + "".join(f"  {code:<4} {meaning}\n" for code, meaning in EXIT_MEANINGS.items())
 
@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "without INVENTORY it checks this machine", epilog=EXIT_CODES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("inventory", type=Path, nargs="?")
+    check.add_argument("--json", action="store_true",
+                       help="print report.json on stdout when the run ends (the verdicts, machine-readable); "
+                            "everything else goes to stderr")
     _add_run_flags(check)
     smoke = sub.add_parser("smoke", help="run the GPU smoke test alone; without INVENTORY on this machine",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--level", choices=SMOKE_LEVELS, default="standard", help="smoke test depth")
     _add_run_flags(smoke)
     _add_rollout_flags(smoke)
-    status = sub.add_parser("status", help="per-host state across runs: which hosts are ready")
-    status.add_argument("inventory", type=Path)
+    status = sub.add_parser("status", help="per-host state across runs: which hosts are ready; without "
+                            "INVENTORY this machine, as a local check or smoke recorded it")
+    status.add_argument("inventory", type=Path, nargs="?")
     _add_inventory_flag(status)
     status.add_argument("--json", action="store_true", help="the records as JSON")
     status.add_argument("-l", "--limit", help="only these hosts/groups (Ansible pattern)")
@@ -150,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     house.add_argument("dir", type=Path)
     house.add_argument("--python", default="3.10", help="CPython minor of the targets (default 3.10)")
     house.add_argument("--find-links", action="append", default=[], help="local wheel directory")
+    init = sub.add_parser("init", help="copy the sample inventory into DIR to start from (never overwrites)")
+    init.add_argument("dir", type=Path, metavar="DIR")
     return parser
 
 
@@ -177,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    console = make_console(force_plain=getattr(args, "plain", False))
-    action = {"validate": actions.validate, "report": actions.report, "status": actions.status,
-              "wheelhouse": actions.wheelhouse}.get(args.command, actions.run)
+    # With --json, stdout carries the JSON alone: what the console says goes to stderr.
+    console = make_console(force_plain=getattr(args, "plain", False), stderr=getattr(args, "json", False))
+    action = {"validate": actions.validate, "report": actions.report, "status": local_commands.status,
+              "wheelhouse": actions.wheelhouse, "init": local_commands.init}.get(args.command, actions.run)
     try:
         return action(args, console)
     except InventoryError as exc:

@@ -21,6 +21,9 @@ COLLECTIONS_PATH = Path(str(resources.files("provisioner") / "collection"))
 COLLECTION = COLLECTIONS_PATH / "ansible_collections" / COLLECTION_NAMESPACE / COLLECTION_NAME
 PLAYBOOKS = COLLECTION / "playbooks"
 ROLES = COLLECTION / "roles"
+# The sample inventory `autoglm-provision init DIR` copies: package data (in the checkout a link to
+# inventory/sample, which setuptools copies into the wheel and the sdist as plain files).
+SAMPLE_INVENTORY = Path(str(resources.files("provisioner") / "sample_inventory"))
 
 
 def load_project_file(path: Path) -> object:

@@ -17,16 +17,48 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib
 import json
 import os
 import uuid
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
-from ansible.module_utils._internal._json._profiles import _fallback_to_str
 from ansible.plugins.loader import callback_loader
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.utils.display import Display
 from ansible_collections.autoglm.provision.plugins.plugin_utils.url_credentials import strip_url_credentials
+
+# The private APIs this file uses (docs/development.md, "Private APIs and what breaks at ansible-core
+# 2.20 / ansible-runner 2.5"), each looked up here, once: a release without one stops ansible-playbook
+# with one message naming it and the supported versions (pyproject.toml's pins), not a traceback.
+SUPPORTED = "ansible-core>=2.19,<2.20 and ansible-runner>=2.4,<2.5"
+
+
+def _missing(what: str, exc: Exception) -> AnsibleError:
+    return AnsibleError(
+        f"autoglm-provision's event callback (awx_display) needs {what}, a private API of ansible-core, which "
+        f"ansible-core {ANSIBLE_CORE_VERSION} does not have ({type(exc).__name__}: {exc}). autoglm-provision "
+        f"supports {SUPPORTED}: install those (pip install 'ansible-core>=2.19,<2.20' 'ansible-runner>=2.4,<2.5'), "
+        "or an autoglm-provision release that supports this ansible-core")
+
+
+def _private(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise _missing(f"the module {module}", exc) from None
+
+
+def _private_attr(owner, name: str, qualified: str):
+    try:
+        return getattr(owner, name)
+    except AttributeError as exc:
+        raise _missing(qualified, exc) from None
+
+
+# The encoder Ansible's own callbacks use for what the C encoder cannot write (no public equivalent).
+_fallback_to_str = _private("ansible.module_utils._internal._json._profiles._fallback_to_str")
 
 DOCUMENTATION = """
     name: awx_display
@@ -106,7 +138,7 @@ def _warning_events(original):
     return wrapper
 
 
-Display._warning = _warning_events(Display._warning)
+Display._warning = _warning_events(_private_attr(Display, "_warning", "ansible.utils.display.Display._warning"))
 
 
 def _res(result) -> dict:

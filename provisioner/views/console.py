@@ -27,14 +27,16 @@ STATUS_STYLE = {"ok": "green", "failed": "bold red", "unreachable": "bold magent
 UNBOUNDED = 4096  # columns of a file or pipe: far above a table of 253-character host names
 
 
-def make_console(force_plain: bool = False) -> Console:
-    """Colour and live updates only on a terminal; CI logs get plain text with no ANSI codes."""
-    console = Console(highlight=False, soft_wrap=False)
+def make_console(force_plain: bool = False, stderr: bool = False) -> Console:
+    """Colour and live updates only on a terminal; CI logs get plain text with no ANSI codes. On
+    stderr when stdout is kept for JSON (``--json``)."""
+    console = Console(highlight=False, soft_wrap=False, stderr=stderr)
     if force_plain or not console.is_terminal:
         # No wrapping either: a log line must stay whole for grep and CI log viewers; and no width
         # to fit (a file or pipe has none): tables take the width their content needs, so long host
         # names and run ids are never cut to 80 columns.
-        console = Console(highlight=False, no_color=True, force_terminal=False, soft_wrap=True, width=UNBOUNDED)
+        console = Console(highlight=False, no_color=True, force_terminal=False, soft_wrap=True, width=UNBOUNDED,
+                          stderr=stderr)
     return console
 
 

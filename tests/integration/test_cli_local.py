@@ -49,13 +49,21 @@ def test_the_callers_fact_cache_setting_is_kept_and_a_foreign_home_breaks_no_asy
     cache = tmp_path / "facts"
     home = tmp_path / "not-the-accounts-home"
     home.mkdir()
-    result = cli("check", "--plain", env={"ANSIBLE_CACHE_PLUGIN": "jsonfile", "HOME": str(home),
-                                          "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache)})
+    # And a third (issue #28 item 9): `check --json` prints report.json, alone, on stdout (the run's
+    # lines on stderr), and `status` with no inventory shows this machine afterwards.
+    result = cli("check", "--json", env={"ANSIBLE_CACHE_PLUGIN": "jsonfile", "HOME": str(home),
+                                         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache)})
     assert result.returncode in (0, 1), result.stdout + result.stderr
     cached = json.loads(next(cache.iterdir()).read_text())
     assert cached  # the host's facts, written by Ansible's jsonfile plugin where the caller said
-    assert "could not find job" not in result.stdout, result.stdout[-3000:]
-    assert "verdict" in cli.report()["hosts"]["localhost"]["facts"]["gpu_smoke"], result.stdout[-3000:]
+    assert "could not find job" not in result.stderr, result.stderr[-3000:]
+    assert "verdict" in cli.report()["hosts"]["localhost"]["facts"]["gpu_smoke"], result.stderr[-3000:]
+    assert json.loads(result.stdout) == cli.report() and result.returncode == cli.report()["exit_code"]
+    assert "localhost" in result.stderr and "\x1b[" not in result.stdout
+    status = cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert [(r["host"], r["last_action"], r["last_run_id"]) for r in json.loads(status.stdout)] == \
+        [("localhost", "check", cli.report()["run_id"])]
 
 
 def test_secret_env_does_not_reach_runner_artifacts(cli):

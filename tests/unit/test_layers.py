@@ -2,7 +2,8 @@
 by file path. The layers, top to bottom (a module may import its own layer's modules and any below):
 
   cli        argparse and exit codes
-  actions    the use cases: validate, run (the run sequence), status, report, wheelhouse
+  actions    the use cases: validate, run (the run sequence), report, wheelhouse; status and init
+             (local_commands)
   run        runner (takes an event sink), events (the run's event stream), orphans (the run's
              processes die with the CLI), the reachability probe, scratch dirs
   views      console (live view, summaries), HTML: they render, they decide nothing
@@ -24,7 +25,7 @@ from provisioner import paths
 PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
-    ("actions", {"actions"}),
+    ("actions", {"actions", "local_commands"}),
     ("run", {"runner", "events", "orphans", "probe", "reachability", "scratch"}),
     ("views", {"views"}),
     ("results", {"results"}),

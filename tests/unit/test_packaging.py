@@ -87,3 +87,14 @@ def test_every_python_m_module_the_docs_name_exists():
     missing = [m for m in sorted(named) if not ((ROOT / m.replace(".", "/")).with_suffix(".py").is_file()
                                                or (ROOT / m.replace(".", "/") / "__main__.py").is_file())]
     assert not missing, missing
+
+
+def test_galaxy_yml_names_the_repository_documentation_and_issues_as_pyproject_does():
+    """Issue #28 item 10: galaxy.yml's links (placeholders on example.invalid until the project has a
+    public address) equal the Python package's [project.urls]."""
+    galaxy = yaml.safe_load((paths.COLLECTION / "galaxy.yml").read_text())
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    for key, label in (("repository", "Repository"), ("documentation", "Documentation"), ("issues", "Issues"),
+                       ("homepage", "Homepage")):
+        assert galaxy.get(key, "").startswith("https://"), f"galaxy.yml {key}: {galaxy.get(key)!r}"
+        assert galaxy[key] == urls[label], key

@@ -30,6 +30,44 @@ EXAMPLES = r"""
     sysfs_root: /tmp/captured/sys
 """
 
+RETURN = r"""
+pci_readable:
+  description: Whether /sys/bus/pci/devices could be listed (when false, the GPU count is unknown, not
+    zero).
+  returned: always
+  type: bool
+gpus:
+  description: The NVIDIA GPUs, sorted by PCI address.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: PCI address (domain:bus:device.function).
+      type: str
+      sample: '0000:17:00.0'
+    device_id:
+      description: PCI device id.
+      type: str
+      sample: '0x2330'
+    class:
+      description: PCI class.
+      type: str
+      sample: '0x030200'
+    driver:
+      description: The bound kernel driver, if any.
+      type: str
+      sample: nvidia
+    numa_node:
+      description: NUMA node from sysfs.
+      type: int
+      sample: 0
+other_nvidia_functions:
+  description: NVIDIA PCI functions that are not GPUs (audio functions, NVSwitches, virtual functions).
+  returned: always
+  type: int
+"""
+
 
 def scan(sysfs_root: str = "/sys") -> dict:
     devices = pci.scan(sysfs_root)

@@ -42,6 +42,78 @@ EXAMPLES = r"""
     measure: false
 """
 
+RETURN = r"""
+path:
+  description: The path asked about.
+  returned: always
+  type: str
+probed_dir:
+  description: The nearest existing directory of I(path), where the probe ran.
+  returned: always
+  type: str
+path_exists:
+  description: Whether I(path) itself exists.
+  returned: always
+  type: bool
+free_bytes:
+  description: Bytes free to an unprivileged user.
+  returned: always
+  type: int
+total_bytes:
+  description: Size of the filesystem.
+  returned: always
+  type: int
+mount_point:
+  description: The mount holding I(probed_dir).
+  returned: always
+  type: str
+fs_type:
+  description: Its filesystem type.
+  returned: always
+  type: str
+source:
+  description: Its mount source.
+  returned: always
+  type: str
+block_device:
+  description: The backing block device (sysfs name), when one is found.
+  returned: always
+  type: str
+rotational:
+  description: Whether that device is rotational; null when unknown.
+  returned: always
+  type: bool
+read_gbps:
+  description: Sequential read rate in GB/s (10^9 bytes/s); null when not measured.
+  returned: always
+  type: float
+read_skipped_reason:
+  description: Why the read was not measured; null when it was.
+  returned: always
+  type: str
+stale_test_files_removed:
+  description: Test files of killed earlier probes removed from I(probed_dir).
+  returned: always
+  type: list
+  elements: str
+read_bytes:
+  description: Bytes read back.
+  returned: when measured
+  type: int
+read_seconds:
+  description: Time the read took.
+  returned: when measured
+  type: float
+read_method:
+  description: How the file was read (O_DIRECT or buffered after dropping the page cache).
+  returned: when measured
+  type: str
+test_file_bytes:
+  description: Size of the test file.
+  returned: when measured
+  type: int
+"""
+
 CHUNK = 8 * 1024 * 1024
 TEST_FILE_PREFIX = ".autoglm-preflight-readtest-"
 CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)

@@ -43,6 +43,64 @@ EXAMPLES = r"""
   register: nvidia
 """
 
+RETURN = r"""
+secure_boot:
+  description: Secure Boot state, enabled, disabled, unsupported (no EFI) or unknown.
+  returned: always
+  type: str
+secure_boot_evidence:
+  description: Where that state was read (EFI variable or mokutil output).
+  returned: always
+  type: str
+loaded_version:
+  description: Version of the loaded nvidia module; null when none is loaded.
+  returned: always
+  type: str
+loaded_module_type:
+  description: Flavour of the loaded module, open or proprietary; null when unknown.
+  returned: always
+  type: str
+nouveau_loaded:
+  description: Whether nouveau is loaded.
+  returned: always
+  type: bool
+gpus:
+  description: The NVIDIA GPUs on the PCI bus (module_utils/pci.py's definition).
+  returned: always
+  type: list
+  elements: dict
+nvswitch_count:
+  description: Number of NVSwitches (PCI class 0x0680).
+  returned: always
+  type: int
+kernels_with_headers:
+  description: Kernel releases whose headers are installed.
+  returned: always
+  type: list
+  elements: str
+module_versions:
+  description: Installed module version per kernel of I(kernels) (null where absent).
+  returned: always
+  type: dict
+module_types:
+  description: Installed module flavour per kernel (open, proprietary or null).
+  returned: always
+  type: dict
+module_signatures:
+  description: The module's signature per kernel and whether the kernel trusts its key (null where absent).
+  returned: always
+  type: dict
+kernel_key_names:
+  description: Names of the keys in the kernel's keyrings (/proc/keys); null when unreadable.
+  returned: always
+  type: list
+  elements: str
+boot_id:
+  description: The kernel's boot id (tells a reboot happened).
+  returned: always
+  type: str
+"""
+
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")
 

@@ -43,6 +43,32 @@ EXAMPLES = r"""
     find_links: [/opt/autoglm/wheelhouse]
 """
 
+RETURN = r"""
+changes:
+  description: What differed from the lock (and was changed, unless in check mode).
+  returned: when the venv exists
+  type: dict
+  contains:
+    added:
+      description: Name -> version installed.
+      type: dict
+    upgraded:
+      description: Name -> C(old -> new).
+      type: dict
+    removed:
+      description: Name -> version uninstalled (with I(prune)).
+      type: dict
+python:
+  description: The venv interpreter's version.
+  returned: when the venv exists
+  type: str
+  sample: 3.10.12
+packages:
+  description: Installed distributions afterwards, canonical name -> version.
+  returned: when the venv exists
+  type: dict
+"""
+
 import json  # noqa: E402 (Ansible modules start with DOCUMENTATION)
 import os  # noqa: E402 (Ansible modules start with DOCUMENTATION)
 import re  # noqa: E402 (Ansible modules start with DOCUMENTATION)
