@@ -44,11 +44,14 @@ def process_table() -> dict[int, tuple[int, str, str | None]]:
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        table[int(entry.name)] = (ppid, cmdline.strip(), _environ_value(entry.name, RUN_ENV))
+        # no command line (a zombie, or a child between fork and exec): its name from stat, bracketed
+        cmdline = cmdline or "[" + stat.split("(", 1)[-1].rsplit(")", 1)[0] + "]"
+        table[int(entry.name)] = (ppid, cmdline, _environ_value(entry.name, RUN_ENV))
     return table
 
 

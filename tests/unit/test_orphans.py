@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,23 @@ from provisioner import orphans, rundir
 
 
 def _start_sleeper(run) -> subprocess.Popen:
-    return subprocess.Popen(["sleep", "60"], env={**os.environ, orphans.RUN_ENV: str(run)})
+    proc = subprocess.Popen(["sleep", "60"], env={**os.environ, orphans.RUN_ENV: str(run)})
+    deadline = time.monotonic() + 10  # its command line is `sleep 60` once exec is done
+    while time.monotonic() < deadline and not Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"sleep"):
+        time.sleep(0.01)
+    return proc
+
+
+def test_a_process_without_a_command_line_is_shown_by_its_name(tmp_path):
+    """A zombie or a child between fork and exec has an empty /proc cmdline (seen in CI as "pid N ()")."""
+    child = subprocess.Popen(["sleep", "0"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{child.pid}/cmdline").read_bytes():
+        time.sleep(0.01)  # exits, and stays a zombie until waited for
+    try:
+        assert orphans.process_table()[child.pid][1] == "[sleep]"
+    finally:
+        child.wait()
 
 
 def test_processes_of_a_killed_run_are_named_with_their_pid_and_the_fix(tmp_path):
