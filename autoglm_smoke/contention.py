@@ -8,20 +8,8 @@ from __future__ import annotations
 
 import os
 
+from autoglm_smoke import verdicts
 from autoglm_smoke.checks import FAIL, PASS, WARN, _round, check
-
-# The checks whose figure another process on the same GPU can drag down.
-CONTENDED_CHECKS = {
-    "matmul_fp16_tflops",
-    "matmul_bf16_tflops",
-    "matmul_tf32_tflops",
-    "matmul_fp32_tflops",
-    "memory_bw_gbs",
-    "h2d_gbs",
-    "d2h_gbs",
-    "memory_pattern_test",
-    "burn_stability",
-}
 
 
 def process_name(pid, proc_root="/proc"):
@@ -136,9 +124,9 @@ def attribute_contention(checks, procs):
         return checks
     who = describe(procs)
     for c in checks:
-        if c["name"] in CONTENDED_CHECKS and c["verdict"] == FAIL and not str(c.get("detail", "")).startswith(
-            "measurement error"
-        ):
+        # the figures verdicts.CONTENTION_SENSITIVE names, and the pattern test's coverage
+        code = verdicts.code_for(c)
+        if c["verdict"] == FAIL and code in verdicts.CONTENTION_SENSITIVE | {"GPU_MEMTEST_COVERAGE_LOW"}:
             if who not in (c.get("detail") or ""):  # the pattern test's coverage names them already
                 c["detail"] = (c.get("detail") or "").rstrip() + f"; measured while {who} used this GPU"
             c["contended_by"] = [p["pid"] for p in procs]

@@ -122,7 +122,12 @@ def matmul_dtypes(gpu):
 
 
 def throughput_steps(report, opts, torch, steps, measured, sweep=None):
-    phases = report["phases_s"]
+    matmul_steps(report["phases_s"], torch, steps)
+    memory_and_copy_steps(report, opts, torch, steps, measured)
+
+
+def matmul_steps(phases, torch, steps):
+    """Every matmul dtype on every GPU at once (torch's TF32 switch is process-wide)."""
     t0 = time.perf_counter()
     for dt in ("fp16", "bf16", "tf32", "fp32"):
         key = f"matmul_{dt}_tflops"
@@ -136,17 +141,9 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
 
             def judge():
                 peak, floor = sku_reference(g["_sku"], "matmul", dt)
-                return [
-                    evaluate_figure(
-                        key,
-                        g["figures"][key],
-                        peak,
-                        floor,
-                        "TFLOP/s",
-                        "(8192^3 matmul, CUDA events)",
-                        bound=physical_bound(g["_sku"], "matmul", dt),
-                    )
-                ]
+                bound = physical_bound(g["_sku"], "matmul", dt)
+                note = "(8192^3 matmul, CUDA events)"
+                return [evaluate_figure(key, g["figures"][key], peak, floor, "TFLOP/s", note, bound=bound)]
 
             return judged(once, judge)
 
@@ -156,34 +153,32 @@ def throughput_steps(report, opts, torch, steps, measured, sweep=None):
     torch.backends.cuda.matmul.allow_tf32 = False
     phases["matmul"] = _round(time.perf_counter() - t0)
 
+
+def memory_and_copy_steps(report, opts, torch, steps, measured):
+    """Memory bandwidth, host copies, then the pattern test, last: the host copies measured right
+    after it had freed most of VRAM read 27.9-37.5 GB/s where 55 is the H100's rate, and about 55
+    two seconds later (2026-12-06)."""
+    phases = report["phases_s"]
+
     def mem_bw(g):
         def measure():
             g["figures"]["memory_bw_gbs"] = device_memory_bandwidth_gbs(torch, g["_dev"])
 
         def judge():
             peak, floor = sku_reference(g["_sku"], "memory_bw")
+            bound = physical_bound(g["_sku"], "memory_bw")
+            note = "(1 GiB D2D copy, read+write)"
             return [
-                evaluate_figure(
-                    "memory_bw_gbs",
-                    g["figures"]["memory_bw_gbs"],
-                    peak,
-                    floor,
-                    "GB/s",
-                    "(1 GiB D2D copy, read+write)",
-                    bound=physical_bound(g["_sku"], "memory_bw"),
-                )
+                evaluate_figure("memory_bw_gbs", g["figures"]["memory_bw_gbs"], peak, floor, "GB/s", note, bound=bound)
             ]
 
         return judged(measure, judge)
 
     def memtest(g):
-        r = memory_pattern_test(
-            torch, g["_dev"], opts.memtest_fraction, headroom_bytes=(4 << 30) if len(measured) > 1 else (1 << 30)
-        )
+        headroom = (4 << 30) if len(measured) > 1 else (1 << 30)
+        r = memory_pattern_test(torch, g["_dev"], opts.memtest_fraction, headroom_bytes=headroom)
         return memtest_check(r, opts.memtest_fraction, g.get("_foreign"))
 
-    # The pattern test goes last: the host copies measured right after it had freed most of VRAM
-    # read 33-38 GB/s where 55 is the H100's rate, and 55 again half a second later (2026-12-06).
     t0 = time.perf_counter()
     for g, res in steps.step("memory_bw_gbs", mem_bw):
         add_checks(g, res)

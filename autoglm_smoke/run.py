@@ -152,17 +152,7 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     xids = parse_xids(log_text) if log_text is not None else None
 
     tokens = devices.parse_selection(opts.gpus)
-    unknown = devices.unknown_tokens(facts, tokens)
-    if unknown:
-        report["host_checks"].append(
-            check(
-                "gpu_selection",
-                FAIL,
-                opts.gpus,
-                "NVML indices, UUIDs or PCI bus ids of this host's GPUs",
-                f"--gpus names no GPU of this host: {unknown}",
-            )
-        )
+    report["host_checks"].extend(selection_checks(opts, facts, tokens))
     early = None
     selected = [f for f in facts if devices.selected(f, tokens)]
     if opts.level in ("standard", "burn") and len(selected) >= 2 and torch_loader is import_torch:
@@ -206,6 +196,22 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
         g.pop("_dev", None)
         g.pop("_foreign", None)
     return finalize(report, t_start)
+
+
+def selection_checks(opts, facts, tokens):
+    """A failed check when --gpus names no GPU of this host; none otherwise."""
+    unknown = devices.unknown_tokens(facts, tokens)
+    if not unknown:
+        return []
+    return [
+        check(
+            "gpu_selection",
+            FAIL,
+            opts.gpus,
+            "NVML indices, UUIDs or PCI bus ids of this host's GPUs",
+            f"--gpus names no GPU of this host: {unknown}",
+        )
+    ]
 
 
 def judge_foreign(nvml, gpu, start_error):
