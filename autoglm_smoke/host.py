@@ -10,8 +10,8 @@ try:
     from autoglm_smoke._bundled import pci
 except ImportError:
     try:
-        # The source tree: the same file, as the collection's module_utils (pytest, like Ansible, has
-        # provisioner/collection on sys.path).
+        # The source tree: the same file, as the collection's module_utils (under pytest, Ansible's
+        # collection loader over the checkout's collection, as tests/conftest.py installs it).
         from ansible_collections.autoglm.provision.plugins.module_utils import pci
     except ImportError:
         # The installed package (`python -m autoglm_smoke`): the collection is package data of

@@ -153,7 +153,7 @@ def variant_env(variant: str, count: int, workdir: Path) -> tuple[dict[str, str]
     if variant == "defaults":
         cwd = workdir / "empty-cwd"
         cwd.mkdir(exist_ok=True)
-        return clean_env(ANSIBLE_COLLECTIONS_PATH=str(paths.COLLECTIONS_PATH)), cwd
+        return clean_env(ANSIBLE_COLLECTIONS_PATH=str(paths.ensure_collections_path())), cwd
     if variant == "cli":
         return clean_env(AUTOGLM_PROVISION_STATE=str(workdir / "state")), ROOT
     env = clean_env(**settings.runner_env(count, environ={}))

@@ -73,8 +73,11 @@ echo "controller Python: $py ($("$py" -V 2>&1))"
 # A venv left half-made by an interrupted run is made again.
 [[ -x .venv/bin/python && -x .venv/bin/pip ]] || "$py" -m venv --clear .venv
 stamp=".venv/.installed$pip_extra"
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || setup.py -nt "$stamp" ]]; then
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e ".$pip_extra"
     touch "$stamp"
 fi
+# The checkout's collection for Ansible, Molecule and ansible.cfg: the link
+# .cache/collections/ansible_collections/autoglm/provision -> the repository root (provisioner/paths.py).
+.venv/bin/python -c "from provisioner import paths; paths.ensure_collections_path()"

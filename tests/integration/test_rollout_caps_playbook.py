@@ -25,7 +25,7 @@ def play(tmp_path: Path, playbook: str, inventory: dict, *args: str) -> tuple[in
     hosts = tmp_path / "hosts.yml"
     hosts.write_text(yaml.safe_dump(inventory))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-           "ANSIBLE_COLLECTIONS_PATH": str(paths.COLLECTION.parents[2]), "ANSIBLE_NOCOLOR": "1"}
+           "ANSIBLE_COLLECTIONS_PATH": str(paths.ensure_collections_path()), "ANSIBLE_NOCOLOR": "1"}
     proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(hosts), f"autoglm.provision.{playbook}", *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     return proc.returncode, proc.stdout + proc.stderr

@@ -2,6 +2,7 @@
 documented, filters as shims. (scripts/test-install builds and installs the wheel and sdist.)"""
 
 import ast
+import os
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -21,15 +22,39 @@ def test_version_is_written_once_and_galaxy_yml_repeats_it():
     assert metadata.version("autoglm-provision") == version
 
 
-def test_collection_is_found_through_the_package_not_the_working_directory():
-    assert ROOT / "provisioner" / "collection" == paths.COLLECTIONS_PATH  # editable install: the checkout
+def test_the_repository_root_is_the_collection_and_ansible_finds_it_through_one_link():
+    """Issue #32 item 0: kubespray's layout. In a checkout (an editable install) the collection is the
+    root, reached through .cache/collections (scripts/test-install checks the wheel's copy)."""
+    assert paths.COLLECTION == ROOT and (ROOT / "galaxy.yml").is_file()
+    assert paths.ensure_collections_path() == ROOT / ".cache" / "collections"
+    link = paths.COLLECTIONS_PATH / "ansible_collections" / "autoglm" / "provision"
+    assert link.is_symlink() and link.resolve() == ROOT and not Path(os.readlink(link)).is_absolute()
     assert {p.stem for p in paths.PLAYBOOKS.glob("*.yml")} >= {"site", "check", "smoke"}
-    for old in ("roles", "library", "playbooks", "module_utils", "filter_plugins"):
-        assert not (ROOT / old).exists(), f"{old}/ at the repo root: content belongs in the collection"
+    for old in ("library", "module_utils", "filter_plugins", "provisioner/collection"):
+        assert not (ROOT / old).exists(), f"{old}/: content belongs in the collection's plugins/ at the root"
+
+
+def test_a_moved_link_is_made_again(tmp_path, monkeypatch):
+    """A dangling link (left by a checkout laid out otherwise) is replaced, not trusted."""
+    monkeypatch.setattr(paths, "COLLECTIONS_PATH", tmp_path / "collections")
+    link = tmp_path / "collections" / "ansible_collections" / "autoglm" / "provision"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(tmp_path / "gone")
+    assert paths.ensure_collections_path() == tmp_path / "collections"
+    assert link.resolve() == ROOT
+
+
+def _collection_content() -> tuple[str, ...]:
+    """setup.py's COLLECTION_CONTENT, read without running setup()."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    (value,) = [node.value for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "") == "COLLECTION_CONTENT"]
+    return ast.literal_eval(value)
 
 
 def test_custom_code_lives_only_under_plugins():
-    stray = [p.relative_to(paths.COLLECTION) for p in paths.COLLECTION.rglob("*")
+    content = [ROOT / name for name in _collection_content()]
+    stray = [p.relative_to(paths.COLLECTION) for top in content for p in [top, *top.rglob("*")]
              if p.is_dir() and p.name in ("library", "filter_plugins", "module_utils", "action_plugins")
              and PLUGINS not in p.parents]
     assert stray == []
@@ -55,9 +80,16 @@ def test_filters_are_shims_over_plugin_utils(shim):
     assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))] == ["FilterModule"]
 
 
-def test_package_data_carries_the_whole_collection():
+def test_the_wheel_build_carries_what_ansible_galaxy_builds():
+    """setup.py copies the root's collection content into the wheel; galaxy.yml's build_ignore leaves
+    everything else out of the tarball: each top-level entry is one or the other."""
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    ignored = set(galaxy["build_ignore"])
+    tracked = {p.name for p in ROOT.iterdir() if p.name not in (".git", ".venv", ".cache", "build", "dist")
+               and not p.name.endswith(".egg-info") and not p.name.startswith((".pytest", ".ruff"))}
+    shipped = tracked - ignored - {"README.md", "LICENSE", "CHANGELOG.md", "docs"}
+    assert shipped == set(_collection_content()) | {"changelogs"}, shipped
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "collection/**/*" in config["package-data"]["provisioner"]
     # The event callback ansible-playbook loads (provisioner.events): a file, not a module.
     assert "event_callback/*.py" in config["package-data"]["provisioner"]
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
