@@ -155,9 +155,9 @@ def matmul_steps(phases, torch, steps):
 
 
 def memory_and_copy_steps(report, opts, torch, steps, measured):
-    """Memory bandwidth, host copies, then the pattern test, last: the host copies measured right
-    after it had freed most of VRAM read 27.9-37.5 GB/s where 55 is the H100's rate, and about 55
-    two seconds later (2026-12-06)."""
+    """Memory bandwidth, host copies, then the pattern test, last: host copies measured right
+    after it had freed most of VRAM read far below the link's rate, and at it a moment later
+    (docs/gpu-smoke.md, "False fails"; bench/gpu_smoke_false_fails.py)."""
     phases = report["phases_s"]
 
     def mem_bw(g):

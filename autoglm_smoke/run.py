@@ -156,7 +156,8 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
     early = None
     selected = [f for f in facts if devices.selected(f, tokens)]
     if opts.level in ("standard", "burn") and len(selected) >= 2 and torch_loader is import_torch:
-        # the NCCL workers load torch while this process does (5 s on the H200 host)
+        # the NCCL workers load torch while this process does (torch's import is one of the
+        # longest phases: docs/gpu-smoke.md, the H200 proof's phases)
         early = AllReduceSweep(selected).start()
     try:
         torch, cuda_error, plan, cuda_summary = open_and_plan(report, facts, tokens, torch_loader)
