@@ -14,7 +14,7 @@ copies (built by ``autoglm_smoke.build``). Modules, each one concern:
   collective   NCCL all-reduce size sweep, one process per GPU
   run          orchestration: all GPUs at once where the work is the GPU's own
   verdicts     the verdict contract: code, severity and remediation of every failed/warned check
-  report       the JSON report, the host verdict and the readable summary
+  smoke_json   the smoke JSON (the program's result), the host verdict and the readable summary
   cli          arguments and the entry point
 """
 

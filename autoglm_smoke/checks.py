@@ -28,7 +28,7 @@ BAD_CLOCK_EVENT_MASK = 0x8 | 0x20 | 0x40 | 0x80
 def check(name, verdict, measured=None, expected=None, detail="", code=None):
     """One check result: what was measured, what was expected, and the verdict. ``code`` names the
     verdict code (autoglm_smoke.verdicts) where the check's name and verdict alone do not say it;
-    report.finalize gives every failed or warned check its code, severity and remediation."""
+    smoke_json.finalize gives every failed or warned check its code, severity and remediation."""
     out = {"name": name, "verdict": verdict, "measured": measured, "expected": expected, "detail": detail}
     if code:
         out["code"] = code

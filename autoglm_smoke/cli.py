@@ -1,5 +1,5 @@
 """Arguments and the entry point. Exit status: 0 host verdict pass, 1 fail, 2 usage error. The
-JSON report is written whatever happens: an unexpected error becomes a failed 'program' check."""
+smoke JSON is written whatever happens: an unexpected error becomes a failed 'program' check."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import traceback
 from autoglm_smoke import LEVELS, NCCL_SAFE_ENV
 from autoglm_smoke.checks import FAIL, PASS, check
 from autoglm_smoke.collective import WORKER_FLAG, worker
-from autoglm_smoke.report import finalize, new_report, summary_text
 from autoglm_smoke.run import run_smoke
+from autoglm_smoke.smoke_json import finalize, new_smoke_json, summary_text
 
 DESCRIPTION = "autoglm GPU smoke test: does this host's NVIDIA stack work, and is it as fast as it should be?"
 EPILOG = """levels, each a superset of the one before:
@@ -86,11 +86,11 @@ def parse_args(argv=None):
     return opts
 
 
-def crashed_report(opts, t_start, exc):
-    """The report of a run that raised: one failed check carrying the error, so the caller still
+def crashed_smoke_json(opts, t_start, exc):
+    """The smoke JSON of a run that raised: one failed check carrying the error, so the caller still
     gets JSON and a fail verdict instead of a traceback and no result."""
-    report = new_report(opts)
-    report["host_checks"].append(
+    smoke_json = new_smoke_json(opts)
+    smoke_json["host_checks"].append(
         check(
             "program",
             FAIL,
@@ -99,12 +99,12 @@ def crashed_report(opts, t_start, exc):
             f"smoke program error {type(exc).__name__}: {str(exc)[:300]}",
         )
     )
-    report["environment"]["traceback"] = traceback.format_exc()[-2000:]
-    return finalize(report, t_start)
+    smoke_json["environment"]["traceback"] = traceback.format_exc()[-2000:]
+    return finalize(smoke_json, t_start)
 
 
-def write_report(opts, report):
-    text = json.dumps(report, indent=1, sort_keys=False, default=str)
+def write_smoke_json(opts, smoke_json):
+    text = json.dumps(smoke_json, indent=1, sort_keys=False, default=str)
     if opts.json_out == "-":
         sys.stdout.write(text + "\n")
     elif opts.json_out:
@@ -123,12 +123,12 @@ def main(argv=None):
     opts = parse_args(argv)
     t_start = time.perf_counter()
     try:
-        report = run_smoke(opts)
+        smoke_json = run_smoke(opts)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        report = crashed_report(opts, t_start, exc)
-    write_report(opts, report)
+        smoke_json = crashed_smoke_json(opts, t_start, exc)
+    write_smoke_json(opts, smoke_json)
     if not opts.quiet and opts.json_out != "-":
-        print(summary_text(report))
-    return 0 if report["verdict"] == PASS else 1
+        print(summary_text(smoke_json))
+    return 0 if smoke_json["verdict"] == PASS else 1

@@ -19,9 +19,10 @@ from autoglm_smoke import NCCL_SAFE_ENV
 from autoglm_smoke.devices import cuda_devices, match_devices
 from autoglm_smoke.figures import bus_bandwidth_gbs
 
-# From 128 MiB: each all-reduce is issued from Python through c10d (~20 us a call), which below
-# ~128 MiB on NVLink is a visible share of the time (1 MiB: half); small-message latency is
-# nccl-tests' business, bandwidth at the sizes that carry gradients is this check's.
+# From 128 MiB: each all-reduce is issued from Python through c10d, whose cost per call is a
+# visible share of the time below that on NVLink (bench/gpu_smoke_vs_independent.py against
+# nccl-tests; figures in bench/README.md); small-message latency is nccl-tests' business,
+# bandwidth at the sizes that carry gradients is this check's.
 SWEEP_BYTES = (128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30)
 WORKER_FLAG = "--collective-worker"
 

@@ -1,6 +1,7 @@
 """CUDA work on one device through torch. Everything is issued and timed on the stream of the
 device that does the work (CUDA events recorded on that stream): an event recorded on another
-device's stream times nothing, which is how a second GPU once reported 72,000 TFLOP/s."""
+device's stream times nothing, which is how a second GPU once reported an impossible throughput
+(bench/README.md, gpu_smoke_vs_independent.py: "What this benchmark caught")."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def pcie_bandwidth_gbs(torch, dev, nbytes=256 << 20):
     """Pinned host<->device copy bandwidth in each direction, this GPU alone."""
     host, devbuf = host_buffers(torch, dev, nbytes)
     # A quarter second of copies first: the link leaves its idle state (Gen1 at idle) on the first
-    # copy, and the first copy after the GPU sat idle read 16 GB/s where the next ones read 55.
+    # copy, so the first copy after the GPU sat idle reads far below the next ones
+    # (bench/gpu_smoke_false_fails.py runs cold and back-to-back; docs/gpu-smoke.md, "False fails").
     h2d = timed(torch, dev, lambda: devbuf.copy_(host, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
     d2h = timed(torch, dev, lambda: host.copy_(devbuf, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
     return nbytes / h2d / 1e9, nbytes / d2h / 1e9

@@ -64,13 +64,13 @@ def add_checks(gpu, result):
     gpu["checks"].extend(result if isinstance(result, list) else [result])
 
 
-def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
+def measure_gpus(smoke_json, opts, nvml, torch, measured, sweep=None):
     """The per-GPU CUDA work, all measured GPUs at once. Returns {nvml index: under-load samples}."""
     if not measured:
         return {}
     for g in measured:
         g["_dev"] = torch.device("cuda", g["cuda_index"])
-    phases = report["phases_s"]
+    phases = smoke_json["phases_s"]
     steps = Lockstep(measured)
     loads = {}
     try:
@@ -97,7 +97,7 @@ def measure_gpus(report, opts, nvml, torch, measured, sweep=None):
                 sweep.wait_ready()  # and are done with it before anything is timed
                 phases["allreduce_setup_wait"] = _round(time.perf_counter() - t0)
             if opts.level in ("standard", "burn"):
-                throughput_steps(report, opts, torch, steps, measured, sweep)
+                throughput_steps(smoke_json, opts, torch, steps, measured, sweep)
         finally:
             torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     finally:
@@ -121,9 +121,9 @@ def matmul_dtypes(gpu):
     return ["fp16"] + (["bf16", "tf32"] if cc[0] >= 8 else ["fp32"])
 
 
-def throughput_steps(report, opts, torch, steps, measured, sweep=None):
-    matmul_steps(report["phases_s"], torch, steps)
-    memory_and_copy_steps(report, opts, torch, steps, measured)
+def throughput_steps(smoke_json, opts, torch, steps, measured, sweep=None):
+    matmul_steps(smoke_json["phases_s"], torch, steps)
+    memory_and_copy_steps(smoke_json, opts, torch, steps, measured)
 
 
 def matmul_steps(phases, torch, steps):
@@ -154,11 +154,11 @@ def matmul_steps(phases, torch, steps):
     phases["matmul"] = _round(time.perf_counter() - t0)
 
 
-def memory_and_copy_steps(report, opts, torch, steps, measured):
-    """Memory bandwidth, host copies, then the pattern test, last: the host copies measured right
-    after it had freed most of VRAM read 27.9-37.5 GB/s where 55 is the H100's rate, and about 55
-    two seconds later (2026-12-06)."""
-    phases = report["phases_s"]
+def memory_and_copy_steps(smoke_json, opts, torch, steps, measured):
+    """Memory bandwidth, host copies, then the pattern test, last: host copies measured right
+    after it had freed most of VRAM read far below the link's rate, and at it a moment later
+    (docs/gpu-smoke.md, "False fails"; bench/gpu_smoke_false_fails.py)."""
+    phases = smoke_json["phases_s"]
 
     def mem_bw(g):
         def measure():
@@ -187,7 +187,7 @@ def memory_and_copy_steps(report, opts, torch, steps, measured):
     for g in measured:  # a host-shared path: each GPU alone first
         add_checks(g, guarded("pcie_bandwidth", pcie_checks, torch, g))
     if len(measured) > 1:
-        report["host_checks"].append(guarded("host_copy_aggregate", aggregate_check, torch, measured))
+        smoke_json["host_checks"].append(guarded("host_copy_aggregate", aggregate_check, torch, measured))
     phases["host_copies"] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()
     for g, res in steps.step("memory_pattern_test", memtest):
@@ -292,7 +292,7 @@ def aggregate_check(torch, measured):
     )
 
 
-def run_burn_phase(report, opts, nvml, torch, measured):
+def run_burn_phase(smoke_json, opts, nvml, torch, measured):
     t0 = time.perf_counter()
     samplers, ecc_before = {}, {}
     for g in measured:
@@ -303,7 +303,7 @@ def run_burn_phase(report, opts, nvml, torch, measured):
     try:
         series = burn(torch, [(g["index"], g["_dev"], dtype[g["index"]]) for g in measured], opts.burn_minutes)
     except Exception as exc:
-        report["host_checks"].append(
+        smoke_json["host_checks"].append(
             check("burn", FAIL, None, None, f"burn raised {type(exc).__name__}: {str(exc)[:300]}", "GPU_SMOKE_ERROR")
         )
         return
@@ -332,10 +332,10 @@ def run_burn_phase(report, opts, nvml, torch, measured):
         }
         if s:
             g["figures"][f"burn_{dtype[idx]}_tflops_median"] = statistics.median(s)
-    report["phases_s"]["burn"] = _round(time.perf_counter() - t0)
+    smoke_json["phases_s"]["burn"] = _round(time.perf_counter() - t0)
 
 
-def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
+def run_multi_gpu(smoke_json, opts, nvml, torch, measured, sweep):
     t0 = time.perf_counter()
     labels = ["gpu{}".format(g["index"]) for g in measured]
     kinds, links, peaks = interconnect.topology([g["nvml"] for g in measured])
@@ -351,25 +351,25 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
         "link_peak_gbs": peaks,
         "p2p_nvml_status": nvml_status,
     }
-    report["multi_gpu"] = multi
+    smoke_json["multi_gpu"] = multi
     try:
         access = interconnect.cuda_peer_access(torch, cuda_idx)
         multi["p2p_cuda_access"] = access
-        report["host_checks"].append(evaluate_p2p_access(access, nvml_status, opts.require_p2p, labels))
+        smoke_json["host_checks"].append(evaluate_p2p_access(access, nvml_status, opts.require_p2p, labels))
     except Exception as exc:
-        report["host_checks"].append(
+        smoke_json["host_checks"].append(
             check("p2p_access", FAIL, None, None, f"CUDA peer query raised {exc}"[:300], "GPU_SMOKE_ERROR")
         )
     try:
         one, both = interconnect.peer_bandwidth(torch, cuda_idx)
         multi["p2p_oneway_gbs"] = [[_round(v) for v in row] for row in one]
         multi["p2p_bidirectional_gbs"] = [[_round(v) for v in row] for row in both]
-        report["host_checks"].append(evaluate_p2p_bandwidth("p2p_bandwidth_oneway", one, peaks, kinds, labels))
-        report["host_checks"].append(
+        smoke_json["host_checks"].append(evaluate_p2p_bandwidth("p2p_bandwidth_oneway", one, peaks, kinds, labels))
+        smoke_json["host_checks"].append(
             evaluate_p2p_bandwidth("p2p_bandwidth_bidirectional", both, peaks, kinds, labels, 2)
         )
     except Exception as exc:
-        report["host_checks"].append(
+        smoke_json["host_checks"].append(
             check(
                 "p2p_bandwidth",
                 FAIL,
@@ -379,7 +379,7 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
                 "GPU_SMOKE_ERROR",
             )
         )
-    report["phases_s"]["p2p"] = _round(time.perf_counter() - t0)
+    smoke_json["phases_s"]["p2p"] = _round(time.perf_counter() - t0)
     t0 = time.perf_counter()
     torch.cuda.empty_cache()
     result = sweep.collect()
@@ -388,5 +388,5 @@ def run_multi_gpu(report, opts, nvml, torch, measured, sweep):
     kind = "nvlink" if all(k == "nvlink" for k in pair_kinds) else "pcie"
     pair_peaks = [peaks[i][j] for i in range(n) for j in range(n) if i != j]
     link_peak = None if None in pair_peaks else min(pair_peaks)
-    report["host_checks"].append(evaluate_allreduce(result, kind, link_peak))
-    report["phases_s"]["allreduce"] = _round(time.perf_counter() - t0)
+    smoke_json["host_checks"].append(evaluate_allreduce(result, kind, link_peak))
+    smoke_json["phases_s"]["allreduce"] = _round(time.perf_counter() - t0)

@@ -27,7 +27,7 @@ from autoglm_smoke.host import _text, parse_xids, read_kernel_log, read_kernel_m
 from autoglm_smoke.measure import measure_gpus, run_burn_phase, run_multi_gpu
 from autoglm_smoke.nvml import _nv, load_nvml, nvml_gpu_facts
 from autoglm_smoke.references import match_sku
-from autoglm_smoke.report import finalize, new_report
+from autoglm_smoke.smoke_json import finalize, new_smoke_json
 
 
 def import_torch():
@@ -48,14 +48,14 @@ def run_smoke(
     proc_version="/proc/driver/nvidia/version",
     kernel_log_reader=read_kernel_log,
 ):
-    """Run every check for opts.level and return the report dict (verdict included)."""
+    """Run every check for opts.level and return the smoke JSON dict (verdict included)."""
     t_start = time.perf_counter()
-    report = new_report(opts)
+    smoke_json = new_smoke_json(opts)
     pci_gpus = scan_pci_gpus(sysfs_root)
     module_version = read_kernel_module_version(proc_version)
     nvml, nvml_source = nvml_loader()
-    report["environment"]["nvml_bindings"] = nvml_source
-    report["environment"]["pci_gpus"] = pci_gpus
+    smoke_json["environment"]["nvml_bindings"] = nvml_source
+    smoke_json["environment"]["pci_gpus"] = pci_gpus
     nvml_error = None if nvml is not None else nvml_source
     if nvml is not None:
         try:
@@ -67,19 +67,19 @@ def run_smoke(
         if not count:
             _nv(nvml.nvmlShutdown)
             return finish_no_gpu(
-                report, opts, pci_gpus, module_version, "NVML device count failed: " + err if err else None, t_start
+                smoke_json, opts, pci_gpus, module_version, "NVML device count failed: " + err if err else None, t_start
             )
     else:
-        return finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start)
+        return finish_no_gpu(smoke_json, opts, pci_gpus, module_version, nvml_error, t_start)
     try:
-        return run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, kernel_log_reader, t_start)
+        return run_with_nvml(smoke_json, opts, nvml, pci_gpus, module_version, torch_loader, kernel_log_reader, t_start)
     finally:
         _nv(nvml.nvmlShutdown)
 
 
-def finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start):
+def finish_no_gpu(smoke_json, opts, pci_gpus, module_version, nvml_error, t_start):
     """No usable NVIDIA GPU: say why (no GPU on the bus / no driver / no bindings / NVML error)."""
-    report["gpu_present"] = False
+    smoke_json["gpu_present"] = False
     if pci_gpus:
         why = "{} NVIDIA GPU(s) on the PCI bus but the driver stack does not work: {}".format(
             len(pci_gpus), nvml_error or "NVML sees 0 GPUs"
@@ -92,9 +92,9 @@ def finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start):
     if "mismatch" in (nvml_error or "").lower():
         why += ": reboot needed"
         code = "GPU_DRIVER_MISMATCH"
-    report["environment"]["kernel_module_version"] = module_version
+    smoke_json["environment"]["kernel_module_version"] = module_version
     required = opts.require_gpu
-    report["host_checks"].append(
+    smoke_json["host_checks"].append(
         check(
             "nvidia_gpu_present",
             FAIL if required else PASS,
@@ -105,8 +105,8 @@ def finish_no_gpu(report, opts, pci_gpus, module_version, nvml_error, t_start):
         )
     )
     if opts.expected_gpus and required:
-        report["host_checks"].append(evaluate_gpu_count(len(pci_gpus or []), 0, opts.expected_gpus))
-    return finalize(report, t_start, why if required else "no NVIDIA GPU/driver; the inventory says none is needed")
+        smoke_json["host_checks"].append(evaluate_gpu_count(len(pci_gpus or []), 0, opts.expected_gpus))
+    return finalize(smoke_json, t_start, why if required else "no NVIDIA GPU/driver; the inventory says none is needed")
 
 
 def open_cuda(torch_loader):
@@ -141,50 +141,51 @@ def new_gpu(facts, cuda_index, reason):
     }
 
 
-def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, kernel_log_reader, t_start):
-    report["gpu_present"] = True
+def run_with_nvml(smoke_json, opts, nvml, pci_gpus, module_version, torch_loader, kernel_log_reader, t_start):
+    smoke_json["gpu_present"] = True
     nvml_driver = _text(_nv(nvml.nvmlSystemGetDriverVersion)[0])
-    report["environment"].update({"driver_nvml": nvml_driver, "kernel_module_version": module_version})
-    report["host_checks"].append(evaluate_driver(nvml_driver, module_version))
+    smoke_json["environment"].update({"driver_nvml": nvml_driver, "kernel_module_version": module_version})
+    smoke_json["host_checks"].append(evaluate_driver(nvml_driver, module_version))
     facts = [nvml_gpu_facts(nvml, i) for i in range(nvml.nvmlDeviceGetCount())]
     foreign_at_start = {f["index"]: contention.foreign_processes(nvml, f["index"]) for f in facts}
     log_text, log_source = kernel_log_reader()
     xids = parse_xids(log_text) if log_text is not None else None
 
     tokens = devices.parse_selection(opts.gpus)
-    report["host_checks"].extend(selection_checks(opts, facts, tokens))
+    smoke_json["host_checks"].extend(selection_checks(opts, facts, tokens))
     early = None
     selected = [f for f in facts if devices.selected(f, tokens)]
     if opts.level in ("standard", "burn") and len(selected) >= 2 and torch_loader is import_torch:
-        # the NCCL workers load torch while this process does (5 s on the H200 host)
+        # the NCCL workers load torch while this process does (torch's import is one of the
+        # longest phases: docs/gpu-smoke.md, the H200 proof's phases)
         early = AllReduceSweep(selected).start()
     try:
-        torch, cuda_error, plan, cuda_summary = open_and_plan(report, facts, tokens, torch_loader)
+        torch, cuda_error, plan, cuda_summary = open_and_plan(smoke_json, facts, tokens, torch_loader)
     except BaseException:
         if early is not None:
             early.cancel()
         raise
     pci_count = None if pci_gpus is None else len(pci_gpus)
-    report["host_checks"].append(evaluate_gpu_count(pci_count, len(facts), opts.expected_gpus, cuda_summary))
-    report["host_checks"].append(torch_check(opts, torch, cuda_error))
+    smoke_json["host_checks"].append(evaluate_gpu_count(pci_count, len(facts), opts.expected_gpus, cuda_summary))
+    smoke_json["host_checks"].append(torch_check(opts, torch, cuda_error))
     gpus = [new_gpu(f, *plan[f["index"]]) for f in facts]
     for g in gpus:
         g["_foreign"] = foreign_at_start[g["index"]][0]
-    report["gpus"] = gpus
+    smoke_json["gpus"] = gpus
     measured = [g for g in gpus if g["measured"]]
     sweep = None
     try:
         sweep = sweep_for(opts, early, measured)
         early = None
-        loads = measure_gpus(report, opts, nvml, torch, measured, sweep)
+        loads = measure_gpus(smoke_json, opts, nvml, torch, measured, sweep)
         for g in gpus:
             g["checks"] = evaluate_gpu_health(g["nvml"], opts, xids, log_source, loads.get(g["index"])) + g["checks"]
             if not g["measured"]:
                 g["checks"].append(not_measured_check(opts, g, torch))
         if opts.level == "burn" and measured:
-            run_burn_phase(report, opts, nvml, torch, measured)
+            run_burn_phase(smoke_json, opts, nvml, torch, measured)
         if len(measured) >= 2 and opts.level in ("standard", "burn"):
-            run_multi_gpu(report, opts, nvml, torch, measured, sweep)
+            run_multi_gpu(smoke_json, opts, nvml, torch, measured, sweep)
             sweep = None
     finally:
         for s in (early, sweep):
@@ -195,7 +196,7 @@ def run_with_nvml(report, opts, nvml, pci_gpus, module_version, torch_loader, ke
         g.pop("_sku", None)
         g.pop("_dev", None)
         g.pop("_foreign", None)
-    return finalize(report, t_start)
+    return finalize(smoke_json, t_start)
 
 
 def selection_checks(opts, facts, tokens):
@@ -224,14 +225,14 @@ def judge_foreign(nvml, gpu, start_error):
     contention.attribute_contention(gpu["checks"], procs)
 
 
-def open_and_plan(report, facts, tokens, torch_loader):
+def open_and_plan(smoke_json, facts, tokens, torch_loader):
     """Load torch and say which CUDA device measures which GPU: (torch, error, plan, CUDA summary)."""
     t0 = time.perf_counter()
     torch, cuda_error = open_cuda(torch_loader)
-    report["phases_s"]["torch_import"] = _round(time.perf_counter() - t0)
+    smoke_json["phases_s"]["torch_import"] = _round(time.perf_counter() - t0)
     if torch is None:
         return None, cuda_error, {f["index"]: (None, "not run: " + str(cuda_error)) for f in facts}, None
-    report["environment"].update({"torch": torch.__version__, "torch_cuda": getattr(torch.version, "cuda", None)})
+    smoke_json["environment"].update({"torch": torch.__version__, "torch_cuda": getattr(torch.version, "cuda", None)})
     plan, cuda_summary = devices.plan(facts, devices.cuda_devices(torch), tokens)
     return torch, None, plan, cuda_summary
 

@@ -1,6 +1,6 @@
 """The verdict contract: every check that fails or warns carries a stable ``code``, a ``severity``
 and a ``remediation`` (the next rung of the repair ladder), from the catalog below. Data, plus
-annotate(report), which report.finalize calls: a producer may name a code (check(..., code=...));
+annotate(smoke_json), which smoke_json.finalize calls: a producer may name a code (check(..., code=...));
 otherwise the check's name and verdict pick it (BY_CHECK). A fail or warn whose code the catalog
 does not know gets GPU_CHECK_FAILED, never nothing. Where NVIDIA's DCGM names the same fault
 (dcgm_errors.h, DCGM_FR_*), ``dcgm`` says which.
@@ -259,24 +259,24 @@ def annotate_check(check, contended=False):
     return check
 
 
-def annotate(report):
-    """Annotate every check of a smoke report and set report["codes"] (sorted, unique codes of
+def annotate(smoke_json):
+    """Annotate every check of a smoke JSON and set smoke_json["codes"] (sorted, unique codes of
     its failed and warned checks). A GPU with another process on it (a failed or warned
     foreign_processes check, its own or the host's) gets GPU_CONTENDED for its low figures; the
     host's multi-GPU figures get it when any GPU has one."""
-    host_checks = report.get("host_checks") or []
+    host_checks = smoke_json.get("host_checks") or []
     host_foreign = _has_foreign(host_checks)
     any_foreign = host_foreign
     codes = set()
-    for gpu in report.get("gpus") or []:
+    for gpu in smoke_json.get("gpus") or []:
         busy = host_foreign or _has_foreign(gpu.get("checks") or [])
         any_foreign = any_foreign or busy
         for c in gpu.get("checks") or []:
             codes.add(annotate_check(c, busy).get("code"))
     for c in host_checks:
         codes.add(annotate_check(c, any_foreign).get("code"))
-    report["codes"] = sorted(code for code in codes if code)
-    return report
+    smoke_json["codes"] = sorted(code for code in codes if code)
+    return smoke_json
 
 
 def markdown_table():

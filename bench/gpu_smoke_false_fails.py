@@ -73,18 +73,18 @@ def one(args, i):
     rc, path = cli_run(args) if via == "cli" else program_run(args)
     try:
         with open(path) as fh:
-            report = json.load(fh)
+            smoke_json = json.load(fh)
     except (OSError, ValueError):
-        report = {"verdict": "no report", "gpus": []}
-    gpu = (report.get("gpus") or [{}])[0]
+        smoke_json = {"verdict": "no report", "gpus": []}
+    gpu = (smoke_json.get("gpus") or [{}])[0]
     remeasured = [c["name"] for c in gpu.get("checks", []) if c.get("remeasured")]
     return {
         "run": i + 1,
         "start": "cold" if cold else "back-to-back",
         "via": via,
         "rc": rc,
-        "verdict": report.get("verdict"),
-        "failures": report.get("failures"),
+        "verdict": smoke_json.get("verdict"),
+        "failures": smoke_json.get("failures"),
         "remeasured": remeasured,
         "figures": {k: gpu.get("figures", {}).get(k) for k in FIGURES},
         "seconds": round(time.time() - t0, 1),

@@ -14,7 +14,7 @@ limits, ECC or MIG changes, no resets):
                namespace (unshare -m): a loaded-module / library mismatch
 
 Each fault runs --runs times; healthy runs come before and after. Prints a Markdown table and
-writes every report's verdict, codes and failures to --out.
+writes every smoke JSON's verdict, codes and failures to --out.
 
     python3 bench/gpu_smoke_faults.py --program smoke.pyz [--runs 5] [--only compute,xid] --out faults.json
 """
@@ -138,32 +138,33 @@ def one_run(args, name, count, bus):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     try:
         with open(json_out) as fh:
-            report = json.load(fh)
+            smoke_json = json.load(fh)
         os.unlink(json_out)
     except (OSError, ValueError):
-        report = {"verdict": "no report", "failures": [proc.stderr[-500:]]}
-    codes = sorted({c.get("code") for _, c in checks(report) if c.get("code")})
+        smoke_json = {"verdict": "no report", "failures": [proc.stderr[-500:]]}
+    found = checks(smoke_json)
+    codes = sorted({c.get("code") for _, c in found if c.get("code")})
     if expected is None:
-        caught = report.get("verdict") == "pass"
+        caught = smoke_json.get("verdict") == "pass"
     else:
-        caught = report.get("verdict") == "fail" and expected in codes
+        caught = smoke_json.get("verdict") == "fail" and expected in codes
     return {
         "fault": name,
         "expected_code": expected,
-        "verdict": report.get("verdict"),
+        "verdict": smoke_json.get("verdict"),
         "codes": codes,
         "caught": caught,
         "rc": proc.returncode,
         "seconds": round(time.time() - t0, 1),
-        "failures": report.get("failures"),
-        "figures": {g["index"]: g.get("figures") for g in report.get("gpus") or []},
-        "remediation": sorted({c.get("remediation") for _, c in checks(report) if c.get("code") == expected} - {None}),
+        "failures": smoke_json.get("failures"),
+        "figures": {g["index"]: g.get("figures") for g in smoke_json.get("gpus") or []},
+        "remediation": sorted({c.get("remediation") for _, c in found if c.get("code") == expected} - {None}),
     }
 
 
-def checks(report):
-    out = [("host", c) for c in report.get("host_checks") or []]
-    for g in report.get("gpus") or []:
+def checks(smoke_json):
+    out = [("host", c) for c in smoke_json.get("host_checks") or []]
+    for g in smoke_json.get("gpus") or []:
         out += [(g["index"], c) for c in g.get("checks") or []]
     return out
 

@@ -55,8 +55,8 @@ def ensure_collections_path() -> Path:
 
 def load_project_file(path: Path) -> object:
     """The package's own YAML (role specs and defaults, playbooks and task files), read on every
-    CLI start: libyaml's safe loader where PyYAML has it (several times faster than the pure-Python
-    one), the pure-Python safe loader otherwise. No location tracking: these files are ours."""
+    CLI start: libyaml's safe loader where PyYAML has it (C, faster than the pure-Python one), the
+    pure-Python safe loader otherwise. No location tracking: these files are ours."""
     import yaml  # noqa: PLC0415 - only the commands that read the content pay for it
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

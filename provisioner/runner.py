@@ -42,8 +42,9 @@ def runner_arguments() -> dict:
     """ansible-runner arguments of every run the CLI makes. ``fact_cache_type="memory"``: runner's
     default is a jsonfile fact cache in the artifacts, which it forces on (over the caller's
     ``ANSIBLE_CACHE_PLUGIN``) and which costs the controller a JSON decode of the host's facts at
-    every task (~1.7 s of CPU at 10 hosts of ``site``, the largest part of the CLI's extra cost over
-    ansible-playbook); memory is Ansible's own default, and the caller's setting, if any, stays."""
+    every task (the largest part of the CLI's extra cost over ansible-playbook: bench/README.md,
+    "The CLI with facts in memory"); memory is Ansible's own default, and the caller's setting, if
+    any, stays."""
     return {"quiet": True, "suppress_env_files": True, "fact_cache_type": "memory"}
 
 

@@ -103,7 +103,7 @@ echo "grub-efi-amd64 grub2/force_efi_extra_removable boolean false" | chroot "$r
 chroot_apt install initramfs-tools linux-image-amd64 grub-efi-amd64 grub-efi-amd64-signed \
     shim-signed mokutil efibootmgr
 # The compiler toolchain DKMS needs, installed here at native speed: under software emulation
-# dpkg takes ~10 minutes for it. The kernel role still installs the running kernel's headers in
+# dpkg is slow at it. The kernel role still installs the running kernel's headers in
 # the guest (what is specific to the booted kernel); these are already there for it.
 chroot_apt install dkms build-essential libelf-dev
 kver="$(basename "$(ls -d "$rootfs"/lib/modules/* | sort -V | tail -1)")"

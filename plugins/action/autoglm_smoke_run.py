@@ -35,7 +35,8 @@ ARGUMENT_SPEC = {
 
 
 def build_zipapp(directory: str) -> str:
-    """The zipapp from the installed autoglm_smoke package (reproducible; ~10 ms, so never cached)."""
+    """The zipapp from the installed autoglm_smoke package (reproducible and cheap to build, so never
+    cached: bench/README.md, cli_overhead.py)."""
     try:
         from autoglm_smoke import build  # noqa: PLC0415 - controller side, only when the action runs
     except ImportError as exc:

@@ -4,8 +4,8 @@
 # AWX_LIB_DIRECTORY. The CLI points AWX_LIB_DIRECTORY here (provisioner/events.py), so this file
 # replaces runner's callback for the CLI's runs only. Runner's callback encodes each event three
 # times over (a partial JSON file, base64 markers on the pty, runner's own re-read and re-write);
-# at 10 hosts of `site` that cost the controller ~1 ms of CPU per event on both sides, the CLI's
-# largest extra cost over plain ansible-playbook (bench/README.md). This one prints exactly what
+# that was the CLI's largest extra cost over plain ansible-playbook (bench/event_transport.py and
+# bench/fleet_scale.py measure it; figures in bench/README.md). This one prints exactly what
 # the stdout callback the user chose prints (runner keeps it in ORIGINAL_STDOUT_CALLBACK), and
 # appends each event as one JSON line, in runner's event shape, to the file named by
 # AUTOGLM_EVENTS_FILE, which the CLI follows. Without AUTOGLM_EVENTS_FILE it only prints.
@@ -86,7 +86,8 @@ if _Base is None:  # as ansible-playbook itself, refuse a stdout callback it can
 def _jsonable(value):
     """What the C encoder cannot write (a set, bytes, a date), as Ansible's own callbacks write it.
     Results reach callbacks as native types already (CallbackTaskResult.result), so this is rare;
-    Ansible's encoder for everything would cost ~4x the C encoder's time per event."""
+    Ansible's encoder for everything costs several times the C encoder's time per event
+    (bench/README.md, "The CLI's own event transport")."""
     return json.loads(json.dumps(value, cls=_fallback_to_str.Encoder))
 
 

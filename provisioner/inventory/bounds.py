@@ -1,7 +1,8 @@
 """Bounds on an inventory's files, checked before anything parses them: a file over
 :data:`MAX_INVENTORY_FILE_BYTES` or a line over the line limit is refused at once, naming the file,
-its size and the limit (a 50 MB inventory used to take 51 s and 1.8 GB before being refused; one
-long INI line costs Ansible's shlex-based parser time that grows with the square of its length)."""
+its size and the limit (an oversized inventory used to be parsed in full, at a cost in time and
+memory that grows with it, before being refused; one long INI line costs Ansible's shlex-based
+parser time that grows with the square of its length)."""
 
 from __future__ import annotations
 

@@ -121,6 +121,24 @@ def test_every_python_m_module_the_docs_name_exists():
     assert not missing, missing
 
 
+# The `python -m` entries docs/development.md ("Entry points") keeps, each with its reason; users get
+# `autoglm-provision <command>`.
+KEPT_PYTHON_M = {"autoglm_smoke", "autoglm_smoke.build", "autoglm_smoke.verdicts", "provisioner.stack.locks",
+                 "provisioner.cli", "provisioner.orphans"}
+
+
+def test_docs_name_no_python_m_entry_beyond_the_kept_ones():
+    """One entry style (issue #32 item 7): a new user-facing command is an autoglm-provision subcommand,
+    not another `python -m`; the kept ones are listed, with why, in docs/development.md."""
+    import re
+
+    development = (ROOT / "docs" / "development.md").read_text()
+    named = {m for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+             for m in re.findall(r"python3? -m ((?:provisioner|autoglm_smoke)[\w.]*)", doc.read_text())}
+    assert named - KEPT_PYTHON_M == set(), "use or add an autoglm-provision subcommand instead"
+    assert all(f"`python -m {m}" in development for m in KEPT_PYTHON_M), "docs/development.md says why each stays"
+
+
 def test_galaxy_yml_names_the_repository_documentation_and_issues_as_pyproject_does():
     """Issue #28 item 10: galaxy.yml's links (placeholders on example.invalid until the project has a
     public address) equal the Python package's [project.urls]."""

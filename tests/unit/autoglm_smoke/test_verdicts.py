@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autoglm_smoke import checks, figures, measure, verdicts
-from autoglm_smoke.report import finalize, new_report
+from autoglm_smoke.smoke_json import finalize, new_smoke_json
 from autoglm_smoke.verdicts import BY_CHECK, CODES, GENERIC, annotate
 from tests.fixtures.smoke_fakes import FakeNvml, healthy_gpu, run
 from tests.fixtures.smoke_fakes import verdicts as by_name
@@ -134,10 +134,10 @@ def test_every_emitted_check_name_maps_to_a_specific_code():
     ],
 )
 def test_producers_name_the_fault(make, code):
-    report = {"host_checks": [make()], "gpus": []}
-    (c,) = annotate(report)["host_checks"]
+    smoke_json = {"host_checks": [make()], "gpus": []}
+    (c,) = annotate(smoke_json)["host_checks"]
     assert c["verdict"] in ("fail", "warn") and c["code"] == code, c
-    assert report["codes"] == [code]
+    assert smoke_json["codes"] == [code]
 
 
 def test_measurement_codes(monkeypatch):
@@ -163,11 +163,11 @@ def test_burn_codes():
     ecc0 = {"corrected_volatile": 0, "uncorrected_volatile": 0}
     out = figures.evaluate_burn([675, 676, 674, 560], 0.05, ecc0, {"corrected_volatile": 3, "uncorrected_volatile": 0},
                                 0x4 | 0x40, 88, 87)
-    report = annotate({"host_checks": [], "gpus": [{"checks": out}]})
+    smoke_json = annotate({"host_checks": [], "gpus": [{"checks": out}]})
     assert {c["name"]: c.get("code") for c in out} == {
         "burn_throughput_stability": "GPU_BURN_UNSTABLE", "burn_clock_event_reasons": "GPU_CLOCK_EVENT_THERMAL",
         "burn_ecc_delta": "GPU_ECC_CORRECTABLE_BURN", "burn_temperature_c": "GPU_THERMAL"}
-    assert report["codes"] == sorted({c["code"] for c in out})
+    assert smoke_json["codes"] == sorted({c["code"] for c in out})
     (none,) = figures.evaluate_burn([], 0.05, ecc0, ecc0, 0, 50, 87)[:1]
     assert verdicts.annotate_check(none)["code"] == "GPU_SMOKE_ERROR"
 
@@ -195,11 +195,12 @@ def test_no_failed_or_warned_check_of_the_fakes_is_left_generic(tmp_path):
     gpus = [healthy_gpu(ecc={(0, 0): 1, (0, 1): 1, (1, 0): 1, (1, 1): 1}, remap=(0, 0, 1, 0), clock_events=0x8,
                         temp=95, persistence=0, pcie=(1, 8, 5, 16, 5), ecc_mode=(1, 0))]
     log = "NVRM: Xid (PCI:0000:3b:00): 79, pid=0, GPU has fallen off the bus.\n"
-    report = run(tmp_path, gpus=gpus, log=log, argv=["--expected-gpus", "2"])
-    judged = [c for c in report["host_checks"] + report["gpus"][0]["checks"] if c["verdict"] in ("fail", "warn")]
+    smoke_json = run(tmp_path, gpus=gpus, log=log, argv=["--expected-gpus", "2"])
+    checks = smoke_json["host_checks"] + smoke_json["gpus"][0]["checks"]
+    judged = [c for c in checks if c["verdict"] in ("fail", "warn")]
     assert len(judged) >= 8
     assert all(c["code"] in CODES and c["code"] != GENERIC for c in judged), judged
-    assert report["codes"] == sorted({c["code"] for c in judged})
+    assert smoke_json["codes"] == sorted({c["code"] for c in judged})
 
 
 def _report(*gpu_checks, host_checks=()):
@@ -208,20 +209,20 @@ def _report(*gpu_checks, host_checks=()):
 
 
 def test_annotate_unknown_and_explicit_codes():
-    report = annotate(_report([
+    smoke_json = annotate(_report([
         checks.check("brand_new_check", "fail", 1, 0, "something new"),
         checks.check("h2d_gbs", "warn", 30.0, None, "", code="NOT_IN_THE_CATALOG"),
         checks.check("memory_pattern_test", "fail", None, None, "", code="GPU_MEMTEST_COVERAGE_LOW"),
         checks.check("h2d_gbs", "pass", 55.0, None, "", code="GPU_H2D_LOW"),
         checks.check("cuda_measurement", "skip", None, None, "hidden"),
     ]))
-    new, unknown, explicit, passed, skipped = report["gpus"][0]["checks"]
+    new, unknown, explicit, passed, skipped = smoke_json["gpus"][0]["checks"]
     assert new["code"] == GENERIC and new["severity"] == "fatal" and "autoglm_smoke/verdicts.py" in new["remediation"]
     assert unknown["code"] == GENERIC and unknown["unknown_code"] == "NOT_IN_THE_CATALOG"
     assert explicit["code"] == "GPU_MEMTEST_COVERAGE_LOW"  # the producer's code wins over the name's default
     assert explicit["remediation"] == CODES["GPU_MEMTEST_COVERAGE_LOW"][2]
     assert "code" not in passed and "code" not in skipped
-    assert report["codes"] == [GENERIC, "GPU_MEMTEST_COVERAGE_LOW"]
+    assert smoke_json["codes"] == [GENERIC, "GPU_MEMTEST_COVERAGE_LOW"]
 
 
 def test_a_low_figure_beside_a_foreign_process_is_contended():
@@ -233,29 +234,29 @@ def test_a_low_figure_beside_a_foreign_process_is_contended():
     alone = figures.evaluate_figure("matmul_bf16_tflops", 300.0, 989.0, 0.55, "TFLOP/s")
     nccl = figures.evaluate_allreduce({"world": 2, "sweep": [{"bytes": 1 << 27, "busbw_gbs": 50.0, "correct": True}]},
                                       "nvlink", 478.1)
-    report = annotate(_report([foreign, low, h2d, mismatch], [alone], host_checks=[nccl]))
+    smoke_json = annotate(_report([foreign, low, h2d, mismatch], [alone], host_checks=[nccl]))
     assert foreign["code"] == "GPU_FOREIGN_PROCESS"
     assert low["code"] == h2d["code"] == "GPU_CONTENDED" and low["hardware_code"] == "GPU_MATMUL_BF16_LOW"
     assert h2d["hardware_code"] == "GPU_H2D_LOW"
     assert mismatch["code"] == "GPU_MEMTEST_MISMATCH"  # wrong data is the GPU's, whoever else is on it
     assert alone["code"] == "GPU_MATMUL_BF16_LOW"  # the other GPU has the card to itself
     assert nccl["code"] == "GPU_CONTENDED"  # a collective over a contended GPU
-    assert "GPU_CONTENDED" in report["codes"] and "GPU_FOREIGN_PROCESS" in report["codes"]
+    assert "GPU_CONTENDED" in smoke_json["codes"] and "GPU_FOREIGN_PROCESS" in smoke_json["codes"]
 
 
 def test_finalize_annotates_and_the_summary_says_what_to_do():
     import argparse  # noqa: PLC0415
 
-    from autoglm_smoke.report import summary_text  # noqa: PLC0415
+    from autoglm_smoke.smoke_json import summary_text  # noqa: PLC0415
 
-    report = new_report(argparse.Namespace(level="standard"))
-    report["gpus"].append({"index": 0, "name": "NVIDIA H100 80GB HBM3", "sku": "H100-SXM5-80GB", "uuid": "GPU-1",
+    smoke_json = new_smoke_json(argparse.Namespace(level="standard"))
+    smoke_json["gpus"].append({"index": 0, "name": "NVIDIA H100 80GB HBM3", "sku": "H100-SXM5-80GB", "uuid": "GPU-1",
                            "measured": True, "figures": {"h2d_gbs": 27.9},
                            "checks": [figures.evaluate_figure("h2d_gbs", 27.9, 63.0, 0.55, "GB/s")]})
-    finalize(report, 0.0)
-    assert report["verdict"] == "fail" and report["codes"] == ["GPU_H2D_LOW"]
-    assert report["failures"] == ["gpu0 h2d_gbs: 44% of spec peak [GPU_H2D_LOW]"]
-    text = summary_text(report)
+    finalize(smoke_json, 0.0)
+    assert smoke_json["verdict"] == "fail" and smoke_json["codes"] == ["GPU_H2D_LOW"]
+    assert smoke_json["failures"] == ["gpu0 h2d_gbs: 44% of spec peak [GPU_H2D_LOW]"]
+    text = summary_text(smoke_json)
     assert "[GPU_H2D_LOW]" in text and "next steps:" in text
     assert "GPU_H2D_LOW (degraded): re-run the smoke test" in text
 

@@ -1,4 +1,5 @@
-"""The JSON report: its skeleton, the host verdict over every check, and the readable summary."""
+"""The smoke JSON (what the program writes; `smoke/<host>.json` in a run directory): its skeleton,
+the host verdict over every check, and the readable summary."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from autoglm_smoke.checks import FAIL, INFO, PASS, SKIP, WARN, _round
 from autoglm_smoke.verdicts import annotate
 
 
-def new_report(opts):
+def new_smoke_json(opts):
     return {
         "schema": SCHEMA,
         "program_version": PROGRAM_VERSION,
@@ -38,19 +39,19 @@ def new_report(opts):
     }
 
 
-def all_checks(report):
-    out = [("host", c) for c in report["host_checks"]]
-    for gpu in report["gpus"]:
+def all_checks(smoke_json):
+    out = [("host", c) for c in smoke_json["host_checks"]]
+    for gpu in smoke_json["gpus"]:
         out.extend(("gpu{}".format(gpu["index"]), c) for c in gpu["checks"])
     return out
 
 
-def host_verdict(report):
+def host_verdict(smoke_json):
     """(verdict, counts, failure lines): one failed check fails the host; a line ends with the
     check's verdict code."""
     counts = {v: 0 for v in (PASS, WARN, FAIL, SKIP, INFO)}
     failures = []
-    for where, c in all_checks(report):
+    for where, c in all_checks(smoke_json):
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
         if c["verdict"] == FAIL:
             failures.append(
@@ -64,24 +65,24 @@ def host_verdict(report):
     return (FAIL if counts[FAIL] else PASS), counts, failures
 
 
-def finalize(report, t_start, reason=None):
-    annotate(report)  # every failed or warned check: code, severity, remediation; report["codes"]
-    verdict, counts, failures = host_verdict(report)
-    report["verdict"] = verdict
-    report["counts"] = counts
-    report["failures"] = failures
-    failed_codes = sorted({c["code"] for _, c in all_checks(report) if c["verdict"] == FAIL and c.get("code")})
+def finalize(smoke_json, t_start, reason=None):
+    annotate(smoke_json)  # every failed or warned check: code, severity, remediation; smoke_json["codes"]
+    verdict, counts, failures = host_verdict(smoke_json)
+    smoke_json["verdict"] = verdict
+    smoke_json["counts"] = counts
+    smoke_json["failures"] = failures
+    failed_codes = sorted({c["code"] for _, c in all_checks(smoke_json) if c["verdict"] == FAIL and c.get("code")})
     if reason and failed_codes:  # a reason of its own (no GPU) still names its codes, as failure lines do
         reason += " [{}]".format(", ".join(failed_codes))
-    report["verdict_reason"] = reason or (
+    smoke_json["verdict_reason"] = reason or (
         "; ".join(failures)
         if failures
         else "all checks passed" + (f" ({counts[WARN]} warning(s))" if counts[WARN] else "")
     )
-    for gpu in report["gpus"]:
+    for gpu in smoke_json["gpus"]:
         gpu["figures"] = {k: _round(v) for k, v in gpu["figures"].items()}
-    report["wall_time_s"] = _round(time.perf_counter() - t_start)
-    return report
+    smoke_json["wall_time_s"] = _round(time.perf_counter() - t_start)
+    return smoke_json
 
 
 def _matrix_lines(title, labels, matrix):
@@ -93,24 +94,24 @@ def _matrix_lines(title, labels, matrix):
     return lines
 
 
-def summary_text(report):
+def summary_text(smoke_json):
     lines = [
         "autoglm GPU smoke test ({} level) on {}: {} in {:.1f} s".format(
-            report["level"], report["host"], report["verdict"].upper(), report["wall_time_s"]
+            smoke_json["level"], smoke_json["host"], smoke_json["verdict"].upper(), smoke_json["wall_time_s"]
         )
     ]
-    if report["verdict_reason"]:
-        lines.append("  " + report["verdict_reason"])
-    for c in report["host_checks"]:
+    if smoke_json["verdict_reason"]:
+        lines.append("  " + smoke_json["verdict_reason"])
+    for c in smoke_json["host_checks"]:
         lines.append("  [{:4}] host  {:<26} {}".format(c["verdict"], c["name"], _short(c)))
-    for gpu in report["gpus"]:
+    for gpu in smoke_json["gpus"]:
         state = "" if gpu.get("measured") else "  (not measured: {})".format(gpu.get("not_measured_reason"))
         lines.append(
             "  GPU {} {} ({}) {}{}".format(gpu["index"], gpu["name"], gpu["sku"] or "unknown SKU", gpu["uuid"], state)
         )
         for c in gpu["checks"]:
             lines.append("  [{:4}] gpu{}  {:<26} {}".format(c["verdict"], gpu["index"], c["name"], _short(c)))
-    multi = report.get("multi_gpu") or {}
+    multi = smoke_json.get("multi_gpu") or {}
     labels = multi.get("labels")
     if labels and multi.get("p2p_oneway_gbs"):
         lines += _matrix_lines("P2P copy GB/s, one way (row -> column)", labels, multi["p2p_oneway_gbs"])
@@ -121,13 +122,13 @@ def summary_text(report):
             "  NCCL all-reduce (float32 sum): "
             + ", ".join("{} MiB {:.1f} GB/s busbw".format(s["bytes"] >> 20, s["busbw_gbs"]) for s in sweep)
         )
-    return "\n".join(lines + next_steps(report))
+    return "\n".join(lines + next_steps(smoke_json))
 
 
-def next_steps(report):
+def next_steps(smoke_json):
     """One line per verdict code of the run: its severity and the next rung of the repair ladder."""
     seen = {}
-    for _, c in all_checks(report):
+    for _, c in all_checks(smoke_json):
         if c.get("code") and c["code"] not in seen:
             seen[c["code"]] = c
     if not seen:
