@@ -3,6 +3,7 @@ documented, filters as shims. (scripts/test-install builds and installs the whee
 
 import ast
 import os
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -80,13 +81,22 @@ def test_filters_are_shims_over_plugin_utils(shim):
     assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))] == ["FilterModule"]
 
 
+def _top_level_entries() -> set[str]:
+    """The project's own top-level files and folders: git's list in a checkout (not a developer's
+    scratch), the directory itself in an unpacked sdist."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=False)
+    if listed.returncode == 0 and listed.stdout:
+        return {line.split("/")[0] for line in listed.stdout.splitlines()}
+    return {p.name for p in ROOT.iterdir() if p.name not in (".venv", ".cache", "build", "dist", ".hypothesis")
+            and not p.name.endswith(".egg-info") and not p.name.startswith((".pytest", ".ruff"))}
+
+
 def test_the_wheel_build_carries_what_ansible_galaxy_builds():
     """setup.py copies the root's collection content into the wheel; galaxy.yml's build_ignore leaves
     everything else out of the tarball: each top-level entry is one or the other."""
     galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
     ignored = set(galaxy["build_ignore"])
-    tracked = {p.name for p in ROOT.iterdir() if p.name not in (".git", ".venv", ".cache", "build", "dist")
-               and not p.name.endswith(".egg-info") and not p.name.startswith((".pytest", ".ruff"))}
+    tracked = _top_level_entries()
     shipped = tracked - ignored - {"README.md", "LICENSE", "CHANGELOG.md", "docs"}
     assert shipped == set(_collection_content()) | {"changelogs"}, shipped
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
