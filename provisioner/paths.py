@@ -7,9 +7,11 @@ The content is the collection ``autoglm.provision``, shipped inside this package
 
 from __future__ import annotations
 
+import importlib
 import os
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 COLLECTION_NAMESPACE = "autoglm"
 COLLECTION_NAME = "provision"
@@ -47,6 +49,14 @@ def collection_imports() -> None:
     if AnsibleCollectionConfig.collection_finder is None:
         init_plugin_loader([str(COLLECTIONS_PATH)])
 
+
+
+def collection_module(name: str) -> ModuleType:
+    """The collection's Python module ``plugins.<name>`` (e.g. ``plugin_utils.host_files``), imported
+    as Ansible loads it. Called where the module is used, never at import time: importing a CLI
+    module installs no loader; the first use does (once)."""
+    collection_imports()
+    return importlib.import_module(f"ansible_collections.{COLLECTION_NAMESPACE}.{COLLECTION_NAME}.plugins.{name}")
 
 def collections_path(environ: dict[str, str] | None = None) -> str:
     """ANSIBLE_COLLECTIONS_PATH for a run: the package's own collection first, then what the caller

@@ -20,17 +20,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from autoglm_smoke import verdicts as contract
 
 from .. import paths
 from ..records import RecordError, read_regular_file
 
-paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
-from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import (  # noqa: E402
-    host_file_name,
-    host_from_file_name,
-)
+
+def _host_files() -> ModuleType:
+    """The one encoding of host names as file names, shared with the gpu_smoke role."""
+    return paths.collection_module("plugin_utils.host_files")
+
 
 DEFAULT_THRESHOLD = 0.10
 # Fewer peers than this and a median says little (two GPUs: each is "the median" half the time).
@@ -136,7 +137,7 @@ def compare_fleet(
 def _host_of(stem: str, hosts: dict[str, str]) -> str:
     """The host a smoke file is of: its name decoded (the role encodes it, plugin_utils/host_files.py),
     else the run's host whose encoded name it is (a long name ends in a digest), else the file name."""
-    return hosts.get(stem) or host_from_file_name(stem) or stem
+    return hosts.get(stem) or _host_files().host_from_file_name(stem) or stem
 
 
 def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, dict], list[str]]:
@@ -144,7 +145,7 @@ def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, di
     in a digest). What cannot be read, or is not a smoke report (an object with a gpus list of
     objects), is left out and named in the problems, never fatal."""
     results, problems = {}, []
-    by_file = {host_file_name(host): host for host in hosts}
+    by_file = {_host_files().host_file_name(host): host for host in hosts}
     smoke_dir = Path(run_dir) / SMOKE_DIR
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         name = f"{SMOKE_DIR}/{path.name}"

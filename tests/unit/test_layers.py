@@ -142,3 +142,22 @@ def test_nothing_is_loaded_by_file_path():
 
 def test_the_runner_knows_no_view_and_no_report():
     assert not {t for t in _imports("runner", MODULES["runner"]) if t.startswith(("views", "results"))}
+
+
+def test_importing_installs_no_collection_loader():
+    """No import-time side effects: importing any module of the package (or the smoke program) leaves
+    Ansible's collection loader uninstalled; the first use of the collection's Python installs it."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    names = ["provisioner" if m == "__init__" else f"provisioner.{m}" for m in MODULES]
+    names += [f"autoglm_smoke.{p.stem}" for p in sorted((PACKAGE.parent / "autoglm_smoke").glob("*.py"))
+              if p.stem not in ("__init__", "__main__")]
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+            "from ansible.utils.collection_loader import AnsibleCollectionConfig\n"
+            "print(AnsibleCollectionConfig.collection_finder)")
+    proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=120,
+                          cwd=PACKAGE.parent, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "None", "a module installs Ansible's collection loader when imported"
