@@ -77,6 +77,14 @@ def peer_samples(reports: dict[str, dict]) -> dict[tuple[str, str], list[float]]
     return samples
 
 
+def fleet_medians(reports: dict[str, dict],
+                  min_peers: int = DEFAULT_MIN_PEERS) -> dict[tuple[str, str], tuple[float | None, int]]:
+    """(SKU, figure) -> (the median of the run's GPUs of that SKU, or None with fewer than ``min_peers``;
+    how many GPUs): the reference every figure is judged against, and the one the HTML view draws."""
+    return {key: (statistics.median(values) if len(values) >= min_peers else None, len(values))
+            for key, values in peer_samples(reports).items()}
+
+
 def compare_fleet(
     reports: dict[str, dict], threshold: float = DEFAULT_THRESHOLD, min_peers: int = DEFAULT_MIN_PEERS
 ) -> dict[str, dict]:
@@ -96,8 +104,7 @@ def compare_fleet(
     if min_peers < 2:
         raise ValueError(f"min_peers must be at least 2, got {min_peers!r}")
 
-    samples = peer_samples(reports)
-    medians = {key: statistics.median(values) for key, values in samples.items() if len(values) >= min_peers}
+    medians = fleet_medians(reports, min_peers)
 
     result: dict[str, dict] = {}
     for host, report in reports.items():
@@ -107,10 +114,10 @@ def compare_fleet(
             for figure, value in sorted((gpu.get("figures") or {}).items()):
                 if figure not in COMPARED_FIGURES or not isinstance(value, (int, float)):
                     continue
-                median = medians.get((key, figure))
+                median, peers = medians.get((key, figure), (None, 0))
                 if median is None:
                     entry["skipped"].append(
-                        f"gpu{gpu.get('index')} {figure}: only {len(samples.get((key, figure), []))} "
+                        f"gpu{gpu.get('index')} {figure}: only {peers} "
                         f"GPU(s) of {key} in this run (need {min_peers})"
                     )
                     continue
@@ -125,7 +132,7 @@ def compare_fleet(
                             "figure": figure,
                             "value": value,
                             "median": round(median, 2),
-                            "peers": len(samples[(key, figure)]),
+                            "peers": peers,
                             "deficit": round(deficit, 4),
                         }
                     )
