@@ -1,5 +1,7 @@
-"""The package's shape: layers that import only downward, no module over 400 lines, nothing loaded
-by file path. The layers, top to bottom (a module may import its own layer's modules and any below):
+"""The package's shape: layers that import only downward, no module over 400 lines and no function
+over 60 (the package, autoglm_smoke/ and the collection's Python), no import-time side effect (the
+collection loader is installed on first use), nothing loaded by file path. The layers, top to bottom
+(a module may import its own layer's modules and any below):
 
   cli        argparse and exit codes
   actions    the use cases: validate, run (the run sequence), report, wheelhouse; status and init
