@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
+from types import ModuleType
 
-try:
-    # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
-    from autoglm_smoke._bundled import pci
-except ImportError:
+
+@functools.cache
+def pci_module() -> ModuleType:
+    """The collection's plugins/module_utils/pci.py (the one definition of an NVIDIA GPU), found on first
+    use, not at import time: importing this module installs no Ansible collection loader."""
     try:
-        # The source tree: the same file, as the collection's module_utils (under pytest, Ansible's
-        # collection loader over the checkout's collection, as tests/conftest.py installs it).
-        from ansible_collections.autoglm.provision.plugins.module_utils import pci
+        # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
+        from autoglm_smoke._bundled import pci  # noqa: PLC0415
     except ImportError:
-        # The installed package (`python -m autoglm_smoke`): the collection is package data of
-        # provisioner, importable through Ansible's collection loader, as the CLI imports it. The
-        # attempt above left the bare ansible_collections namespace (the ansible package's) in
-        # sys.modules, which would hide the collection from the loader: it goes first.
-        import sys
+        try:
+            # The source tree: the same file, as the collection's module_utils (under pytest, Ansible's
+            # collection loader over the checkout's collection, as tests/conftest.py installs it).
+            from ansible_collections.autoglm.provision.plugins.module_utils import pci  # noqa: PLC0415
+        except ImportError:
+            # The installed package (`python -m autoglm_smoke`): the collection is package data of
+            # provisioner, importable through Ansible's collection loader, as the CLI imports it. The
+            # attempt above left the bare ansible_collections namespace (the ansible package's) in
+            # sys.modules, which would hide the collection from the loader: it goes first.
+            import sys  # noqa: PLC0415
 
-        from provisioner.paths import collection_imports
+            from provisioner.paths import collection_imports  # noqa: PLC0415
 
-        for _name in [m for m in sys.modules if m.split(".")[0] == "ansible_collections"]:
-            del sys.modules[_name]
-        collection_imports()
-        from ansible_collections.autoglm.provision.plugins.module_utils import pci
+            for name in [m for m in sys.modules if m.split(".")[0] == "ansible_collections"]:
+                del sys.modules[name]
+            collection_imports()
+            from ansible_collections.autoglm.provision.plugins.module_utils import pci  # noqa: PLC0415
+    return pci
+
 
 # XIDs that indicate hardware/firmware trouble (NVIDIA's XID catalogue); others (13, 31, 43,
 # 45...) are usually caused by applications and only warn.
@@ -78,7 +87,7 @@ def norm_bus_id(bus_id):
 def scan_pci_gpus(sysfs_root="/sys"):
     """Bus ids of the NVIDIA GPUs on the PCI bus (independent of the driver; the collection's one
     definition of a GPU, module_utils/pci.py); None when the bus cannot be listed."""
-    gpus = pci.nvidia_gpus(sysfs_root)
+    gpus = pci_module().nvidia_gpus(sysfs_root)
     return None if gpus is None else [dev["address"] for dev in gpus]
 
 

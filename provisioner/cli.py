@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "median (default: the run's own judgement, as report.json records it)")
     house = sub.add_parser("wheelhouse", help="download a python_venv profile's locked wheels into DIR "
                            "(for air-gapped sites)")
-    house.add_argument("profile", help="a python_venv profile (vars/profiles.yml of the role)")
+    house.add_argument("profile", help="a python_venv profile (files/profiles.yml of the role)")
     house.add_argument("dir", type=Path)
     house.add_argument("--python", default="3.10", help="CPython minor of the targets (default 3.10)")
     house.add_argument("--find-links", action="append", default=[], help="local wheel directory")

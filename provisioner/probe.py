@@ -50,6 +50,40 @@ def _where(inv: Inventory, name: str, user: str | None) -> tuple[str, int, str]:
     return str(address), port, str(merged.get("ansible_user") or user or "")
 
 
+def _probe_env(host_count: int, options: RunOptions, events_file: Path) -> dict[str, str]:
+    """The run's runner environment, with the pre-flight's connect timeout (the run's, at most
+    CONNECT_TIMEOUT_S), its own SSH control directory and the event stream into ``events_file``."""
+    envvars = settings.runner_env(host_count)
+    try:
+        timeout = int(os.environ.get("ANSIBLE_TIMEOUT") or envvars.get("ANSIBLE_TIMEOUT") or CONNECT_TIMEOUT_S)
+    except ValueError:
+        timeout = CONNECT_TIMEOUT_S
+    envvars["ANSIBLE_TIMEOUT"] = str(min(timeout, CONNECT_TIMEOUT_S))
+    if options.forks:
+        envvars["ANSIBLE_FORKS"] = str(options.forks)
+    envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="agp-pcp-")
+    envvars.update(stream_env(events_file))
+    return envvars
+
+
+def _remove_control_dir(control: Path) -> None:
+    close_ssh_masters(control)
+    for leftover in control.glob("*"):
+        leftover.unlink(missing_ok=True)
+    control.rmdir()
+
+
+def _results(inv: Inventory, hosts: list[str], user: str | None, outcome: dict[str, tuple[str, str, float]],
+             elapsed: float) -> list[ProbeResult]:
+    results = []
+    for name in hosts:
+        address, port, login = _where(inv, name, user)
+        category, detail, seconds = outcome.get(name, ("error", "Ansible reported no result for this host "
+                                                       "(see -vvv)", elapsed))
+        results.append(ProbeResult(name, category == "ok", category, detail, seconds, address, port, login))
+    return results
+
+
 def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                        extra_vars_args: list[str] | tuple = ()) -> list[ProbeResult]:
     """Run the pre-flight play on ``hosts``; one ProbeResult per host, in the order given. Extra vars
@@ -73,17 +107,8 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
     with tempfile.TemporaryDirectory(prefix="agp-probe-") as private:
         limit = Path(private) / "hosts.limit"
         limit.write_text("".join(f"{h}\n" for h in hosts), encoding="utf-8")
-        envvars = settings.runner_env(len(hosts))
-        try:  # the run's connect timeout, at most CONNECT_TIMEOUT_S for the pre-flight
-            timeout = int(os.environ.get("ANSIBLE_TIMEOUT") or envvars.get("ANSIBLE_TIMEOUT") or CONNECT_TIMEOUT_S)
-        except ValueError:
-            timeout = CONNECT_TIMEOUT_S
-        envvars["ANSIBLE_TIMEOUT"] = str(min(timeout, CONNECT_TIMEOUT_S))
-        if options.forks:
-            envvars["ANSIBLE_FORKS"] = str(options.forks)
-        envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="agp-pcp-")
         events_file = Path(private) / EVENTS_FILE
-        envvars.update(stream_env(events_file))
+        envvars = _probe_env(len(hosts), options, events_file)
         probe_options = RunOptions(limit=f"@{limit}", private_key=options.private_key, user=options.user,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
@@ -101,18 +126,7 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)
                             for h in hosts if h not in outcome})
-        control = Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"])
-        close_ssh_masters(control)
-        for leftover in control.glob("*"):
-            leftover.unlink(missing_ok=True)
-        control.rmdir()
+        _remove_control_dir(Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"]))
         if cancel.requested:
             raise KeyboardInterrupt(cancel.requested)
-    elapsed = time.monotonic() - started
-    results = []
-    for name in hosts:
-        address, port, user = _where(inv, name, options.user)
-        category, detail, seconds = outcome.get(name, ("error", "Ansible reported no result for this host "
-                                                       "(see -vvv)", elapsed))
-        results.append(ProbeResult(name, category == "ok", category, detail, seconds, address, port, user))
-    return results
+    return _results(inv, hosts, options.user, outcome, time.monotonic() - started)

@@ -85,19 +85,7 @@ def create(base: Path | None = None, keep: int = DEFAULT_KEEP, rotate_now: bool 
 
 def is_running(run: Path) -> bool:
     """True while a live process holds the run's lock."""
-    if run in _held:
-        return True
-    try:
-        fd = os.open(run / LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return run in _held or statedir.lock_held(run / LOCK)
 
 
 def mark_latest(run: Path) -> None:

@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import statedir
+
 PREFIX = "autoglm-run-"
 LOCK = ".lock"
 
@@ -39,20 +41,6 @@ def close_ssh_masters(control_dir: Path) -> int:
     return closed
 
 
-def _owner_alive(directory: Path) -> bool:
-    try:
-        fd = os.open(directory / LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def sweep(base: Path | None = None) -> list[Path]:
     """Remove the scratch directories of processes that died without cleaning up (``kill -9``),
     closing their SSH control masters first. Returns what was removed."""
@@ -63,7 +51,7 @@ def sweep(base: Path | None = None) -> list[Path]:
     except OSError:
         return removed
     for directory in candidates:
-        if _owner_alive(directory):
+        if statedir.lock_held(directory / LOCK):  # its process is alive
             continue
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             close_ssh_masters(directory / "cp")
