@@ -16,19 +16,21 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import deps, extravars, guards, interrupts, orphans, paths, rundir, safety, selection, specs
+from . import paths, specs
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, InventoryError, ReachabilityError, UsageError
 from .inventory.inventory import is_host_list
 from .inventory.patterns import select
+from .plan import deps, extravars, guards, safety, selection
+from .plan.validate import ValidationResult
+from .plan.validate import validate as validate_inventory
 from .records import RecordError, atomic_write_text
 from .results import smoke, state
 from .results.report import REPORT_JSON, HostResult, RunReport, load
 from .rules.rollout import parse_batch, parse_threshold
-from .runner import RunOptions, run_playbook
-from .scratch import Scratch
+from .run import interrupts, orphans, rundir
+from .run.runner import RunOptions, run_playbook
+from .run.scratch import Scratch
 from .stack import locks
-from .validate import ValidationResult
-from .validate import validate as validate_inventory
 from .views.console import LiveView, print_summary
 
 PLAYBOOKS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
@@ -147,7 +149,8 @@ def _probe(args: argparse.Namespace, options: RunOptions, result: ValidationResu
     hosts inside the run, without a second ansible-playbook process (bench/README.md: its cost)."""
     if not (getattr(args, "probe", False) and getattr(args, "probe_strict", False)):
         return []
-    from . import probe, reachability
+    from . import reachability
+    from .run import probe
 
     hosts = probe.ssh_hosts(result.inventory, targeted)
     if not hosts:

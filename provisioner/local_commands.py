@@ -11,12 +11,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import orphans, paths
+from . import paths
 from .actions import LOCAL_HOST, _check_limit, _print_problems, _sources
 from .errors import EXIT_OK, EXIT_USAGE, InventoryError, UsageError
 from .inventory.patterns import select
+from .plan.validate import validate as validate_inventory
 from .results import state
-from .validate import validate as validate_inventory
+from .run import orphans
 from .views.console import status_table
 
 

@@ -1,6 +1,6 @@
 """The reachability pre-flight's vocabulary: what each failure category means, one host's result, and
 the table the CLI prints. The probing itself goes through Ansible's connection layer
-(:mod:`provisioner.probe`), so it judges every host the way the run will reach it."""
+(:mod:`provisioner.run.probe`), so it judges every host the way the run will reach it."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def test_a_rollout_cap_set_for_some_hosts_only_stops_the_run_naming_it(tmp_path,
     """Issue #28 item 4: the CLI passes ``all``'s caps as extra vars; one a group sets would be refused by
     the playbook's first play (rollout_caps.yml), so the CLI names it first, and runs nothing."""
     from provisioner import actions
-    from provisioner.runner import RunOutcome
+    from provisioner.run.runner import RunOutcome
 
     ran = []
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))

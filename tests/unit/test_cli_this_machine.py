@@ -11,7 +11,7 @@ import pytest
 
 from provisioner import actions, paths
 from provisioner.cli import main
-from provisioner.runner import RunOutcome
+from provisioner.run.runner import RunOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 
 from provisioner import actions, cli, records
 from provisioner.errors import EXIT_TOOL_ERROR, DiskFullError
-from provisioner.runner import RunOutcome
+from provisioner.run.runner import RunOutcome
 
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
@@ -99,7 +99,7 @@ def test_a_disk_that_fills_during_the_run_names_the_report_and_moves_nothing(sma
 
 
 def test_a_full_disk_during_the_playbook_leaves_its_events_flowing_and_names_the_output_file(small_tmpfs):
-    from provisioner.runner import OutputArtifact
+    from provisioner.run.runner import OutputArtifact
 
     _fill(small_tmpfs)
     seen: list[dict] = []

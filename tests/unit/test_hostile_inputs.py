@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import actions, cli
-from provisioner.runner import RunOutcome
+from provisioner.run.runner import RunOutcome
 from tests.fixtures.hostile_corpus import CORPUS, Case
 
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
@@ -135,7 +135,7 @@ REFUSED_RUNS = [["check", "--limit", "nosuchhost"], ["check", "--tags", "nosucht
 def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_path, monkeypatch, capsys):
     """With no inventory the CLI makes its run directory first (the local inventory lives there): a
     run refused before it starts removes it again and pushes no earlier run out of rotation."""
-    from provisioner import rundir
+    from provisioner.run import rundir
 
     runs = tmp_path / "state" / "runs"
     earlier = rundir.create(runs, keep=0)

@@ -4,13 +4,14 @@ by file path. The layers, top to bottom (a module may import its own layer's mod
   cli        argparse and exit codes
   actions    the use cases: validate, run (the run sequence), report, wheelhouse; status and init
              (local_commands)
-  run        runner (takes an event sink), events (the run's event stream), orphans (the run's
-             processes die with the CLI), the reachability probe, scratch dirs
+  run        run/: runner (takes an event sink), events (the run's event stream), orphans (the run's
+             processes die with the CLI), the reachability probe, scratch dirs, interrupts, run dirs
   views      console (live view, summaries), HTML: they render, they decide nothing
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
-  input      validation and the rules, extra vars, host selection, guards, dependency checks, run dirs
+  input      plan/ (validation, extra vars, foreign vars, host selection, safety, guards, dependency
+             checks) and rules/
   sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
-  base       paths, errors, records, specs, settings, interrupts, statedir
+  base       paths, errors, records, specs, settings, statedir
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions", "local_commands"}),
-    ("run", {"runner", "events", "orphans", "probe", "reachability", "scratch"}),
+    ("run", {"run", "reachability"}),
     ("views", {"views"}),
     ("results", {"results"}),
-    ("input", {"validate", "rules", "extravars", "foreign", "selection", "safety", "guards", "deps", "rundir"}),
+    ("input", {"plan", "rules"}),
     ("sources", {"inventory", "stack"}),
-    ("base", {"paths", "errors", "records", "specs", "settings", "interrupts", "statedir", "__init__"}),
+    ("base", {"paths", "errors", "records", "specs", "settings", "statedir", "__init__"}),
 ]
 MAX_LINES = 400
 
@@ -120,7 +121,7 @@ def test_the_layer_test_sees_arrows():
     """Guard the parser itself: arrows it must find."""
     assert "actions" in _imports("cli", MODULES["cli"])
     assert {"results.report", "results.facts"} <= _imports("views.console", MODULES["views.console"])
-    assert "runner" in _imports("probe", MODULES["probe"])
+    assert "run.runner" in _imports("run.probe", MODULES["run.probe"])
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -141,4 +142,4 @@ def test_nothing_is_loaded_by_file_path():
 
 
 def test_the_runner_knows_no_view_and_no_report():
-    assert not {t for t in _imports("runner", MODULES["runner"]) if t.startswith(("views", "results"))}
+    assert not {t for t in _imports("run.runner", MODULES["run.runner"]) if t.startswith(("views", "results"))}

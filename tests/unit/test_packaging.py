@@ -58,7 +58,7 @@ def test_filters_are_shims_over_plugin_utils(shim):
 def test_package_data_carries_the_whole_collection():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "collection/**/*" in config["package-data"]["provisioner"]
-    # The event callback ansible-playbook loads (provisioner.events): a file, not a module.
+    # The event callback ansible-playbook loads (provisioner.run.events): a file, not a module.
     assert "event_callback/*.py" in config["package-data"]["provisioner"]
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
 

@@ -33,8 +33,8 @@ import yaml
 
 from provisioner import actions, cli, paths, specs
 from provisioner.errors import Problem
+from provisioner.plan.validate import parse_extra_vars, validate
 from provisioner.stack import locks
-from provisioner.validate import parse_extra_vars, validate
 from tests.fixtures.signoff_run import RUN_ID, build_run
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from provisioner import rundir
 from provisioner.errors import UsageError
 from provisioner.records import RecordError
+from provisioner.run import rundir
 
 
 def finished(run):

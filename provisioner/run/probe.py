@@ -15,11 +15,11 @@ from pathlib import Path
 
 import ansible_runner
 
-from . import paths, settings
+from .. import paths, settings
+from ..inventory.inventory import Inventory
+from ..reachability import SSH_CONNECTIONS, ProbeResult
+from ..results.connection import REACHABILITY_TASK, categorise
 from .events import EVENTS_FILE, EventFollower, stream_env
-from .inventory.inventory import Inventory
-from .reachability import SSH_CONNECTIONS, ProbeResult
-from .results.connection import REACHABILITY_TASK, categorise
 from .runner import Cancellation, RunOptions, ensure_ansible_on_path, runner_arguments
 from .scratch import close_ssh_masters
 

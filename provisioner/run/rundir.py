@@ -15,9 +15,9 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import paths, statedir
-from .errors import UsageError
-from .records import RecordError, disk_error
+from .. import paths, statedir
+from ..errors import UsageError
+from ..records import RecordError, disk_error
 
 DEFAULT_KEEP = 50
 LATEST = "latest"

@@ -1,6 +1,6 @@
 """Run one playbook through ansible-runner's Python API, with clean cancellation on
 SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets. Every event goes to the
-caller's event sink (the playbook's through :mod:`provisioner.events`); what the run came to is
+caller's event sink (the playbook's through :mod:`provisioner.run.events`); what the run came to is
 the returned :class:`RunOutcome`."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import ansible_runner
 
-from . import settings, statedir
+from .. import settings, statedir
+from ..records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 from .events import EVENTS_FILE, EventFollower, stream_env
 from .orphans import RUN_ENV, Watchdog, kill_leftovers
-from .records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -216,7 +216,7 @@ class RunOutcome:
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  run_id: str, run_dir: Path, control_dir: Path, events: Callable[[dict], object]) -> RunOutcome:
     """Run ``playbook``, handing each event to ``events``: the playbook's events (runner's shape,
-    from :mod:`provisioner.events`, in a thread of their own) and, from the calling thread,
+    from :mod:`provisioner.run.events`, in a thread of their own) and, from the calling thread,
     ansible-playbook's output lines as runner's ``verbose`` events. Extra vars reach it only
     through ``options.extra_vars_args`` (private files); passwords only through runner's memory
     (``suppress_env_files``: no env/ files)."""
