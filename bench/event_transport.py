@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import ansible_runner  # noqa: E402
 
 from provisioner import settings  # noqa: E402
-from provisioner.run.runner import RunOptions, ensure_ansible_on_path, run_playbook, runner_arguments  # noqa: E402
+from provisioner.plan.options import RunOptions  # noqa: E402
+from provisioner.run.runner import ensure_ansible_on_path, run_playbook, runner_arguments  # noqa: E402
 
 
 def cpu_now() -> float:

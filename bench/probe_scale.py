@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioner.inventory.inventory import read_inventory  # noqa: E402
+from provisioner.plan.options import RunOptions  # noqa: E402
 from provisioner.run.probe import probe_with_ansible  # noqa: E402
-from provisioner.run.runner import RunOptions  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402
 
 

@@ -8,19 +8,17 @@ behave exactly as in the run. Each host's first failure is sorted into the categ
 from __future__ import annotations
 
 import os
-import shlex
 import tempfile
 import time
 from pathlib import Path
 
-import ansible_runner
-
 from .. import paths, settings
 from ..inventory.inventory import Inventory
+from ..plan.options import RunOptions
 from ..reachability import SSH_CONNECTIONS, ProbeResult
 from ..results.connection import REACHABILITY_TASK, categorise
 from .events import EVENTS_FILE, EventFollower, stream_env
-from .runner import Cancellation, RunOptions, ensure_ansible_on_path, runner_arguments
+from .runner import Cancellation, start
 from .scratch import close_ssh_masters
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
@@ -88,15 +86,11 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
                                    vault_password_file=options.vault_password_file)
-        passwords = probe_options.prompt_answers()
-        ensure_ansible_on_path()
         # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
         with Cancellation() as cancel, EventFollower(events_file, on_event):
-            runner = ansible_runner.run(
-                private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
-                inventory=[str(s) for s in inv.sources], envvars=envvars,
-                cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None,
-                event_handler=lambda event: False, cancel_callback=cancel, **runner_arguments())
+            runner = start(private_data_dir=Path(private), playbook=PLAYBOOK,
+                           inventory=[str(s) for s in inv.sources], envvars=envvars, options=probe_options,
+                           event_handler=lambda event: False, cancel=cancel)
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)

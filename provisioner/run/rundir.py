@@ -118,6 +118,13 @@ def release(run: Path) -> None:
         os.close(fd)  # closing drops the lock
 
 
+def discard(run: Path | None) -> None:
+    """A run directory made for a run that never started (its input was refused) goes again."""
+    if run is not None:
+        release(run)
+        shutil.rmtree(run, ignore_errors=True)
+
+
 def list_runs(base: Path) -> list[Path]:
     try:
         entries = list(base.iterdir()) if base.is_dir() else []

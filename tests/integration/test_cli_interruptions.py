@@ -230,7 +230,8 @@ _MANY_TASKS = "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
 _DRIVE = """
 import sys
 from pathlib import Path
-from provisioner.run.runner import RunOptions, run_playbook
+from provisioner.plan.options import RunOptions
+from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])
 out = run_playbook(playbook=root / "playbooks" / "many.yml", inventory=root / "hosts", host_count=1,
                    options=RunOptions(extra_vars_args=[f"stamp={root / 'stamps'}"]), run_id="run-1",

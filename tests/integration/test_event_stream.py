@@ -16,8 +16,9 @@ import ansible_runner
 import pytest
 
 from provisioner import settings
+from provisioner.plan.options import RunOptions
 from provisioner.results.report import RunReport
-from provisioner.run.runner import RunOptions, ensure_ansible_on_path, run_playbook, runner_arguments
+from provisioner.run.runner import ensure_ansible_on_path, run_playbook, runner_arguments
 
 pytestmark = pytest.mark.integration
 

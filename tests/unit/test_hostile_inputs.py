@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import actions, cli
+from provisioner import cli
+from provisioner.run import execute
 from provisioner.run.runner import RunOutcome
 from tests.fixtures.hostile_corpus import CORPUS, Case
 
@@ -45,8 +46,8 @@ def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> dict:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     ran: list[str] = []
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
-    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
+    monkeypatch.setattr(execute, "_preflight", lambda *a, **k: [])
     argv = [_fill(a, tmp) for a in case.argv]
     started = time.monotonic()
     traceback = None

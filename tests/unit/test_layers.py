@@ -2,16 +2,22 @@
 by file path. The layers, top to bottom (a module may import its own layer's modules and any below):
 
   cli        argparse and exit codes
-  actions    the use cases: validate, run (the run sequence), report, wheelhouse; status and init
-             (local_commands)
-  run        run/: runner (takes an event sink), events (the run's event stream), orphans (the run's
-             processes die with the CLI), the reachability probe, scratch dirs, interrupts, run dirs
+  actions    the use cases, one small function each: validate, run (plan, then execute), report,
+             wheelhouse; status and init (local_commands)
+  run        run/: execute (a RunPlan run), runner (takes an event sink), events (the run's event
+             stream), the reachability probe, scratch dirs, interrupts
+  plan       plan/: everything decided before a host is contacted, made into one RunPlan (validation,
+             options, extra vars, foreign vars, host selection, safety, guards, dependency checks;
+             it reads the run to retry and warns of a killed run's leftovers); rules/
   views      console (live view, summaries), HTML: they render, they decide nothing
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
-  input      plan/ (validation, extra vars, foreign vars, host selection, safety, guards, dependency
-             checks) and rules/
+  run dirs   run/rundir (the run directories) and run/orphans (a killed run's processes): below
+             the plan, which makes a run's directory and names its leftovers
   sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
   base       paths, errors, records, specs, settings, statedir
+
+A name in LAYERS is a top-level module or package, or a dotted module inside one; the longest name
+that matches decides a module's layer.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions", "local_commands"}),
     ("run", {"run", "reachability"}),
+    ("plan", {"plan", "rules"}),
     ("views", {"views"}),
     ("results", {"results"}),
-    ("input", {"plan", "rules"}),
+    ("run dirs", {"run.rundir", "run.orphans"}),
     ("sources", {"inventory", "stack"}),
     ("base", {"paths", "errors", "records", "specs", "settings", "statedir", "__init__"}),
 ]
@@ -53,10 +60,13 @@ def _modules() -> dict[str, Path]:
 
 
 def _layer(module: str) -> int:
-    top = module.split(".")[0]
-    for index, (_, members) in enumerate(LAYERS):
-        if top in members:
-            return index
+    """The layer of the longest name in LAYERS that is ``module`` or a package above it."""
+    parts = module.split(".")
+    for length in range(len(parts), 0, -1):
+        name = ".".join(parts[:length])
+        for index, (_, members) in enumerate(LAYERS):
+            if name in members:
+                return index
     raise AssertionError(f"provisioner.{module} is in no layer: add it to LAYERS in {__file__}")
 
 

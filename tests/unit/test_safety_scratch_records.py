@@ -104,7 +104,8 @@ def test_state_dir_not_creatable_is_a_warning(tmp_path):
 
 
 def test_host_key_warning_reaches_summary_and_report(tmp_path, monkeypatch, capsys):
-    from provisioner import actions, cli
+    from provisioner import cli
+    from provisioner.run import execute
     from provisioner.run.runner import RunOutcome
 
     NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # noqa: N806
@@ -112,7 +113,7 @@ def test_host_key_warning_reaches_summary_and_report(tmp_path, monkeypatch, caps
     inv.write_text("all:\n  hosts:\n    localhost: {ansible_connection: local}\n")
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: NOTHING_RAN)  # no playbook: the warning is the point
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: NOTHING_RAN)  # no playbook: the warning is the point
     assert cli.main(["check", str(inv), "--plain"]) == 0
     out = capsys.readouterr().out
     data = json.loads((tmp_path / "state" / "runs" / "latest" / "report.json").read_text())
