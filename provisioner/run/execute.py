@@ -4,17 +4,17 @@ event goes to the report first, then to the live view), the fleet judgement, the
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
-from .. import paths, specs
+from .. import specs
 from ..errors import ReachabilityError
 from ..plan import extravars
 from ..plan.options import RunOptions
 from ..plan.runplan import RunPlan
+from ..reachability.preflight import strict_preflight
 from ..records import atomic_write_text
 from ..results import smoke, state
 from ..results.report import REPORT_JSON, RunReport
@@ -22,34 +22,6 @@ from ..views.console import LiveView, print_summary
 from . import interrupts, rundir
 from .runner import run_playbook
 from .scratch import Scratch
-
-
-def _types() -> dict:
-    return {name: spec.type for name, spec in specs.load_specs(paths.ROLES).items()}
-
-
-def _preflight(plan: RunPlan, console: Console) -> list:
-    """The separate SSH reachability pre-flight, for --probe-strict only: nothing runs unless every
-    targeted SSH host passes. Otherwise the playbook's own first play (reachability.yml) probes the
-    hosts inside the run, without a second ansible-playbook process (bench/README.md: its cost)."""
-    if not plan.strict_preflight:
-        return []
-    from .. import reachability
-    from . import probe
-
-    hosts = probe.ssh_hosts(plan.validation.inventory, list(plan.targeted))
-    if not hosts:
-        return []
-    started = time.monotonic()
-    with Scratch() as scratch:  # -e values as private files, as for the run itself
-        probes = probe.probe_with_ansible(plan.validation.inventory, hosts, plan.options,
-                                          extravars.handed_to_ansible(list(plan.items), _types(), scratch.path))
-    failed = [p for p in probes if not p.ok]
-    console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
-                  f"in {time.monotonic() - started:.1f} s", markup=False)
-    if failed:
-        console.print(reachability.render_table(probes))
-    return probes
 
 
 def _record(report: RunReport, run_dir: Path, console: Console, as_json: bool = False) -> int:
@@ -102,7 +74,7 @@ def execute(plan: RunPlan, console: Console) -> int:
     for warning in report.warnings:
         console.print(f"WARNING: {warning}", style="yellow", markup=False)
     try:
-        probes = _preflight(plan, console)
+        probes = strict_preflight(plan, console)
     except KeyboardInterrupt as exc:
         run_dir = plan.run_dir or rundir.create(plan.runs_dir, plan.keep_runs)
         report.run_id = run_dir.name
@@ -135,7 +107,8 @@ def _play(plan: RunPlan, options: RunOptions, items: list, report: RunReport, ru
           console: Console) -> None:
     """The playbook itself: each event goes to the report first, then to the live view."""
     with Scratch() as scratch:
-        options = replace(options, extra_vars_args=extravars.handed_to_ansible(items, _types(), scratch.path))
+        private_files = extravars.handed_to_ansible(items, specs.variable_types(), scratch.path)
+        options = replace(options, extra_vars_args=private_files)
         with LiveView(report, console, options.verbosity) as view:
             def events(event: dict) -> None:
                 report.handle_event(event)

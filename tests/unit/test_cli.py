@@ -43,7 +43,7 @@ def test_a_rollout_cap_set_for_some_hosts_only_stops_the_run_naming_it(tmp_path,
     ran = []
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
     monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(kw))
-    monkeypatch.setattr(execute, "_preflight", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     inv = tmp_path / "hosts.yml"
     inv.write_text("all:\n  vars: {autoglm_batch: 2}\n  children:\n    rack1:\n      vars:\n"
                    "        autoglm_max_fail_percentage: 0\n      hosts: {a.example: , b.example: }\n")

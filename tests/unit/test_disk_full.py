@@ -49,7 +49,7 @@ def _check(tmp_path, monkeypatch, capsys, state: Path, playbook=lambda **kw: NOT
     (tmp_path / "hosts.yml").write_text(INVENTORY)
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(state))
     monkeypatch.setattr(execute, "run_playbook", playbook)
-    monkeypatch.setattr(execute, "_preflight", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     rc = cli.main(["check", "--plain", str(tmp_path / "hosts.yml")])
     out = capsys.readouterr()
     return rc, out.out + out.err

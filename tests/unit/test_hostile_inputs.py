@@ -47,7 +47,7 @@ def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> dict:
         monkeypatch.setenv(key, value)
     ran: list[str] = []
     monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
-    monkeypatch.setattr(execute, "_preflight", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     argv = [_fill(a, tmp) for a in case.argv]
     started = time.monotonic()
     traceback = None

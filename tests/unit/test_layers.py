@@ -5,12 +5,14 @@ by file path. The layers, top to bottom (a module may import its own layer's mod
   actions    the use cases, one small function each: validate, run (plan, then execute), report,
              wheelhouse; status and init (local_commands)
   run        run/: execute (a RunPlan run), runner (takes an event sink), events (the run's event
-             stream), the reachability probe, scratch dirs, interrupts
+             stream), scratch dirs, interrupts; reachability/preflight (the --probe-strict pre-flight)
   plan       plan/: everything decided before a host is contacted, made into one RunPlan (validation,
              options, extra vars, foreign vars, host selection, safety, guards, dependency checks;
              it reads the run to retry and warns of a killed run's leftovers); rules/
-  views      console (live view, summaries), HTML: they render, they decide nothing
+  views      console (live view, summaries), HTML, the reachability table: they render, they decide nothing
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
+  reachability  reachability/ (its vocabulary: categories, a host's result, the reading of Ansible's
+             messages), read by the report and the pre-flight
   run dirs   run/rundir (the run directories) and run/orphans (a killed run's processes): below
              the plan, which makes a run's directory and names its leftovers
   sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
@@ -33,10 +35,11 @@ PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions", "local_commands"}),
-    ("run", {"run", "reachability"}),
+    ("run", {"run", "reachability.preflight"}),
     ("plan", {"plan", "rules"}),
     ("views", {"views"}),
     ("results", {"results"}),
+    ("reachability", {"reachability"}),
     ("run dirs", {"run.rundir", "run.orphans"}),
     ("sources", {"inventory", "stack"}),
     ("base", {"paths", "errors", "records", "specs", "settings", "statedir", "__init__"}),
@@ -131,7 +134,7 @@ def test_the_layer_test_sees_arrows():
     """Guard the parser itself: arrows it must find."""
     assert "actions" in _imports("cli", MODULES["cli"])
     assert {"results.report", "results.facts"} <= _imports("views.console", MODULES["views.console"])
-    assert "run.runner" in _imports("run.probe", MODULES["run.probe"])
+    assert "run.runner" in _imports("reachability.preflight", MODULES["reachability.preflight"])
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

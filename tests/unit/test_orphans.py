@@ -101,7 +101,7 @@ def test_a_run_names_the_processes_of_a_killed_run_in_its_warnings(tmp_path, mon
 
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
     monkeypatch.setattr(execute, "run_playbook", lambda **kw: RunOutcome(status="successful", rc=0, duration_s=0.0))
-    monkeypatch.setattr(execute, "_preflight", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     killed = tmp_path / "20260101T000000.000000Z-dead02"

@@ -82,7 +82,7 @@ def run_cli(argv: list[str], inventory_text: str | None = None) -> int:
         patch.setenv("AUTOGLM_PROVISION_STATE", str(Path(tmp) / "state"))
         patch.setenv("AUTOGLM_DEBUG", "1")  # an unexpected exception escapes and fails the property
         patch.setattr(execute, "run_playbook", lambda **kw: NOTHING_RAN)  # nothing runs for real
-        patch.setattr(execute, "_preflight", lambda *a, **k: [])
+        patch.setattr(execute, "strict_preflight", lambda *a, **k: [])
         argv = [a.replace("{inv}", str(inv)).replace("{tmp}", tmp) for a in argv]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             try:

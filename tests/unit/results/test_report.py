@@ -154,7 +154,7 @@ def test_the_reachability_play_reports_hosts_left_out_with_the_category_of_why()
     import yaml
 
     from provisioner import paths
-    from provisioner.results import connection
+    from provisioner import reachability as connection
 
     task = yaml.safe_load((paths.PLAYBOOKS / "reachability.yml").read_text())[0]["tasks"][0]["name"]
     assert task == connection.REACHABILITY_TASK  # the report recognises the play by this name
@@ -177,7 +177,7 @@ def test_the_reachability_play_reports_hosts_left_out_with_the_category_of_why()
 def test_a_host_that_only_passed_the_reachability_play_was_not_run():
     """The rollout stopped after the canary: the later waves passed the pre-flight play (which runs on
     every host first) but ran nothing after it, so they are not_run, as before the play existed."""
-    from provisioner.results import connection
+    from provisioner import reachability as connection
 
     report = RunReport(run_id="r1", action="site", inventory="inv.yml", targeted=["canary", "wave"])
     feed(report, [ev("runner_on_start", h, task=connection.REACHABILITY_TASK) for h in ("canary", "wave")]

@@ -12,17 +12,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import paths, settings
+from rich.console import Console
+
+from .. import paths, settings, specs
 from ..inventory.inventory import Inventory
+from ..plan import extravars
 from ..plan.options import RunOptions
-from ..reachability import SSH_CONNECTIONS, ProbeResult
-from ..results.connection import REACHABILITY_TASK, categorise
-from .events import EVENTS_FILE, EventFollower, stream_env
-from .runner import Cancellation, start
-from .scratch import close_ssh_masters
+from ..plan.runplan import RunPlan
+from ..run.events import EVENTS_FILE, EventFollower, stream_env
+from ..run.runner import Cancellation, start
+from ..run.scratch import Scratch, close_ssh_masters
+from ..views.reachability import render_table
+from . import REACHABILITY_TASK, SSH_CONNECTIONS, ProbeResult, categorise
 
 PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
 CONNECT_TIMEOUT_S = 10
+
+
 def _message(res: dict) -> str:
     parts = [str(res.get(key, "")) for key in ("msg", "module_stderr", "stderr", "module_stdout")]
     return " ".join(p.strip() for p in parts if p and p.strip())
@@ -110,3 +116,24 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                                        "(see -vvv)", elapsed))
         results.append(ProbeResult(name, category == "ok", category, detail, seconds, address, port, user))
     return results
+
+
+def strict_preflight(plan: RunPlan, console: Console) -> list[ProbeResult]:
+    """The separate SSH reachability pre-flight, for --probe-strict only: nothing runs unless every
+    targeted SSH host passes. Otherwise the playbook's own first play (reachability.yml) probes the
+    hosts inside the run, without a second ansible-playbook process (bench/README.md: its cost)."""
+    if not plan.strict_preflight:
+        return []
+    hosts = ssh_hosts(plan.validation.inventory, list(plan.targeted))
+    if not hosts:
+        return []
+    started = time.monotonic()
+    with Scratch() as scratch:  # -e values as private files, as for the run itself
+        probes = probe_with_ansible(plan.validation.inventory, hosts, plan.options,
+                                    extravars.handed_to_ansible(list(plan.items), specs.variable_types(), scratch.path))
+    failed = [p for p in probes if not p.ok]
+    console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
+                  f"in {time.monotonic() - started:.1f} s", markup=False)
+    if failed:
+        console.print(render_table(probes))
+    return probes
