@@ -24,7 +24,7 @@ from ..results.smoke import DEFAULT_THRESHOLD
 from ..run import orphans, rundir
 from . import deps, extravars, guards, safety, selection
 from .options import RunOptions, options_from
-from .runplan import PLAYBOOKS, RunPlan, check_caps_outside_all, rollout_vars
+from .runplan import RunPlan, action_playbook, check_caps_outside_all, rollout_vars
 from .validate import ValidationResult
 from .validate import validate as validate_inventory
 
@@ -96,7 +96,7 @@ def _validated(args: argparse.Namespace, sources: list[Path], options: RunOption
     for warning in result.warnings:
         console.print(warning.render(), style="yellow", markup=False)
     check_limit(options.limit, result)
-    selection.check_tags(options.tags, options.skip_tags, paths.PLAYBOOKS / PLAYBOOKS[args.command])
+    selection.check_tags(options.tags, options.skip_tags, action_playbook(args.command))
     return inventory, sources, result
 
 
@@ -147,7 +147,7 @@ def prepare(args: argparse.Namespace, console: Console) -> RunPlan | None:
                 *safety.host_key_warnings(result.inventory, targeted, extra_vars, project_dir=paths.COLLECTION)]
     probe = bool(getattr(args, "probe", False))
     return RunPlan(
-        action=args.command, playbook=paths.PLAYBOOKS / PLAYBOOKS[args.command], inventory=inventory,
+        action=args.command, playbook=action_playbook(args.command), inventory=inventory,
         sources=tuple(sources), validation=result, targeted=tuple(targeted),
         options=replace(options, extra_vars_public=extravars.public(items)),
         items=tuple(items), rollout=MappingProxyType(rollout), warnings=tuple(warnings),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import paths
 from ..errors import UsageError
 from ..results.smoke import DEFAULT_THRESHOLD
 from ..rules.rollout import parse_batch, parse_threshold
@@ -18,7 +19,10 @@ from .extravars import Item
 from .options import RunOptions
 from .validate import ValidationResult
 
-PLAYBOOKS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml"}
+# The one map from what the CLI runs to the collection's playbook (in paths.PLAYBOOKS): the three
+# actions, and the --probe-strict pre-flight's play (also the first play of site and smoke).
+ACTION_PLAYBOOKS = {"site": "site.yml", "check": "check.yml", "smoke": "smoke.yml",
+                    "reachability": "reachability.yml"}
 ROLLOUT_CAPS = ("autoglm_batch", "autoglm_max_fail_percentage")
 
 
@@ -50,6 +54,11 @@ class RunPlan:
     @property
     def host_count(self) -> int:
         return len(self.validation.inventory.hosts)
+
+
+def action_playbook(action: str) -> Path:
+    """The playbook ``action`` runs (a key of :data:`ACTION_PLAYBOOKS`)."""
+    return paths.PLAYBOOKS / ACTION_PLAYBOOKS[action]
 
 
 def rollout_vars(args: argparse.Namespace, result: ValidationResult) -> dict:

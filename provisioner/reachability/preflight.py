@@ -14,18 +14,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .. import paths, settings, specs
+from .. import settings, specs
 from ..inventory.inventory import Inventory
 from ..plan import extravars
 from ..plan.options import RunOptions
-from ..plan.runplan import RunPlan
+from ..plan.runplan import RunPlan, action_playbook
 from ..run.events import EVENTS_FILE, EventFollower, stream_env
 from ..run.runner import Cancellation, start
 from ..run.scratch import Scratch, close_ssh_masters
 from ..views.reachability import render_table
 from . import REACHABILITY_TASK, SSH_CONNECTIONS, ProbeResult, categorise
 
-PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
 CONNECT_TIMEOUT_S = 10
 
 
@@ -94,7 +93,7 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                    vault_password_file=options.vault_password_file)
         # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
         with Cancellation() as cancel, EventFollower(events_file, on_event):
-            runner = start(private_data_dir=Path(private), playbook=PLAYBOOK,
+            runner = start(private_data_dir=Path(private), playbook=action_playbook("reachability"),
                            inventory=[str(s) for s in inv.sources], envvars=envvars, options=probe_options,
                            event_handler=lambda event: False, cancel=cancel)
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
