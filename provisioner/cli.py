@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import actions, guards, interrupts, local_commands, paths, rundir
+from . import actions, local_commands, paths
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -19,8 +19,10 @@ from .errors import (
     ProvisionerError,
     UsageError,
 )
+from .plan import guards
 from .records import disk_error
 from .results.smoke import DEFAULT_THRESHOLD
+from .run import interrupts, rundir
 from .views.console import make_console
 
 COMMANDS = ("site", "validate", "check", "smoke", "status", "report", "wheelhouse", "init")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import scratch, statedir
+from provisioner import statedir
+from provisioner.run import scratch
 
 from .conftest import CLI, ROOT, write_inventory
 
@@ -232,7 +233,8 @@ import sys
 from pathlib import Path
 
 from provisioner import statedir
-from provisioner.runner import RunOptions, run_playbook
+from provisioner.plan.options import RunOptions
+from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])
 out = run_playbook(playbook=root / "playbooks" / "many.yml", inventory=root / "hosts", host_count=1,
                    options=RunOptions(extra_vars_args=[f"stamp={root / 'stamps'}"]), run_id="run-1",

@@ -1,4 +1,4 @@
-"""The collections check before a run (provisioner/deps.py): what is missing is named with the
+"""The collections check before a run (provisioner/plan/deps.py): what is missing is named with the
 install command, before any host is touched."""
 
 import json
@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from provisioner import deps, paths
+from provisioner import paths
 from provisioner.errors import EXIT_USAGE, UsageError
+from provisioner.plan import deps
 
 
 def _collection(root, name, version=None, manifest=True):

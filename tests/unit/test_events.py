@@ -1,4 +1,4 @@
-"""provisioner.events.EventFollower: reads the event lines a writer appends while it writes them.
+"""provisioner.run.events.EventFollower: reads the event lines a writer appends while it writes them.
 The writer here is this test, standing in for ansible-playbook's callback (which
 tests/integration/test_event_stream.py runs for real): what is tested is the reading."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from provisioner.events import CALLBACK_DIR, EventFollower, stream_env
+from provisioner.run.events import CALLBACK_DIR, EventFollower, stream_env
 
 
 def append(path, *events, raw: bytes = b""):

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from provisioner import extravars, guards
 from provisioner.errors import UsageError
+from provisioner.plan import extravars, guards
 from provisioner.specs import load_specs
 
 TYPES = {name: spec.type for name, spec in load_specs().items()}

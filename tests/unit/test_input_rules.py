@@ -7,7 +7,7 @@ import pytest
 
 from provisioner import specs
 from provisioner.inventory import connvars
-from provisioner.validate import validate
+from provisioner.plan.validate import validate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
 

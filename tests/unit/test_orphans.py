@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import orphans, rundir
+from provisioner.run import orphans, rundir
 
 
 def _start_sleeper(run) -> subprocess.Popen:
@@ -95,12 +95,13 @@ def test_the_watchdog_stops_the_runs_processes_when_the_run_raises_and_spares_th
 
 
 def test_a_run_names_the_processes_of_a_killed_run_in_its_warnings(tmp_path, monkeypatch, capsys):
-    from provisioner import actions, cli
-    from provisioner.runner import RunOutcome
+    from provisioner import cli
+    from provisioner.run import execute
+    from provisioner.run.runner import RunOutcome
 
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: RunOutcome(status="successful", rc=0, duration_s=0.0))
-    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: RunOutcome(status="successful", rc=0, duration_s=0.0))
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     killed = tmp_path / "20260101T000000.000000Z-dead02"

@@ -7,8 +7,8 @@ import pytest
 from rich.console import Console
 
 from provisioner import reachability
-from provisioner.reachability import ProbeResult, render_table, summary
-from provisioner.results.connection import categorise
+from provisioner.reachability import ProbeResult, categorise
+from provisioner.views.reachability import render_table, summary
 
 MESSAGES = [
     ("Failed to connect to the host via ssh: ssh: Could not resolve hostname ghost.invalid: Name or service not "

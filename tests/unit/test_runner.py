@@ -1,7 +1,8 @@
 import json
 
-from provisioner import extravars
-from provisioner.runner import RunOptions, early_error_text, scrub_command_artifacts
+from provisioner.plan import extravars
+from provisioner.plan.options import RunOptions
+from provisioner.run.runner import early_error_text, scrub_command_artifacts
 
 
 def test_cmdline_passes_flags_and_never_passwords():

@@ -114,7 +114,7 @@ def test_special_files_in_the_state_directory_are_named_never_opened_blocking(ki
 
 
 def test_a_fifo_report_is_an_error_naming_it_not_a_hang(tmp_path, monkeypatch, capsys):
-    from provisioner import rundir
+    from provisioner.run import rundir
 
     run = rundir.create(tmp_path / "state" / "runs", keep=0)
     rundir.release(run)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import specs
-from provisioner.validate import validate
+from provisioner.plan.validate import validate
 
 SPEC = """argument_specs:
   main:

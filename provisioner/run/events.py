@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .statedir import private_dir
+from ..statedir import private_dir
 
-CALLBACK_DIR = Path(__file__).parent / "event_callback"
+CALLBACK_DIR = Path(__file__).parent.parent / "event_callback"
 EVENTS_FILE = "events.jsonl"
 EVENTS_FILE_ENV = "AUTOGLM_EVENTS_FILE"  # read by event_callback/awx_display.py
 POLL_S = 0.05  # how stale the live view may be when ansible-playbook is quiet

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from ansible.inventory.manager import split_host_pattern
 
-from . import paths
-from .errors import UsageError
-from .inventory.inventory import Inventory
-from .inventory.patterns import select
+from .. import paths
+from ..errors import UsageError
+from ..inventory.inventory import Inventory
+from ..inventory.patterns import select
 
 # Tags every playbook has (Ansible's special tags).
 SPECIAL_TAGS = ("all", "always", "never", "tagged", "untagged")

@@ -15,9 +15,9 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import paths, statedir
-from .errors import UsageError
-from .records import RecordError, disk_error
+from .. import paths, statedir
+from ..errors import UsageError
+from ..records import RecordError, disk_error
 
 DEFAULT_KEEP = 50
 LATEST = "latest"
@@ -104,6 +104,13 @@ def release(run: Path) -> None:
     fd = _held.pop(run, None)
     if fd is not None:
         os.close(fd)  # closing drops the lock
+
+
+def discard(run: Path | None) -> None:
+    """A run directory made for a run that never started (its input was refused) goes again."""
+    if run is not None:
+        release(run)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def list_runs(base: Path) -> list[Path]:

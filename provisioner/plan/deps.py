@@ -18,8 +18,8 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from . import paths
-from .errors import UsageError
+from .. import paths
+from ..errors import UsageError
 
 REQUIREMENTS_FILE = paths.COLLECTION / "requirements.yml"
 FALSY = {"0", "false", "no", "off", "n", "f"}

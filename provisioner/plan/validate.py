@@ -7,11 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import extravars, foreign, paths, rules, specs
-from .errors import InventoryError, Problem
-from .inventory import connvars
-from .inventory.inventory import Inventory, VarDef, read_inventory
-from .inventory.yamlsrc import is_vaulted
+from .. import paths, rules, specs
+from ..errors import InventoryError, Problem
+from ..inventory import connvars
+from ..inventory.inventory import Inventory, VarDef, read_inventory
+from ..inventory.yamlsrc import is_vaulted
+from . import extravars, foreign
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that

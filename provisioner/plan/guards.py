@@ -8,7 +8,7 @@ import difflib
 import math
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 from .extravars import Item
 
 # check.yml pins these so that `check` changes nothing; -e (the highest precedence) could switch

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from .inventory.inventory import Inventory
+from ..inventory.inventory import Inventory
 
 _FALSE = {"false", "no", "off", "0", "n", "f"}
 _SSH_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args")

@@ -8,23 +8,26 @@ behave exactly as in the run. Each host's first failure is sorted into the categ
 from __future__ import annotations
 
 import os
-import shlex
 import tempfile
 import time
 from pathlib import Path
 
-import ansible_runner
+from rich.console import Console
 
-from . import paths, settings
-from .events import EVENTS_FILE, EventFollower, stream_env
-from .inventory.inventory import Inventory
-from .reachability import SSH_CONNECTIONS, ProbeResult
-from .results.connection import REACHABILITY_TASK, categorise
-from .runner import Cancellation, RunOptions, ensure_ansible_on_path, runner_arguments
-from .scratch import close_ssh_masters
+from .. import settings, specs
+from ..inventory.inventory import Inventory
+from ..plan import extravars
+from ..plan.options import RunOptions
+from ..plan.runplan import RunPlan, action_playbook
+from ..run.events import EVENTS_FILE, EventFollower, stream_env
+from ..run.runner import Cancellation, start
+from ..run.scratch import Scratch, close_ssh_masters
+from ..views.reachability import render_table
+from . import REACHABILITY_TASK, SSH_CONNECTIONS, ProbeResult, categorise
 
-PLAYBOOK = paths.PLAYBOOKS / "reachability.yml"
 CONNECT_TIMEOUT_S = 10
+
+
 def _message(res: dict) -> str:
     parts = [str(res.get(key, "")) for key in ("msg", "module_stderr", "stderr", "module_stdout")]
     return " ".join(p.strip() for p in parts if p and p.strip())
@@ -113,15 +116,11 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
                                    vault_password_file=options.vault_password_file)
-        passwords = probe_options.prompt_answers()
-        ensure_ansible_on_path()
         # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
         with Cancellation() as cancel, EventFollower(events_file, on_event):
-            runner = ansible_runner.run(
-                private_data_dir=private, playbook=str(PLAYBOOK), project_dir=str(paths.PLAYBOOKS.parent),
-                inventory=[str(s) for s in inv.sources], envvars=envvars,
-                cmdline=shlex.join(probe_options.cmdline()), passwords=passwords or None,
-                event_handler=lambda event: False, cancel_callback=cancel, **runner_arguments())
+            runner = start(private_data_dir=Path(private), playbook=action_playbook("reachability"),
+                           inventory=[str(s) for s in inv.sources], envvars=envvars, options=probe_options,
+                           event_handler=lambda event: False, cancel=cancel)
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)
@@ -130,3 +129,24 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         if cancel.requested:
             raise KeyboardInterrupt(cancel.requested)
     return _results(inv, hosts, options.user, outcome, time.monotonic() - started)
+
+
+def strict_preflight(plan: RunPlan, console: Console) -> list[ProbeResult]:
+    """The separate SSH reachability pre-flight, for --probe-strict only: nothing runs unless every
+    targeted SSH host passes. Otherwise the playbook's own first play (reachability.yml) probes the
+    hosts inside the run, without a second ansible-playbook process (bench/README.md: its cost)."""
+    if not plan.strict_preflight:
+        return []
+    hosts = ssh_hosts(plan.validation.inventory, list(plan.targeted))
+    if not hosts:
+        return []
+    started = time.monotonic()
+    with Scratch() as scratch:  # -e values as private files, as for the run itself
+        probes = probe_with_ansible(plan.validation.inventory, hosts, plan.options,
+                                    extravars.handed_to_ansible(list(plan.items), specs.variable_types(), scratch.path))
+    failed = [p for p in probes if not p.ok]
+    console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "
+                  f"in {time.monotonic() - started:.1f} s", markup=False)
+    if failed:
+        console.print(render_table(probes))
+    return probes

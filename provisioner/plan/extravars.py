@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problem
-from .inventory.yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
+from ..errors import Problem
+from ..inventory.yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
 
 CMDLINE = "(command line -e)"
 REDACTED = "<redacted>"

@@ -1,6 +1,6 @@
 """Run one playbook through ansible-runner's Python API, with clean cancellation on
 SIGINT/SIGTERM and runner artifacts kept free of the caller's secrets. Every event goes to the
-caller's event sink (the playbook's through :mod:`provisioner.events`); what the run came to is
+caller's event sink (the playbook's through :mod:`provisioner.run.events`); what the run came to is
 the returned :class:`RunOutcome`."""
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import ansible_runner
 
-from . import settings, statedir
+from .. import settings, statedir
+from ..plan.options import RunOptions
+from ..records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 from .events import EVENTS_FILE, EventFollower, stream_env
 from .orphans import RUN_ENV, Watchdog, kill_leftovers
-from .records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).
@@ -34,8 +35,6 @@ SAFE_ENV_KEYS = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "PWD", "SHELL", "TER
 RUNNER_SETTINGS = {"pexpect_timeout": 0.2,
                    # the output artifact is written by run_playbook, each line without URL credentials
                    "suppress_output_file": True}
-BECOME_PROMPT = r"^BECOME password.*:\s*?$"
-VAULT_PROMPT = r"^Vault password.*:\s*?$"
 
 
 def runner_arguments() -> dict:
@@ -53,65 +52,6 @@ def write_runner_settings(private_data_dir: Path) -> None:
     env_dir = private_data_dir / "env"
     env_dir.mkdir(exist_ok=True, mode=0o700)
     atomic_write_json(env_dir / "settings", RUNNER_SETTINGS)
-
-
-def _absolute(path: str | None) -> str | None:
-    return str(Path(path).expanduser().absolute()) if path else path
-
-
-@dataclass
-class RunOptions:
-    """Pass-through options, as ansible-playbook knows them."""
-
-    check: bool = False
-    diff: bool = False
-    limit: str | None = None
-    tags: str | None = None
-    skip_tags: str | None = None
-    extra_vars: list[str] = field(default_factory=list)  # as given: validated, never handed on as they are
-    extra_vars_args: list[str] = field(default_factory=list)  # what ansible-playbook gets: @private files
-    extra_vars_public: list[str] = field(default_factory=list)  # what report.json records: redacted
-    forks: int | None = None
-    private_key: str | None = None
-    user: str | None = None
-    verbosity: int = 0
-    become_password: str | None = None
-    vault_password: str | None = None
-    vault_password_file: str | None = None
-
-    def prompt_answers(self) -> dict[str, str]:
-        """ansible-runner's answers to ansible-playbook's password prompts, kept in memory."""
-        answers = {}
-        if self.become_password is not None:
-            answers[BECOME_PROMPT] = self.become_password
-        if self.vault_password is not None:
-            answers[VAULT_PROMPT] = self.vault_password
-        return answers
-
-    def cmdline(self) -> list[str]:
-        # ansible-playbook runs in the collection's directory: files the user named relative to
-        # where the CLI was started become absolute paths here.
-        args: list[str] = []
-        args += ["--check"] if self.check else []
-        args += ["--diff"] if self.diff else []
-        limit = "@" + _absolute(self.limit[1:]) if self.limit and self.limit.startswith("@") else self.limit
-        for flag, value in (("--limit", limit), ("--tags", self.tags), ("--skip-tags", self.skip_tags),
-                            ("--private-key", _absolute(self.private_key)), ("--user", self.user),
-                            ("--vault-password-file", _absolute(self.vault_password_file))):
-            if value:
-                args += [flag, value]
-        for item in self.extra_vars_args:
-            args += ["--extra-vars", item]
-        args += ["--ask-become-pass"] if self.become_password is not None else []
-        args += ["--ask-vault-pass"] if self.vault_password is not None else []
-        return args
-
-    def public(self) -> dict:
-        """What report.json records: the flags, never a password."""
-        return {"check": self.check, "diff": self.diff, "limit": self.limit, "tags": self.tags,
-                "skip_tags": self.skip_tags, "extra_vars": list(self.extra_vars_public), "forks": self.forks,
-                "user": self.user, "private_key": self.private_key, "verbosity": self.verbosity,
-                "ask_become_pass": self.become_password is not None}
 
 
 class Cancellation:
@@ -201,6 +141,20 @@ class OutputArtifact:
         return False  # not kept one file per line by runner: the output is in this artifact
 
 
+def start(*, private_data_dir: Path, playbook: Path, inventory: str | list[str], envvars: dict,
+          options: RunOptions, event_handler: Callable[[dict], bool], cancel: Cancellation,
+          **extra: object) -> ansible_runner.Runner:
+    """The CLI's one call of ansible-runner (the run and the --probe-strict pre-flight): the playbook
+    in its collection's directory, ``options`` as ansible-playbook's flags, passwords only in
+    runner's memory, :func:`runner_arguments`; ``extra`` adds runner's ``ident`` and ``status_handler``."""
+    ensure_ansible_on_path()
+    return ansible_runner.run(
+        private_data_dir=str(private_data_dir), project_dir=str(playbook.parent.parent), playbook=str(playbook),
+        inventory=inventory, envvars=envvars, cmdline=shlex.join(options.cmdline()),
+        passwords=options.prompt_answers() or None, verbosity=options.verbosity or None, rotate_artifacts=0,
+        event_handler=event_handler, cancel_callback=cancel, **extra, **runner_arguments())
+
+
 @dataclass
 class RunOutcome:
     """How ansible-playbook ended: runner's status and rc, the time it took, why it was cut short
@@ -217,7 +171,7 @@ class RunOutcome:
 def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: int, options: RunOptions,
                  run_id: str, run_dir: Path, control_dir: Path, events: Callable[[dict], object]) -> RunOutcome:
     """Run ``playbook``, handing each event to ``events``: the playbook's events (runner's shape,
-    from :mod:`provisioner.events`, in a thread of their own) and, from the calling thread,
+    from :mod:`provisioner.run.events`, in a thread of their own) and, from the calling thread,
     ansible-playbook's output lines as runner's ``verbose`` events. Extra vars reach it only
     through ``options.extra_vars_args`` (private files); passwords only through runner's memory
     (``suppress_env_files``: no env/ files)."""
@@ -230,8 +184,6 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
     # SSH control sockets of this run: a short private dir (socket paths must stay < 108 bytes),
     # owned by the caller's scratch dir, which closes the masters and removes it at the end.
     envvars.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(control_dir))
-    passwords = options.prompt_answers()
-    ensure_ansible_on_path()
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else str(inventory)
 
     events_file = private_data_dir / "artifacts" / run_id / EVENTS_FILE
@@ -244,14 +196,9 @@ def run_playbook(*, playbook: Path, inventory: Path | list[Path], host_count: in
         with Cancellation() as cancel, EventFollower(events_file, events) as follower, \
                 OutputArtifact(events_file.parent / "stdout", events) as printed, \
                 Watchdog(str(control_dir.parent), run_dir):  # the run's processes die with this one
-            runner = ansible_runner.run(
-                private_data_dir=str(private_data_dir), ident=run_id,
-                project_dir=str(playbook.parent.parent), playbook=str(playbook),
-                inventory=sources, envvars=envvars, cmdline=shlex.join(options.cmdline()),
-                passwords=passwords or None, verbosity=options.verbosity or None, rotate_artifacts=0,
-                event_handler=printed, cancel_callback=cancel, status_handler=_scrub_on_start(private_data_dir),
-                **runner_arguments(),
-            )
+            runner = start(private_data_dir=private_data_dir, playbook=playbook, inventory=sources,
+                           envvars=envvars, options=options, event_handler=printed, cancel=cancel,
+                           ident=run_id, status_handler=_scrub_on_start(private_data_dir))
             if cancel.requested:
                 interrupted = f"interrupted by {cancel.requested}: results are partial"
     except KeyboardInterrupt:
