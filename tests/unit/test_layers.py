@@ -234,3 +234,24 @@ def test_importing_installs_no_collection_loader():
                           cwd=PACKAGE.parent, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "None", "a module installs Ansible's collection loader when imported"
+
+
+# The flat tests/unit/test_*.py files: the package root's modules (test_cli_conventions.py and the like
+# test cli.py too) and the project-wide checks. A test of a subpackage's module goes in
+# tests/unit/<subpackage>/test_<module>.py, as docs/development.md says.
+PROJECT_WIDE_TESTS = {"packaging", "layers", "changelog", "bench_results", "molecule_files", "install_deps",
+                      "runbooks", "sample_inventory", "private_apis", "properties", "hostile_inputs", "disk_full",
+                      "safety_scratch_records"}
+
+
+def test_the_test_tree_mirrors_the_source_tree():
+    tests = REPOSITORY / "tests" / "unit"
+    root_modules = {name for name, path in MODULES.items() if "." not in name and path.name != "__init__.py"}
+    stray = [p.name for p in sorted(tests.glob("test_*.py"))
+             if p.stem.removeprefix("test_") not in PROJECT_WIDE_TESTS
+             and not any(p.stem.removeprefix("test_").startswith(m) for m in root_modules)]
+    assert not stray, f"move these to tests/unit/<subpackage>/: {stray}"
+    subpackages = {name for name, path in MODULES.items() if path.name == "__init__.py" and name != "__init__"}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert subpackages - {"plan", "run", "reachability", "rules", "results", "inventory", "stack", "views"} == set()
+    assert {"plan", "run", "reachability", "rules", "results", "inventory", "stack", "views"} <= folders

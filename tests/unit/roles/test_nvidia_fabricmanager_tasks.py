@@ -15,7 +15,7 @@ import pytest
 
 from tests.fixtures.role_tasks import run_tasks
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "nvidia_smi_fabric"
 
 

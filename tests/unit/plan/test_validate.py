@@ -89,7 +89,7 @@ def test_real_roles_specs_load_and_a_clean_sample_validates():
     specs.role_defaults.cache_clear()
     known = specs.load_specs()
     assert "autoglm_action" in known
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     result = validate(root / "inventory" / "sample" / "hosts.yml")
     assert not result.errors, [p.render() for p in result.errors]
 

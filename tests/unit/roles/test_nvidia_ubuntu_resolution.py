@@ -21,7 +21,7 @@ import yaml
 
 from provisioner import paths
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 UBUNTU_FACTS = {

@@ -9,7 +9,7 @@ from provisioner import specs
 from provisioner.inventory import connvars
 from provisioner.plan.validate import validate
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inventories"
 
 
 @pytest.fixture(autouse=True)
