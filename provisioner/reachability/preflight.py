@@ -20,6 +20,7 @@ from ..plan import extravars
 from ..plan.options import RunOptions
 from ..plan.runplan import RunPlan, action_playbook
 from ..run.events import EVENTS_FILE, EventFollower, stream_env
+from ..run.orphans import Watchdog
 from ..run.runner import Cancellation, start
 from ..run.scratch import Scratch, close_ssh_masters
 from ..views.reachability import render_table
@@ -116,8 +117,10 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
                                    vault_password_file=options.vault_password_file)
-        # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel
-        with Cancellation() as cancel, EventFollower(events_file, on_event):
+        # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel. kill -9 of the CLI: the
+        # watchdog stops every process whose command line names this private dir (the limit file), and
+        # their descendants, as it does for the run's.
+        with Cancellation() as cancel, EventFollower(events_file, on_event), Watchdog(private, Path(private)):
             runner = start(private_data_dir=Path(private), playbook=action_playbook("reachability"),
                            inventory=[str(s) for s in inv.sources], envvars=envvars, options=probe_options,
                            event_handler=lambda event: False, cancel=cancel)
