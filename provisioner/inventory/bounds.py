@@ -34,8 +34,9 @@ def _longest_line(data: bytes) -> tuple[int, int]:
     return best_at, best
 
 
-def file_problem(path: Path) -> Problem | None:
-    """Why ``path`` is too large to parse, or None (also for what is not a regular file)."""
+def file_problem(path: Path, yaml: bool | None = None) -> Problem | None:
+    """Why ``path`` is too large to parse, or None (also for what is not a regular file). ``yaml``:
+    whether it is YAML/JSON (its line limit), by default told by its suffix."""
     try:
         info = os.stat(path)
     except OSError:
@@ -51,7 +52,8 @@ def file_problem(path: Path) -> Problem | None:
             data = handle.read(MAX_INVENTORY_FILE_BYTES + 1)
     except OSError:
         return None
-    limit = MAX_LINE_BYTES if path.suffix in YAML_SUFFIXES else MAX_INI_LINE_BYTES
+    yaml = path.suffix in YAML_SUFFIXES if yaml is None else yaml
+    limit = MAX_LINE_BYTES if yaml else MAX_INI_LINE_BYTES
     number, length = _longest_line(data)
     if length > limit:
         return Problem(f"a line of {length:,} bytes; allowed: at most {limit:,} bytes per line in a "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Problem
+from ..inventory.bounds import file_problem
 from ..inventory.yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
 
 CMDLINE = "(command line -e)"
@@ -80,6 +81,9 @@ def parse(items: list[str], problems: list[Problem]) -> list[Item]:
             if not raw[1:] or not path.is_file():
                 problems.append(Problem(f"extra-vars file {raw[1:]!r} does not exist (or is not a file)",
                                         file=raw[1:] or "(empty -e @)"))
+                continue
+            if too_large := file_problem(path, yaml=True):  # bounded before it is parsed, as inventories are
+                problems.append(too_large)
                 continue
             try:
                 data = load(path)

@@ -55,6 +55,26 @@ def test_a_single_huge_line_is_refused_at_once_naming_file_and_line(tmp_path, ca
     assert f"{inventory}:2" in text and f"at most {MAX_INI_LINE_BYTES:,} bytes per line" in text, text
 
 
+def test_an_extra_vars_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path, capsys):
+    """-e @file was bounded only by the YAML loader (64 MiB): now by the inventory files' limit."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    h1:\n      ansible_connection: local\n")
+    big = tmp_path / "vars.yml"
+    line = b"v%07d: [1, 2, 3, 4, 5, 6, 7, 8]\n"
+    with big.open("wb") as handle:  # ~12 MB of valid YAML
+        handle.writelines(line % i for i in range(12 * 1024 * 1024 // len(line % 0)))
+    started = time.monotonic()
+    rc = cli.main(["validate", str(inventory), "-e", f"@{big}"])
+    text = "".join(capsys.readouterr())
+    assert rc == 2 and time.monotonic() - started < 2, text
+    assert str(big) in text and f"{big.stat().st_size:,} bytes" in text and "8.0 MiB" in text, text
+    one_line = tmp_path / "line.json"
+    one_line.write_text('{"x": "' + "y" * (2 * 1024 * 1024) + '"}')
+    rc = cli.main(["validate", str(inventory), "-e", f"@{one_line}"])
+    text = "".join(capsys.readouterr())
+    assert rc == 2 and f"{one_line}:1" in text and "bytes per line" in text, text
+
+
 @pytest.mark.parametrize(("content", "line"), [
     (b"all:\n  hosts:\n    h1:\n      ansible_host: \"10.0.0.1\n    h2:\n", 6),  # unclosed quote
     (b"all:\n  hosts:\n    h1:\n      ansible_host: 10.0.0.1\x00\n", 4),  # NUL byte
