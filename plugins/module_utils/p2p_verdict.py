@@ -114,9 +114,10 @@ def _orphans(platform):
 def _evidence(platform, gpus, nics, findings):
     """Evidence lines: the judged findings first (the gate's message shows the first few), then
     what was seen - endpoints with their paths, IOMMU groups and ATS, and every bridge's ACSCtl."""
-    lines = ["bridge {}: {} on the P2P path {}".format(bdf, "+ ".join(item["bits"]) + "+",
-                                                     ", ".join(item["between"][:4]))
-             for bdf, item in sorted(findings.items())]
+    lines = []
+    for bdf, item in sorted(findings.items()):
+        bits, between = "+ ".join(item["bits"]) + "+", ", ".join(item["between"][:4])
+        lines.append(f"bridge {bdf}: {bits} on the P2P path {between}")
     lines.append("{} NVIDIA GPU(s), {} RDMA NIC(s) ({})".format(len(gpus), len(nics), platform["source"]))
     for ep in gpus + nics:
         lines.append("{} {} {}:{} path {}{} iommu_group {} domain {}{}".format(

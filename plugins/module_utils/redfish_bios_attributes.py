@@ -111,6 +111,7 @@ def judge(req, attributes, pending, extra_names, registry):
         out.update(verdict="PASS", cause=None, remediation="")
     return out
 
+
 def error_result(reqs, cause, message, remediation):
     return {
         r: {

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.autoglm.provision.plugins.module_utils import pci
-
 DOCUMENTATION = r"""
 module: autoglm_pci_gpus
 short_description: NVIDIA GPUs on the PCI bus, read from sysfs
@@ -67,6 +65,8 @@ other_nvidia_functions:
   returned: always
   type: int
 """
+
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 
 def scan(sysfs_root: str = "/sys") -> dict:

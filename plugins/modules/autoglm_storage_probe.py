@@ -3,12 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import mmap
-import os
-import signal
-import time
-
 DOCUMENTATION = r"""
 module: autoglm_storage_probe
 short_description: Storage facts and measured sequential read throughput of the model path
@@ -113,6 +107,12 @@ test_file_bytes:
   returned: when measured
   type: int
 """
+
+import contextlib
+import mmap
+import os
+import signal
+import time
 
 CHUNK = 8 * 1024 * 1024
 TEST_FILE_PREFIX = ".autoglm-preflight-readtest-"

@@ -6,15 +6,6 @@ The checks live in module_utils, one family per file (Ansible ships them with th
 bios_common (verdicts, the file reader, host facts, BIOS menus), bios_iommu, bios_sriov,
 bios_above_4g, and pci (the PCI scan and the definition of an NVIDIA GPU)."""
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.autoglm.provision.plugins.module_utils import pci
-from ansible_collections.autoglm.provision.plugins.module_utils.bios_above_4g import check_above_4g
-from ansible_collections.autoglm.provision.plugins.module_utils.bios_common import Host, host_facts
-from ansible_collections.autoglm.provision.plugins.module_utils.bios_iommu import check_iommu, iommu_kernel_params
-from ansible_collections.autoglm.provision.plugins.module_utils.bios_sriov import check_sriov, pci_devices
-
 DOCUMENTATION = r"""
 module: bios_prereq
 short_description: Judge VT-d/AMD-Vi, SR-IOV and Above 4G Decoding from sysfs, procfs and the kernel log
@@ -77,6 +68,16 @@ kernel_params:
   returned: always
   type: dict
 """
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
+from ansible_collections.autoglm.provision.plugins.module_utils.bios_above_4g import check_above_4g
+from ansible_collections.autoglm.provision.plugins.module_utils.bios_common import Host, host_facts
+from ansible_collections.autoglm.provision.plugins.module_utils.bios_iommu import check_iommu, iommu_kernel_params
+from ansible_collections.autoglm.provision.plugins.module_utils.bios_sriov import check_sriov, pci_devices
+
 
 def read_kernel_log(module, host, path):
     """(lines, source): the given file, else dmesg, else journalctl -k; ([], None) if none works."""

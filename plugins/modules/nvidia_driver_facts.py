@@ -5,13 +5,6 @@ their key, nouveau, NVIDIA PCI devices (GPUs, NVSwitches), kernels with headers,
 
 from __future__ import annotations
 
-import glob
-import os
-import re
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.autoglm.provision.plugins.module_utils import pci
-
 DOCUMENTATION = r"""
 module: nvidia_driver_facts
 short_description: Probe NVIDIA driver state (read-only)
@@ -100,6 +93,13 @@ boot_id:
   returned: always
   type: str
 """
+
+import glob
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils import pci
 
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")

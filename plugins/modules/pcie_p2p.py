@@ -5,13 +5,6 @@
 The work lives in module_utils (Ansible ships it with this module): pcie_acs (config space and
 lspci parsing), pcie_paths (the sysfs / lspci walk), p2p_verdict (the judgement)."""
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.autoglm.provision.plugins.module_utils.bios_common import UNKNOWN, Host, host_facts, result
-from ansible_collections.autoglm.provision.plugins.module_utils.p2p_verdict import judge
-from ansible_collections.autoglm.provision.plugins.module_utils.pcie_paths import from_lspci, from_sysfs
-
 DOCUMENTATION = r"""
 module: pcie_p2p
 short_description: Judge PCIe ACS, IOMMU domain type and BAR placement on every GPU and RDMA NIC path
@@ -72,6 +65,13 @@ platform:
   returned: always
   type: dict
 """
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils.bios_common import UNKNOWN, Host, host_facts, result
+from ansible_collections.autoglm.provision.plugins.module_utils.p2p_verdict import judge
+from ansible_collections.autoglm.provision.plugins.module_utils.pcie_paths import from_lspci, from_sysfs
 
 CLEAR_UNIT = "etc/systemd/system/autoglm-acs-clear.service"
 

@@ -3,20 +3,6 @@
 # controller: delegate_to localhost; needs the sushy client).
 """Read (and optionally stage) the BIOS attributes behind VT-d/AMD-Vi, SR-IOV and Above 4G Decoding."""
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_attributes import (
-    error_result,
-    judge,
-    registry_matches,
-)
-from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
-    HAS_SUSHY,
-    connect,
-    fetch,
-    sushy,
-    sushy_exc,
-)
-
 DOCUMENTATION = r"""
 module: redfish_bios
 short_description: Judge BIOS prerequisites from a BMC's Redfish Bios resource, optionally stage fixes
@@ -103,6 +89,20 @@ staged:
   type: dict
   returned: always
 """
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_attributes import (
+    error_result,
+    judge,
+    registry_matches,
+)
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
+    HAS_SUSHY,
+    connect,
+    fetch,
+    sushy,
+    sushy_exc,
+)
 
 
 ARGUMENT_SPEC = {

@@ -132,4 +132,3 @@ def bios_check_failure_text(report):
         lines += [f"  evidence: {e}" for e in req["evidence"][:6]]
         lines.append("  remediation: {}".format(req["remediation"]))
     return "\n".join(lines)
-

@@ -17,4 +17,3 @@ def gpu_smoke_key_figures(gpu: dict) -> dict:
         "failed": [c["name"] for c in checks if c.get("verdict") == "fail"],
         "warned": [c["name"] for c in checks if c.get("verdict") == "warn"],
     }
-

@@ -149,4 +149,3 @@ def modprobe_conf_lines(options: object, blacklist: object, extra_lines: object 
     lines += [options_line(module, params) for module, params in options.items()]
     lines += [validate_line(raw) for raw in extra_lines]
     return lines
-

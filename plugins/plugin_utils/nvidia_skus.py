@@ -84,7 +84,7 @@ def driver_meets(branch: str, pinned: str, minimum: str) -> bool:
     which is an exact release or just a branch."""
     if pinned:
         return _version(pinned) >= _version(minimum)
-    return int(branch) >= int(str(minimum).split(".")[0])
+    return int(branch) >= int(str(minimum).split(".", maxsplit=1)[0])
 
 
 def _open_need(archs: list[str]) -> str:

@@ -294,4 +294,3 @@ def preflight_threshold_problems(values: dict) -> list:
                 f"preflight_python_version_minimum/maximum {py_min!r}/{py_max!r}: allowed versions like '3.11'"
             )
     return problems
-
