@@ -6,8 +6,13 @@ ConnectX host: not run here (docs/nvidia.md, "GPUDirect RDMA", says what a VM or
 
 from __future__ import annotations
 
+import os
+
+import pytest
+import yaml
 from ansible_collections.autoglm.provision.plugins.module_utils import gpudirect
 
+from provisioner import paths
 from tests.fixtures.gpudirect_host import KERNEL, host, tools
 from tests.fixtures.role_tasks import run_tasks
 
@@ -75,3 +80,19 @@ def test_the_role_verifies_the_chosen_path_after_loading(tmp_path):
     assert verdicts == {"peermem-ok": (False, "PASS"), "peermem-refused": (True, "FAIL"),
                         "dmabuf-ok": (False, "PASS"), "none": (False, "NOT_APPLICABLE")}
     assert "GPUDirect RDMA peermem does not work: nvidia-peermem did not load" in result["peermem-refused"][0]
+
+
+def test_the_whole_task_file_on_this_machine_without_an_rdma_nic_sets_up_nothing(tmp_path):
+    """The real probe module on this machine's own /sys (no ConnectX here): path none, nothing loaded or
+    recorded, so the modprobe and record tasks are skipped and need no root."""
+    if any(gpudirect.rdma_nics("/")):
+        pytest.skip("this machine has an RDMA NIC")
+    text = (paths.ROLES / "nvidia_driver" / "tasks" / "gpudirect.yml").read_text()
+    names = tuple(task["name"] for task in yaml.safe_load(text))
+    case = {**_case({}, requested="auto"), "nvidia_driver__peermem_module": "nvidia-peermem"}
+    del case["nvidia_driver__gpudirect_probe"]
+    case["facts"] = {"kernel": os.uname().release}
+    ((stopped, verdict),) = run_tasks(_run_dir(tmp_path), "nvidia_driver", "gpudirect.yml", names, {"here": case},
+                                      "nvidia_driver__gpudirect_verdict").values()
+    assert stopped is None
+    assert verdict["verdict"] == "NOT_APPLICABLE" and verdict["detail"].startswith("none needed: no RDMA-capable NIC")
