@@ -125,12 +125,22 @@ def gpudirect_verdict(choice, probe, module_type=None, check_mode=False):
         return {"verdict": "FAIL", "detail": f"{peermem.get('name')} is loaded but nv_mem is not registered "
                                              "(/sys/kernel/mm/memory_peers/nv_mem missing): ib_core lacks the "
                                              "peer-memory API (inbox RDMA stack without it, or not MLNX_OFED/DOCA)"}
-    mismatch = probe.get("symbol_mismatches") or []
-    detail = f"{peermem.get('name')} did not load"
-    if mismatch:
-        detail += f": disagrees about version of symbol {', '.join(mismatch)}; " + REBUILD.format(
-            module=peermem.get("name"), kernel="$(uname -r)")
-    return {"verdict": "FAIL", "detail": detail}
+    return {"verdict": "FAIL", "detail": f"{peermem.get('name')} did not load: {_load_failure(probe)}"}
+
+
+def _load_failure(probe: dict) -> str:
+    """Why the peer-memory module did not load, from the kernel log and the RDMA stack."""
+    module = (probe.get("peermem") or {}).get("name")
+    if probe.get("symbol_mismatches"):
+        return (f"disagrees about version of symbol {', '.join(probe['symbol_mismatches'])}; "
+                + REBUILD.format(module=module, kernel="$(uname -r)"))
+    if not (probe.get("stack") or {}).get("ofed"):
+        # nvidia-peermem's init fails (EINVAL) when it was built without the peer-memory symbols, which only
+        # MLNX_OFED/DOCA-OFED's ib_core exports (open-gpu-kernel-modules#630 logs it since).
+        return ("no MLNX_OFED/DOCA-OFED found (ofed_info -s): the distro's ib_core has no peer-memory API; install "
+                f"MLNX_OFED/DOCA-OFED and then rebuild {module}, or use DMA-BUF (open kernel modules, "
+                "CONFIG_PCI_P2PDMA)")
+    return f"see `dmesg | grep -i peermem` and `modprobe -v {module}`"
 
 
 FILTERS = {

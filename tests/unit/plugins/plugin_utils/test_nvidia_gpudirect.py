@@ -83,6 +83,10 @@ def test_verdict_of_peermem_needs_the_module_and_nv_mem(tmp_path):
     assert "nv_mem is not registered" in choice.gpudirect_verdict(chosen, no_peer_api)["detail"]
     refused = choice.gpudirect_verdict(chosen, _probe(tmp_path / "stale", dmesg="dmesg_peermem_symbol_mismatch.txt"))
     assert refused["verdict"] == "FAIL" and "rebuild nvidia-peermem" in refused["detail"]
+    inbox = gpudirect.probe(str(host(tmp_path / "no-ofed")), KERNEL, "nvidia-peermem", tools(ofed=None))
+    assert "no MLNX_OFED/DOCA-OFED found" in choice.gpudirect_verdict(chosen, inbox)["detail"]
+    unexplained = choice.gpudirect_verdict(chosen, _probe(tmp_path / "other"))["detail"]
+    assert unexplained == "nvidia-peermem did not load: see `dmesg | grep -i peermem` and `modprobe -v nvidia-peermem`"
     not_yet = choice.gpudirect_verdict(chosen, _probe(tmp_path / "check"), check_mode=True)
     assert not_yet["verdict"] == "UNKNOWN"
 
