@@ -87,3 +87,17 @@ def test_a_record_that_is_not_a_json_object_is_none(tmp_path):
     assert gpudirect.recorded(str(tmp_path)) is None
     write(tmp_path, gpudirect.RECORD, "[1]")
     assert gpudirect.recorded(str(tmp_path)) is None
+
+
+def test_the_kernel_log_is_read_only_on_a_host_with_an_rdma_nic(tmp_path):
+    calls = []
+    answer = tools(dmesg="dmesg_peermem_symbol_mismatch.txt")
+
+    def run(cmd):
+        calls.append(cmd[0])
+        return answer(cmd)
+
+    assert gpudirect.probe(str(host(tmp_path / "none", lspci=None)), KERNEL, "nvidia-peermem", run)["nics"] == []
+    assert "dmesg" not in calls
+    gpudirect.probe(str(host(tmp_path / "nic")), KERNEL, "nvidia-peermem", run)
+    assert "dmesg" in calls
