@@ -104,7 +104,6 @@ from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client i
     sushy_exc,
 )
 
-
 ARGUMENT_SPEC = {
     "address": {"type": "str", "required": True},
     "username": {"type": "str", "required": True},

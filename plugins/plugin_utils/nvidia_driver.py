@@ -1,11 +1,11 @@
 """What the nvidia_driver role's filters (plugins/filter/nvidia_driver.py) compute: the GPUs the SKU table
-knows, the kernel-module flavour, the fabric manager package and the fabric state. The logic is
+knows, the kernel-module flavour, the fabric manager package and the fabric state, the GPUDirect RDMA path. The logic is
 nvidia_skus.py (over the SKU table nvidia_gpu_skus.json) and nvidia_fabric.py; this module gives it the
 shapes the role's tasks use."""
 
 from __future__ import annotations
 
-from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_fabric, nvidia_skus
+from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_fabric, nvidia_gpudirect, nvidia_skus
 
 
 def nvidia_gpu_skus(device_ids):
@@ -34,4 +34,5 @@ FILTERS = {
     "nvidia_fabricmanager_candidates": nvidia_fabric.fabricmanager_candidates,
     "nvidia_pick_fabricmanager": nvidia_fabric.pick_fabricmanager,
     "nvidia_fabric_states": nvidia_fabric.fabric_states,
+    **nvidia_gpudirect.FILTERS,
 }

@@ -25,8 +25,9 @@ READS = {
     "preflight": ("qualified", "failures", "thresholds_lowered", "checks"),
     "bios_check": ("verdict", "failed_mandatory", "requirements"),
     # version_loaded is the running kernel module (what the GPUs run), version_installed the userland.
-    # kernel_module_type: open or proprietary; fabric: the NVLink fabric state ({verdict, gpus, failures}).
-    "nvidia_driver": ("version_loaded", "version_installed", "branch", "kernel_module_type", "fabric"),
+    # kernel_module_type: open or proprietary; fabric: the NVLink fabric state ({verdict, gpus, failures});
+    # gpudirect: the GPUDirect RDMA path ({path, reason, verdict, detail, ...}).
+    "nvidia_driver": ("version_loaded", "version_installed", "branch", "kernel_module_type", "fabric", "gpudirect"),
     "cuda": ("version", "package_version", "nvcc"),
     "python_venv": ("profile", "python_version", "packages"),
     "gpu_smoke": ("verdict", "level", "reason", "wall_time_s", "gpus"),
@@ -101,6 +102,16 @@ def fabric_verdict(facts: dict) -> str | None:
     return None if value in (None, "unknown") else verdict(value)
 
 
+def gpudirect(facts: dict) -> dict | None:
+    """The GPUDirect RDMA path of the host: {path, verdict, reason, detail}; None where the driver role
+    published none (an older collection, or the role did not run)."""
+    value = _role(facts, "nvidia_driver").get("gpudirect")
+    if not isinstance(value, dict):
+        return None
+    return {"path": value.get("path"), "verdict": verdict(value.get("verdict")), "reason": value.get("reason") or "",
+            "detail": value.get("detail") or ""}
+
+
 def reboot_pending(facts: dict) -> bool:
     return any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
 
@@ -121,6 +132,7 @@ def host_summary(facts: dict, smoke_result: dict | None = None) -> dict:
         "driver_reboot_pending": bool(_role(facts, "nvidia_driver").get("reboot_pending")),
         "driver_module": _role(facts, "nvidia_driver").get("kernel_module_type"),
         "fabric": fabric_verdict(facts),
+        "gpudirect": (gpudirect(facts) or {}).get("path"),
         "reboot_pending": reboot_pending(facts),
         "cuda": cuda.get("version"),
         "cuda_detail": cuda.get("package_version") or cuda.get("nvcc"),
@@ -167,6 +179,10 @@ def qualification(facts: dict) -> list[tuple[str, str, list[str]]]:
         joined = sum(1 for gpu in fabric.get("gpus") or [] if isinstance(gpu, dict) and gpu.get("verdict") == "ok")
         lines.append((fabric_verdict(facts), f"NVLink     fabric: {joined} of {len(fabric.get('gpus') or [])} GPU(s) "
                       "joined", [str(f) for f in fabric.get("failures") or []]))
+    rdma = gpudirect(facts)
+    if rdma and rdma["verdict"] in (PASS, FAIL):
+        lines.append((rdma["verdict"], f"GPUDirect  {rdma['path']}: {rdma['reason']}",
+                      [rdma["detail"]] if rdma["verdict"] == FAIL and rdma["detail"] else []))
     if isinstance(smoke, dict):
         lines.append((verdict(smoke.get("verdict")) or "?",
                       f"GPU smoke  {smoke.get('level')}: {smoke.get('reason') or ''} ({smoke.get('wall_time_s')} s)",

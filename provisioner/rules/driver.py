@@ -22,6 +22,10 @@ def _skus() -> ModuleType:
     return paths.collection_module("plugin_utils.nvidia_skus")
 
 
+def _gpudirect_rules() -> ModuleType:
+    return paths.collection_module("plugin_utils.nvidia_gpudirect")
+
+
 @functools.cache
 def cuda_min_driver() -> dict[str, str]:
     """CUDA toolkit (major.minor) -> minimum Linux x86_64 driver for full functionality (the SKU table's)."""
@@ -49,7 +53,22 @@ def _malformed(host: str, branch: str, pinned: str) -> list[Finding]:
     return []
 
 
-def check(host: str, hostvars: dict) -> Iterable[Finding]:
+def _gpudirect(host: str, hostvars: dict) -> list[Finding]:
+    """nvidia_driver_gpudirect against the module flavour and branch: what no host could satisfy."""
+    requested = hostvars.get("nvidia_driver_gpudirect", "auto")
+    flavour = hostvars.get("nvidia_driver_kernel_module_type", "auto")
+    branch = hostvars.get("nvidia_driver_branch", "535")
+    allowed = "auto, dmabuf (open kernel modules), peermem or 'off' (quoted)"
+    if any(is_templated(value) for value in (requested, flavour, branch)):
+        return []
+    if isinstance(requested, bool):
+        return [Finding(host, "nvidia_driver_gpudirect", requested,
+                        "is a YAML boolean: unquoted off/no/false reads as false", allowed)]
+    problem = _gpudirect_rules().request_problem(str(requested), str(flavour), str(branch))
+    return [Finding(host, "nvidia_driver_gpudirect", requested, problem, allowed)] if problem else []
+
+
+def _driver(host: str, hostvars: dict) -> list[Finding]:
     branch = hostvars.get("nvidia_driver_branch", "535")
     pinned = hostvars.get("nvidia_driver_version", "") or ""
     if is_templated(branch) or is_templated(pinned):
@@ -75,3 +94,7 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
                                                 str(flavour)):
         findings.append(Finding(host, problem["variable"], problem["value"], problem["message"], problem["allowed"]))
     return findings
+
+
+def check(host: str, hostvars: dict) -> Iterable[Finding]:
+    return _gpudirect(host, hostvars) + _driver(host, hostvars)

@@ -240,8 +240,8 @@ def test_importing_installs_no_collection_loader():
 # test cli.py too) and the project-wide checks. A test of a subpackage's module goes in
 # tests/unit/<subpackage>/test_<module>.py, as docs/development.md says.
 PROJECT_WIDE_TESTS = {"packaging", "layers", "changelog", "bench_results", "molecule_files", "install_deps",
-                      "runbooks", "sample_inventory", "private_apis", "properties", "hostile_inputs", "disk_full",
-                      "safety_scratch_records"}
+                      "doc_commands", "runbooks", "sample_inventory", "private_apis", "properties", "hostile_inputs",
+                      "disk_full", "safety_scratch_records"}
 
 
 def test_the_test_tree_mirrors_the_source_tree():

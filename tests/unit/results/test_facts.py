@@ -74,6 +74,20 @@ def test_the_driver_fact_carries_the_module_flavour_and_the_fabric_verdict():
     assert facts.host_summary({})["fabric"] is None
 
 
+def test_the_driver_fact_carries_the_gpudirect_path_and_verdict():
+    refused = {"requested": "auto", "path": "peermem",
+               "reason": "auto: RDMA NIC(s) 0000:b3:00.0, nvidia-peermem loadable", "verdict": "FAIL",
+               "detail": "nvidia-peermem did not load: disagrees about version of symbol x"}
+    host_facts = {"nvidia_driver": fact("nvidia_driver", gpudirect=refused)}
+    assert facts.host_summary(host_facts)["gpudirect"] == "peermem"
+    (line,) = facts.qualification(host_facts)
+    assert line == ("FAIL", f"GPUDirect  peermem: {refused['reason']}", [refused["detail"]])
+    not_needed = {**refused, "path": "none", "verdict": "NOT_APPLICABLE"}
+    no_nic = {"nvidia_driver": fact("nvidia_driver", gpudirect=not_needed)}
+    assert facts.host_summary(no_nic)["gpudirect"] == "none" and facts.qualification(no_nic) == []
+    assert facts.gpudirect({}) is None and facts.host_summary({})["gpudirect"] is None
+
+
 def test_the_signoff_fixture_publishes_only_what_roles_publish(tmp_path):
     """The HTML report's and the runbooks' run (tests/fixtures/signoff_run.py) types its facts; they
     must be keys the roles publish, or those tests would agree with a wrong reader."""

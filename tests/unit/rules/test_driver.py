@@ -107,3 +107,29 @@ def test_open_modules_below_r515_are_refused_on_the_branch():
     findings = check("gpu1", _vars(nvidia_driver_branch="510", nvidia_driver_kernel_module_type="open"))
     assert [f.variable for f in findings] == ["nvidia_driver_branch", "nvidia_driver_branch"]
     assert "R515" in findings[1].message
+
+
+def test_dmabuf_with_proprietary_modules_is_refused_with_the_fix():
+    (finding,) = check("gpu1", _vars(nvidia_driver_gpudirect="dmabuf", nvidia_driver_kernel_module_type="proprietary"))
+    assert finding.variable == "nvidia_driver_gpudirect" and finding.value == "dmabuf"
+    assert "needs the open GPU kernel modules" in finding.message
+    assert "nvidia_driver_kernel_module_type=open" in finding.message and "peermem" in finding.message
+
+
+def test_gpudirect_requests_that_a_host_may_satisfy_pass():
+    for requested in ("auto", "peermem", "off"):
+        assert check("gpu1", _vars(nvidia_driver_gpudirect=requested,
+                                   nvidia_driver_kernel_module_type="proprietary")) == []
+    assert check("gpu1", _vars(nvidia_driver_gpudirect="dmabuf", nvidia_driver_kernel_module_type="open",
+                               nvidia_driver_branch="580", nvidia_driver_gpu_models=["H100"])) == []
+
+
+def test_unquoted_off_read_as_a_yaml_boolean_is_named():
+    (finding,) = check("gpu1", _vars(nvidia_driver_gpudirect=False))
+    assert finding.variable == "nvidia_driver_gpudirect" and "YAML boolean" in finding.message
+    assert "'off' (quoted)" in finding.allowed
+
+
+def test_gpudirect_finding_comes_with_the_branch_findings():
+    findings = check("gpu1", _vars(nvidia_driver_gpudirect="dmabuf", nvidia_driver_branch="470"))
+    assert {f.variable for f in findings} == {"nvidia_driver_gpudirect", "nvidia_driver_branch"}
