@@ -6,26 +6,20 @@ import re
 import subprocess
 
 try:
-    # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
+    # The zipapp and the installed package: autoglm_smoke.build (and the wheel's build) put the
+    # collection's plugins/module_utils/pci.py here.
     from autoglm_smoke._bundled import pci
 except ImportError:
-    try:
-        # The source tree: the same file, as the collection's module_utils (under pytest, Ansible's
-        # collection loader over the checkout's collection, as tests/conftest.py installs it).
-        from ansible_collections.autoglm.provision.plugins.module_utils import pci
-    except ImportError:
-        # The installed package (`python -m autoglm_smoke`): the collection is package data of
-        # provisioner, importable through Ansible's collection loader, as the CLI imports it. The
-        # attempt above left the bare ansible_collections namespace (the ansible package's) in
-        # sys.modules, which would hide the collection from the loader: it goes first.
-        import sys
+    # The program inside the collection (the checkout, an installed collection): the same file, next
+    # to this package. Loaded by its path, so nothing outside the collection is imported.
+    import importlib.util
+    import os
 
-        from provisioner.paths import collection_imports
-
-        for _name in [m for m in sys.modules if m.split(".")[0] == "ansible_collections"]:
-            del sys.modules[_name]
-        collection_imports()
-        from ansible_collections.autoglm.provision.plugins.module_utils import pci
+    _PCI = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils",
+                        "pci.py")
+    _spec = importlib.util.spec_from_file_location("autoglm_smoke._collection_pci", _PCI)
+    pci = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(pci)
 
 # XIDs that indicate hardware/firmware trouble (NVIDIA's XID catalogue); others (13, 31, 43,
 # 45...) are usually caused by applications and only warn.
