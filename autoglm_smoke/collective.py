@@ -56,6 +56,41 @@ def find_cuda_index(torch, uuid, pci_bus_id):
     return mapping.get(0)
 
 
+def _init_group(dist, dev, rank, world, workdir):
+    init = {"init_method": "file://" + os.path.join(workdir, "store"), "rank": rank, "world_size": world}
+    try:
+        dist.init_process_group("nccl", device_id=dev, **init)
+    except TypeError:  # torch before 2.3 has no device_id
+        dist.init_process_group("nccl", **init)
+
+
+def _sweep_step(torch, dist, dev, rank, world, nbytes, warm):
+    """One size: the sum checked, then iterations() all-reduces timed (sums of zeros stay finite)."""
+    numel = nbytes // 4
+    base = (torch.arange(numel, device=dev) % 251).to(torch.float32)
+    x = base + rank
+    dist.all_reduce(x)
+    expected = base * world + world * (world - 1) // 2
+    max_err = (x - expected).abs().max().item()
+    del x, expected, base
+    buf = torch.zeros(numel, device=dev, dtype=torch.float32)
+    for _ in range(3):
+        dist.all_reduce(buf)
+    n_iter = iterations(nbytes)
+    secs = timed_allreduce(torch, dist, dev, buf, warm, n_iter)
+    del buf
+    torch.cuda.empty_cache()
+    return {
+        "bytes": numel * 4,
+        "iterations": n_iter,
+        "seconds": secs,
+        "algbw_gbs": numel * 4 / secs / 1e9,
+        "busbw_gbs": bus_bandwidth_gbs(numel * 4, secs, world),
+        "correct": max_err == 0.0,
+        "max_abs_error": max_err,
+    }
+
+
 def worker(rank, world, uuid, pci_bus_id, workdir, sizes):
     """One rank: find its GPU, make the communicator when told, wait for 'go', then for every size
     check the sum and time iterations() all-reduces with CUDA events on this GPU's stream. Rank 0
@@ -72,11 +107,7 @@ def worker(rank, world, uuid, pci_bus_id, workdir, sizes):
         return 3  # the parent is gone or never said init
     dev = torch.device("cuda", cuda_index)
     torch.cuda.set_device(dev)
-    init = {"init_method": "file://" + os.path.join(workdir, "store"), "rank": rank, "world_size": world}
-    try:
-        dist.init_process_group("nccl", device_id=dev, **init)
-    except TypeError:  # torch before 2.3 has no device_id
-        dist.init_process_group("nccl", **init)
+    _init_group(dist, dev, rank, world, workdir)
     try:
         warm = torch.ones(1 << 18, device=dev)
         dist.all_reduce(warm)  # the communicator is made here, before the parent says go
@@ -85,33 +116,7 @@ def worker(rank, world, uuid, pci_bus_id, workdir, sizes):
             fh.write("ready\n")
         if not wait_for(os.path.join(workdir, "go")):
             return 3  # the parent is gone or never said go
-        sweep = []
-        for nbytes in sizes:
-            numel = nbytes // 4
-            base = (torch.arange(numel, device=dev) % 251).to(torch.float32)
-            x = base + rank
-            dist.all_reduce(x)
-            expected = base * world + world * (world - 1) // 2
-            max_err = (x - expected).abs().max().item()
-            del x, expected, base
-            buf = torch.zeros(numel, device=dev, dtype=torch.float32)  # sums of zeros stay finite
-            for _ in range(3):
-                dist.all_reduce(buf)
-            n_iter = iterations(nbytes)
-            secs = timed_allreduce(torch, dist, dev, buf, warm, n_iter)
-            del buf
-            torch.cuda.empty_cache()
-            sweep.append(
-                {
-                    "bytes": numel * 4,
-                    "iterations": n_iter,
-                    "seconds": secs,
-                    "algbw_gbs": numel * 4 / secs / 1e9,
-                    "busbw_gbs": bus_bandwidth_gbs(numel * 4, secs, world),
-                    "correct": max_err == 0.0,
-                    "max_abs_error": max_err,
-                }
-            )
+        sweep = [_sweep_step(torch, dist, dev, rank, world, nbytes, warm) for nbytes in sizes]
         if rank == 0:
             tmp = os.path.join(workdir, "result.json.tmp")
             with open(tmp, "w") as fh:

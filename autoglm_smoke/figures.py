@@ -160,6 +160,12 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
         return check(
             "nccl_allreduce", INFO, measured, "correct sum at every size", "no link reference: busbw not judged"
         )
+    return _judge_busbw(measured, busbw, interconnect, link_peak_gbs)
+
+
+def _judge_busbw(measured, busbw, interconnect, link_peak_gbs):
+    """The bus bandwidth at the largest size against the interconnect's floor and its physical bound."""
+    largest_bytes = measured["largest_bytes"]
     floor = INTERCONNECT_FLOORS["allreduce_" + interconnect] * link_peak_gbs
     bound = link_peak_gbs * (1.0 + PHYSICAL_MARGIN)
     expected = {"min_busbw_gbs": _round(floor), "link_peak_gbs": link_peak_gbs}
@@ -179,7 +185,7 @@ def evaluate_allreduce(result, interconnect, link_peak_gbs):
             FAIL,
             measured,
             expected,
-            f"busbw {_round(busbw)} GB/s at {largest['bytes']} bytes < floor {_round(floor)} ({interconnect})",
+            f"busbw {_round(busbw)} GB/s at {largest_bytes} bytes < floor {_round(floor)} ({interconnect})",
             code="GPU_NCCL_BW_LOW",
         )
     return check(

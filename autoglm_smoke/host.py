@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import subprocess
+from types import ModuleType
 
-try:
-    # The zipapp and the installed package: autoglm_smoke.build (and the wheel's build) put the
-    # collection's plugins/module_utils/pci.py here.
-    from autoglm_smoke._bundled import pci
-except ImportError:
+
+@functools.lru_cache(maxsize=None)  # not functools.cache: the program runs on Python 3.8 targets
+def pci_module() -> ModuleType:
+    """The collection's plugins/module_utils/pci.py (the one definition of an NVIDIA GPU), found on first
+    use, not at import time. Never through provisioner or an Ansible collection loader: the program
+    stands alone wherever it is."""
+    try:
+        # The zipapp and the installed package: autoglm_smoke.build (and the wheel's build) put the
+        # collection's pci.py here.
+        from autoglm_smoke._bundled import pci  # noqa: PLC0415
+
+        return pci
+    except ImportError:
+        pass
     # The program inside the collection (the checkout, an installed collection): the same file, next
-    # to this package. Loaded by its path, so nothing outside the collection is imported.
-    import importlib.util
-    import os
+    # to this package, loaded by its path.
+    import importlib.util  # noqa: PLC0415
 
-    _PCI = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils",
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils",
                         "pci.py")
-    _spec = importlib.util.spec_from_file_location("autoglm_smoke._collection_pci", _PCI)
-    pci = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(pci)
+    spec = importlib.util.spec_from_file_location("autoglm_smoke._collection_pci", path)
+    pci = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pci)
+    return pci
+
 
 # XIDs that indicate hardware/firmware trouble (NVIDIA's XID catalogue); others (13, 31, 43,
 # 45...) are usually caused by applications and only warn.
@@ -72,7 +85,7 @@ def norm_bus_id(bus_id):
 def scan_pci_gpus(sysfs_root="/sys"):
     """Bus ids of the NVIDIA GPUs on the PCI bus (independent of the driver; the collection's one
     definition of a GPU, module_utils/pci.py); None when the bus cannot be listed."""
-    gpus = pci.nvidia_gpus(sysfs_root)
+    gpus = pci_module().nvidia_gpus(sysfs_root)
     return None if gpus is None else [dev["address"] for dev in gpus]
 
 

@@ -8,7 +8,7 @@ same settings for all (provisioner.settings.runner_env). Variants, interleaved a
 - plain:    ansible-playbook, default stdout callback, output read from a pipe and dropped;
 - runner:   ansible_runner.run with runner's own awx_display callback (partial JSON file, base64
             markers on the pty, runner re-reading and re-writing each event), a no-op event handler;
-- stream:   provisioner.runner.run_playbook, the CLI's transport (provisioner.events: one JSON line
+- stream:   provisioner.run.runner.run_playbook, the CLI's transport (provisioner.run.events: one JSON line
             per event, followed in a thread), the same no-op sink.
 
 Per run: wall seconds, controller CPU seconds (this process's own CPU for the in-process variants
@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import ansible_runner  # noqa: E402
 
 from provisioner import settings  # noqa: E402
-from provisioner.runner import RunOptions, ensure_ansible_on_path, run_playbook, runner_arguments  # noqa: E402
+from provisioner.plan.options import RunOptions  # noqa: E402
+from provisioner.run.runner import ensure_ansible_on_path, run_playbook, runner_arguments  # noqa: E402
 
 
 def cpu_now() -> float:

@@ -44,11 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provisioner import paths, settings  # noqa: E402
+from provisioner.plan.runplan import action_playbook  # noqa: E402
 from tests.integration.sshd_targets import GATEWAY, SshdFleet  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 CPU_BY_PROCESS = Path(__file__).resolve().parent / "cpu_by_process"  # its sitecustomize logs each process's CPU
-PLAYBOOK = paths.PLAYBOOKS / "site.yml"
+PLAYBOOK = action_playbook("site")
 # The roles that run in a container on this machine, named so the set stays fixed while site.yml
 # grows ("untagged" = common). Left out: nvidia_driver (no GPU, no kernel modules to build),
 # cuda (2.4 GB per host), python_venv (torch wheels per host, needs PyPI through the site CA),

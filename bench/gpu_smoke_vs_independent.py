@@ -28,7 +28,11 @@ import sys
 import tempfile
 import time
 
-SAFE_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+# NVLink multicast off in this process (before torch loads) and in every process it starts: the smoke
+# program's own settings, imported from the checkout this script is in (said once, autoglm_smoke).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from autoglm_smoke import NCCL_SAFE_ENV as SAFE_ENV  # noqa: E402
+
 os.environ.update(SAFE_ENV)
 
 import torch  # noqa: E402

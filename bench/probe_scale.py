@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reachability pre-flight at fleet scale: the Ansible-connection pre-flight (provisioner.probe) on
+"""Reachability pre-flight at fleet scale: the Ansible-connection pre-flight (provisioner.reachability.preflight) on
 N real sshd containers (tests/integration/sshd_targets.py), then on 10x as many inventory names
 cycling over the same containers (each name is its own Ansible host; connections to one address share
 an SSH ControlMaster, as hosts behind one address would).
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioner.inventory.inventory import read_inventory  # noqa: E402
-from provisioner.probe import probe_with_ansible  # noqa: E402
-from provisioner.runner import RunOptions  # noqa: E402
+from provisioner.plan.options import RunOptions  # noqa: E402
+from provisioner.reachability.preflight import probe_with_ansible  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provisioner.validate import validate  # noqa: E402
+from provisioner.plan.validate import validate  # noqa: E402
 
 RACK_SIZE = 100
 

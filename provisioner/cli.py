@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import actions, guards, interrupts, local_commands, paths, rundir
+from . import actions, local_commands, paths
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_MEANINGS,
@@ -19,8 +19,10 @@ from .errors import (
     ProvisionerError,
     UsageError,
 )
+from .plan import guards
 from .records import disk_error
 from .results.smoke import DEFAULT_THRESHOLD
+from .run import interrupts, rundir
 from .views.console import make_console
 
 COMMANDS = ("site", "validate", "check", "smoke", "status", "report", "wheelhouse", "init")
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "median (default: the run's own judgement, as report.json records it)")
     house = sub.add_parser("wheelhouse", help="download a python_venv profile's locked wheels into DIR "
                            "(for air-gapped sites)")
-    house.add_argument("profile", help="a python_venv profile (vars/profiles.yml of the role)")
+    house.add_argument("profile", help="a python_venv profile (files/profiles.yml of the role)")
     house.add_argument("dir", type=Path)
     house.add_argument("--python", default="3.10", help="CPython minor of the targets (default 3.10)")
     house.add_argument("--find-links", action="append", default=[], help="local wheel directory")

@@ -11,27 +11,28 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import orphans, paths
-from .actions import LOCAL_HOST, _check_limit, _print_problems, _sources
+from . import paths
 from .errors import EXIT_OK, EXIT_USAGE, InventoryError, UsageError
 from .inventory.patterns import select
+from .plan.prepare import LOCAL_HOST, check_limit, print_problems, sources_of
+from .plan.validate import validate as validate_inventory
 from .results import state
-from .validate import validate as validate_inventory
+from .run import orphans
 from .views.console import status_table
 
 
 def _status_hosts(args: argparse.Namespace, console: Console) -> list[str]:
     """The hosts to show: the inventory's (after --limit), or this machine when there is no inventory."""
-    sources = _sources(args)
+    sources = sources_of(args)
     if not sources:
         if args.limit:
             raise UsageError("--limit needs an inventory: without one, status shows this machine only")
         return [LOCAL_HOST]
     result = validate_inventory(sources)
     if result.errors:
-        _print_problems(console, result, sources[0])
+        print_problems(console, result, sources[0])
         raise InventoryError(result.problems)
-    _check_limit(args.limit, result)
+    check_limit(args.limit, result)
     return select(result.inventory, args.limit)
 
 
@@ -45,7 +46,7 @@ def status(args: argparse.Namespace, console: Console) -> int:
         console.print(status_table(rows))
         ready = sum(bool(r.get("ready")) for r in rows)
         console.print(f"{ready} of {len(rows)} host(s) ready", markup=False)
-        if not _sources(args) and rows[0].get("last_run_id") is None:
+        if not sources_of(args) and rows[0].get("last_run_id") is None:
             console.print(f"this machine ({LOCAL_HOST}) has no record yet: `autoglm-provision check` (no "
                           "inventory) checks it; `autoglm-provision status INVENTORY` shows an inventory's hosts",
                           markup=False)

@@ -12,9 +12,11 @@ folder). Never relative to the working directory.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 COLLECTION_NAMESPACE = "autoglm"
 COLLECTION_NAME = "provision"
@@ -73,6 +75,14 @@ def collection_imports() -> None:
 
     if AnsibleCollectionConfig.collection_finder is None:
         init_plugin_loader([str(ensure_collections_path())])
+
+
+def collection_module(name: str) -> ModuleType:
+    """The collection's Python module ``plugins.<name>`` (e.g. ``plugin_utils.host_files``), imported
+    as Ansible loads it. Called where the module is used, never at import time: importing a CLI
+    module installs no loader; the first use does (once)."""
+    collection_imports()
+    return importlib.import_module(f"ansible_collections.{COLLECTION_NAMESPACE}.{COLLECTION_NAME}.plugins.{name}")
 
 
 def collections_path(environ: dict[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ FORKS_PER_CPU = 20
 FORKS_CAP = 200
 # A master lives while a task uses it and this long idle after: long enough to reuse the
 # connection across a play's tasks, short enough that a master orphaned by a killed CLI (kill -9)
-# is gone within two minutes even if no later run sweeps it (provisioner.scratch).
+# is gone within two minutes even if no later run sweeps it (provisioner.run.scratch).
 CONTROL_PERSIST = "120s"
 
 

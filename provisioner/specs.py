@@ -83,6 +83,11 @@ def load_specs(roles_dir: Path = paths.ROLES) -> dict[str, VarSpec]:
     return specs
 
 
+def variable_types(roles_dir: Path = paths.ROLES) -> dict[str, str]:
+    """Each role variable's argument_specs type: how a key=value -e item is converted for Ansible."""
+    return {name: spec.type for name, spec in load_specs(roles_dir).items()}
+
+
 @cache
 def role_defaults(roles_dir: Path = paths.ROLES) -> dict[str, object]:
     """Every role's ``defaults/main.yml`` merged: what a host gets when the inventory is silent."""

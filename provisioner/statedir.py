@@ -8,6 +8,7 @@ whoever can write there can forge "ready" hosts or plant a report. What the CLI 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 from pathlib import Path
@@ -72,3 +73,20 @@ def make_private(root: Path) -> None:
             with contextlib.suppress(OSError):
                 if not os.path.islink(path):
                     os.chmod(path, mode)
+
+
+def lock_held(lock_file: Path) -> bool:
+    """True while a live process holds ``lock_file`` (an exclusive flock, as a run directory and a
+    scratch directory hold theirs until their process ends, kill -9 included). The probe asks for a
+    shared lock without waiting, so two probes at once never take each other for the holder."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

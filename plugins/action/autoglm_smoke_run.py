@@ -77,9 +77,73 @@ def write_json(fetch_dir: str, host: str, content: str) -> str:
     return path
 
 
+def run_failure(rc: int, stderr: str, timeout: int) -> str:
+    """Why the program's exit status is a failed task ("" when it is not: 0 pass, 1 a failed verdict,
+    which the role judges)."""
+    if rc == TIMEOUT_RC:
+        return (f"the GPU smoke program did not finish within {timeout} s; "
+                "its processes on the host were stopped (timeout)")
+    if rc == KILLED_RC:
+        return ("the GPU smoke program was killed (SIGKILL: still running "
+                f"{KILL_AFTER_S} s after the time limit's TERM, or the kernel's out-of-memory killer)")
+    if rc not in (0, 1):  # anything else a crash
+        last = stderr.strip().splitlines()[-1:]
+        return f"the GPU smoke program crashed (rc {rc})" + (f": {last[0]}" if last else "")
+    return ""
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _requires_connection = True
+
+    def _host(self, command: str) -> dict:
+        return self._low_level_execute_command(command, sudoable=True)
+
+    def _upload_program(self, remote_tmp: str) -> str:
+        """The zipapp built here, sent to the remote temporary directory: its path there."""
+        with tempfile.TemporaryDirectory(prefix="autoglm-smoke-build.") as local_dir:
+            program = self._connection._shell.join_path(remote_tmp, PROGRAM)
+            self._transfer_file(build_zipapp(local_dir), program)
+        self._fixup_perms2((remote_tmp, program))
+        return program
+
+    def _interpreter(self, args: dict) -> str:
+        """The preferred interpreter unless the become user cannot execute it (then the fallback)."""
+        interpreter = args["interpreter"]
+        if args["fallback_interpreter"]:
+            found = self._host(f"test -x {self._connection._shell.quote(interpreter)}")
+            interpreter = interpreter if found["rc"] == 0 else args["fallback_interpreter"]
+        return interpreter
+
+    def _make_scratch(self) -> str:
+        made = self._host(f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX")
+        scratch = made["stdout"].strip()
+        if made["rc"] != 0 or not scratch.startswith("/"):
+            raise AnsibleActionFail(
+                f"could not create a scratch directory on the host: {made['stderr'] or made['stdout']}"
+            )
+        return scratch
+
+    def _read_report(self, json_path: str) -> tuple[str, str]:
+        """(the program's JSON, why it cannot be used: "" when it can)."""
+        read = self._host(f"cat {self._connection._shell.quote(json_path)}")
+        if read["rc"] != 0:
+            return "", f"the GPU smoke program wrote no JSON report: {read['stderr'].strip()}"
+        try:
+            json.loads(read["stdout"])
+        except ValueError as exc:
+            return "", f"the GPU smoke program's JSON report is not JSON: {exc}"
+        return read["stdout"], ""
+
+    def _run_program(self, args: dict, interpreter: str, program: str, json_path: str, result: dict) -> None:
+        """The program under `timeout`, its exit status and output in ``result``."""
+        quote = self._connection._shell.quote
+        argv = ["timeout", f"--kill-after={KILL_AFTER_S}", f"{args['timeout']}s",
+                interpreter, program, *args["args"], "--json-out", json_path]
+        env = self._compute_environment_string()
+        ran = self._host(" ".join(part for part in (env, " ".join(map(quote, argv))) if part))
+        result.update(changed=False, cmd=argv, rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"],
+                      stdout_lines=ran["stdout"].splitlines(), stderr_lines=ran["stderr"].splitlines())
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True  # read-only: the host keeps nothing
@@ -88,63 +152,28 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args["timeout"] <= 0:
             raise AnsibleActionFail(f"timeout must be > 0 seconds, got {args['timeout']}")
-        quote = self._connection._shell.quote
         host = (task_vars or {}).get("inventory_hostname", "")
         remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()
         scratch = ""
         try:
-            with tempfile.TemporaryDirectory(prefix="autoglm-smoke-build.") as local_dir:
-                program = self._connection._shell.join_path(remote_tmp, PROGRAM)
-                self._transfer_file(build_zipapp(local_dir), program)
-            self._fixup_perms2((remote_tmp, program))
-
-            interpreter = args["interpreter"]
-            if args["fallback_interpreter"]:  # the preferred one unless the become user cannot execute it
-                found = self._low_level_execute_command(f"test -x {quote(interpreter)}", sudoable=True)
-                interpreter = interpreter if found["rc"] == 0 else args["fallback_interpreter"]
-            result["interpreter"] = interpreter
-            made = self._low_level_execute_command(f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX", sudoable=True)
-            scratch = made["stdout"].strip()
-            if made["rc"] != 0 or not scratch.startswith("/"):
-                raise AnsibleActionFail(
-                    f"could not create a scratch directory on the host: {made['stderr'] or made['stdout']}"
-                )
+            program = self._upload_program(remote_tmp)
+            result["interpreter"] = interpreter = self._interpreter(args)
+            scratch = self._make_scratch()
             json_path = f"{scratch}/result.json"
-            argv = ["timeout", f"--kill-after={KILL_AFTER_S}", f"{args['timeout']}s",
-                    interpreter, program, *args["args"], "--json-out", json_path]
-            env = self._compute_environment_string()
-            command = " ".join(part for part in (env, " ".join(map(quote, argv))) if part)
-            ran = self._low_level_execute_command(command, sudoable=True)
-            result.update(changed=False, cmd=argv, rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"],
-                          stdout_lines=ran["stdout"].splitlines(), stderr_lines=ran["stderr"].splitlines())
-            if ran["rc"] == TIMEOUT_RC:
-                result.update(failed=True, msg=f"the GPU smoke program did not finish within {args['timeout']} s; "
-                              "its processes on the host were stopped (timeout)")
-                return result
-            if ran["rc"] == KILLED_RC:
-                result.update(failed=True, msg="the GPU smoke program was killed (SIGKILL: still running "
-                              f"{KILL_AFTER_S} s after the time limit's TERM, or the kernel's out-of-memory killer)")
-                return result
-            if ran["rc"] not in (0, 1):  # 0 pass, 1 a failed verdict (judged by the role); anything else a crash
-                last = ran["stderr"].strip().splitlines()[-1:]
-                result.update(failed=True, msg=f"the GPU smoke program crashed (rc {ran['rc']})"
-                              + (f": {last[0]}" if last else ""))
-                return result
-            read = self._low_level_execute_command(f"cat {quote(json_path)}", sudoable=True)
-            if read["rc"] != 0:
-                result.update(failed=True, msg=f"the GPU smoke program wrote no JSON report: {read['stderr'].strip()}")
-                return result
-            try:
-                json.loads(read["stdout"])
-            except ValueError as exc:
-                result.update(failed=True, msg=f"the GPU smoke program's JSON report is not JSON: {exc}")
+            self._run_program(args, interpreter, program, json_path, result)
+            failure = run_failure(result["rc"], result["stderr"], args["timeout"])
+            report = ""
+            if not failure:
+                report, failure = self._read_report(json_path)
+            if failure:
+                result.update(failed=True, msg=failure)
                 return result
             # Set, not left out: Ansible counts a result with a non-zero rc and no `failed` as failed.
             result["failed"] = False
-            result["json"] = read["stdout"]
-            result["json_file"] = write_json(args["fetch_dir"], host, read["stdout"]) if args["fetch_dir"] else ""
+            result["json"] = report
+            result["json_file"] = write_json(args["fetch_dir"], host, report) if args["fetch_dir"] else ""
             return result
         finally:
             if scratch.startswith("/") and os.path.basename(scratch).startswith(SCRATCH_PREFIX):
-                self._low_level_execute_command(f"rm -rf {quote(scratch)}", sudoable=True)
+                self._host(f"rm -rf {self._connection._shell.quote(scratch)}")
             self._remove_tmp_path(remote_tmp)

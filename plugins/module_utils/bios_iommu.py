@@ -43,18 +43,13 @@ def iommu_kernel_params(vendor, passthrough):
     return add, remove
 
 
-def check_iommu(host, facts, passthrough):
-    vendor = facts["cpu_vendor"]
-    table = {"intel": "DMAR", "amd": "IVRS"}.get(vendor)
-    tables = host.listdir("sys/firmware/acpi/tables")
+def _observed(host, facts, table, tables, cmdline):
+    """(details, evidence): what the host shows of its IOMMU, whatever the verdict."""
     units = host.listdir("sys/class/iommu") or []
     groups = host.listdir("sys/kernel/iommu_groups") or []
-    cmdline = host.read("proc/cmdline") or ""
-    params = cmdline_params(cmdline)
     iommu_words = [w for w in cmdline.split() if w.split("=")[0] in ("intel_iommu", "amd_iommu", "iommu")]
-    add, remove = iommu_kernel_params(vendor, passthrough)
     details = {
-        "cpu_vendor": vendor,
+        "cpu_vendor": facts["cpu_vendor"],
         "acpi_table": table,
         "acpi_tables": tables,
         "iommu_units": units,
@@ -62,13 +57,78 @@ def check_iommu(host, facts, passthrough):
         "cmdline_iommu_params": iommu_words,
     }
     evidence = [
-        "CPU vendor: {}{}".format(vendor, " (virtual machine)" if facts["virtualized"] else ""),
+        "CPU vendor: {}{}".format(facts["cpu_vendor"], " (virtual machine)" if facts["virtualized"] else ""),
         "kernel command line IOMMU parameters: %s" % (" ".join(iommu_words) or "none"),
         "/sys/class/iommu: %s" % (", ".join(units) or "empty"),
         f"/sys/kernel/iommu_groups: {len(groups)} groups",
     ]
-    if units and groups:
-        if passthrough and params.get("iommu") != "pt":
+    return details, evidence
+
+
+def _absent_from_firmware(facts, table, evidence, details):
+    """The firmware publishes no DMAR/IVRS table: off in the BIOS, or a VM without a virtual IOMMU."""
+    evidence.insert(0, f"firmware ACPI {table} table: absent from /sys/firmware/acpi/tables")
+    if facts["virtualized"]:
+        return result(
+            FAIL,
+            "no_virtual_iommu",
+            evidence,
+            "This is a virtual machine whose hypervisor exposes no virtual IOMMU: add one "
+            "(QEMU: -device intel-iommu,intremap=on / libvirt <iommu model='intel'/>; "
+            "AMD: amd-iommu) or, if this host does not need one, drop 'iommu' from "
+            "bios_check_mandatory.",
+            details,
+        )
+    return result(
+        FAIL,
+        "disabled_in_firmware",
+        evidence,
+        bios_menu(f"iommu_{facts['cpu_vendor']}", facts) + f" The firmware publishes no {table} table, so "
+        "no kernel parameter can help until it is enabled there.",
+        details,
+    )
+
+
+def _off_in_kernel(host, cmdline, passthrough, vendor, table, evidence, details):
+    """The firmware exposes the IOMMU but the kernel left it off: the command-line edits that turn it
+    on, and whether /etc/default/grub already has them (a reboot is pending)."""
+    add, remove = iommu_kernel_params(vendor, passthrough)
+    evidence.insert(0, f"firmware ACPI {table} table: present (firmware exposes the IOMMU)")
+    conflicting = [w for w in cmdline.split() if w in remove]
+    if conflicting:
+        evidence.append("the kernel was told to keep it off: {}".format(" ".join(conflicting)))
+    grub = grub_cmdline(host)
+    staged = bool(
+        grub is not None and (add or conflicting) and all(p in grub for p in add) and not any(p in grub for p in remove)
+    )
+    details.update(kernel_params_add=add, kernel_params_remove=remove, reboot_pending=staged)
+    if staged:
+        evidence.append("/etc/default/grub already has {}: a reboot is pending".format(" ".join(add)))
+    edits = (["add '{}'".format(" ".join(add))] if add else []) + (
+        ["remove '{}'".format(" ".join(conflicting))] if conflicting else []
+    )
+    return result(
+        FAIL,
+        "disabled_in_kernel",
+        evidence,
+        "Enabled in firmware but off in the kernel: %s in GRUB_CMDLINE_LINUX of "
+        "/etc/default/grub, run update-grub and reboot (the role makes the edit with "
+        "bios_check_apply_kernel_params: true; it never reboots)."
+        % (" and ".join(edits) or "check that the kernel is built with IOMMU support"),
+        details,
+    )
+
+
+def check_iommu(host, facts, passthrough):
+    """Active (units and groups), else why not: an unknown CPU vendor, unreadable ACPI tables, off in
+    the firmware, or off in the kernel."""
+    vendor = facts["cpu_vendor"]
+    table = {"intel": "DMAR", "amd": "IVRS"}.get(vendor)
+    tables = host.listdir("sys/firmware/acpi/tables")
+    cmdline = host.read("proc/cmdline") or ""
+    details, evidence = _observed(host, facts, table, tables, cmdline)
+    if details["iommu_units"] and details["iommu_groups"]:
+        if passthrough and cmdline_params(cmdline).get("iommu") != "pt":
             evidence.append("note: iommu=pt is not set (DMA translation for host devices costs throughput)")
         evidence.insert(
             0,
@@ -94,47 +154,5 @@ def check_iommu(host, facts, passthrough):
             details,
         )
     if table not in tables:
-        evidence.insert(0, f"firmware ACPI {table} table: absent from /sys/firmware/acpi/tables")
-        if facts["virtualized"]:
-            return result(
-                FAIL,
-                "no_virtual_iommu",
-                evidence,
-                "This is a virtual machine whose hypervisor exposes no virtual IOMMU: add one "
-                "(QEMU: -device intel-iommu,intremap=on / libvirt <iommu model='intel'/>; "
-                "AMD: amd-iommu) or, if this host does not need one, drop 'iommu' from "
-                "bios_check_mandatory.",
-                details,
-            )
-        return result(
-            FAIL,
-            "disabled_in_firmware",
-            evidence,
-            bios_menu(f"iommu_{vendor}", facts) + f" The firmware publishes no {table} table, so "
-            "no kernel parameter can help until it is enabled there.",
-            details,
-        )
-    evidence.insert(0, f"firmware ACPI {table} table: present (firmware exposes the IOMMU)")
-    conflicting = [w for w in cmdline.split() if w in remove]
-    if conflicting:
-        evidence.append("the kernel was told to keep it off: {}".format(" ".join(conflicting)))
-    grub = grub_cmdline(host)
-    staged = bool(
-        grub is not None and (add or conflicting) and all(p in grub for p in add) and not any(p in grub for p in remove)
-    )
-    details.update(kernel_params_add=add, kernel_params_remove=remove, reboot_pending=staged)
-    if staged:
-        evidence.append("/etc/default/grub already has {}: a reboot is pending".format(" ".join(add)))
-    edits = (["add '{}'".format(" ".join(add))] if add else []) + (
-        ["remove '{}'".format(" ".join(conflicting))] if conflicting else []
-    )
-    return result(
-        FAIL,
-        "disabled_in_kernel",
-        evidence,
-        "Enabled in firmware but off in the kernel: %s in GRUB_CMDLINE_LINUX of "
-        "/etc/default/grub, run update-grub and reboot (the role makes the edit with "
-        "bios_check_apply_kernel_params: true; it never reboots)."
-        % (" and ".join(edits) or "check that the kernel is built with IOMMU support"),
-        details,
-    )
+        return _absent_from_firmware(facts, table, evidence, details)
+    return _off_in_kernel(host, cmdline, passthrough, vendor, table, evidence, details)

@@ -83,8 +83,10 @@ def ats_from_config(config):
 
 
 # --- lspci -vvv text --------------------------------------------------------------------------
+# "lspci -PP" names a function by its path ("00:1c.4/07:00.0/08:00.0"): the last step is the function.
 _HEADER = re.compile(
-    r"^(?:(?P<domain>[0-9a-fA-F]{4,8}):)?(?P<bus>[0-9a-fA-F]{2}):(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])\s+"
+    r"^(?:(?P<domain>[0-9a-fA-F]{4,8}):)?(?:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]/)*"
+    r"(?P<bus>[0-9a-fA-F]{2}):(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])\s+"
     r"(?P<desc>.*)$"
 )
 _CLASS_ID = re.compile(r"\[(?P<cls>[0-9a-fA-F]{4})\]:")
@@ -163,8 +165,9 @@ def _apply_line(func, line):
 
 
 def _join_wrapped(text):
-    """Undo a forum's line wrapping inside ACS lines ('UpstreamFwd+ \\nEgressCtrl- ...')."""
-    return re.sub(r"(ACSC(?:ap|tl):[^\n]*?)\s*\n\s*(?=(?:EgressCtrl|DirectTrans|UpstreamFwd)[+-])", r"\1 ", text)
+    """Undo a forum's or a mailer's line wrapping inside ACS lines ('UpstreamFwd+ \\nEgressCtrl- ...'),
+    also where the continuation carries the mail quote prefix ('> > UpstreamFwd+ ...')."""
+    return re.sub(r"(ACSC(?:ap|tl):[^\n]*?)\s*\n[>\s]*(?=(?:EgressCtrl|DirectTrans|UpstreamFwd)[+-])", r"\1 ", text)
 
 
 def parse_lspci(text):
@@ -173,7 +176,8 @@ def parse_lspci(text):
     functions: one dict per function header (bdf, desc, class, vendor, device, bus_range for
     bridges, acs {"cap", "ctl"} or None, ats, driver, port_type: "Root Port" / "Upstream Port" /
     "Downstream Port" from the Express capability line, or None). orphan_acs: ACSCtl bit lists met before any
-    header (output of ``lspci -vvv | grep ACSCtl``: the bridge is not known) and control values
+    header (output of ``lspci -vvv | grep ACSCtl``: the bridge is not known), repeated ACSCtl lines
+    within one function's block (the same grep output pasted below a listing) and control values
     printed by ``setpci -v ECAP_ACS+0x6.w`` (bridge named, its place unknown). Lines may carry
     a mail-style '> ' quote prefix. Raises ValueError on empty input."""
     if not isinstance(text, str) or not text.strip():
@@ -190,8 +194,10 @@ def parse_lspci(text):
             current = _new_function(header)
             functions.append(current)
             continue
-        if current is None:
-            acs = _ACS_LINE.match(line)
+        acs = _ACS_LINE.match(line)
+        if current is None or (acs and current["acs"] and current["acs"]["ctl"] is not None):
+            # Before any header, or a second ACSCtl in one block (grep output pasted below a
+            # listing): the bridge is not known, so the line cannot be attributed.
             if acs and acs.group("kind") == "ACSCtl":
                 orphans.append(parse_acs_bits(acs.group("bits")))
             continue

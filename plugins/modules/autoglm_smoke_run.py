@@ -61,7 +61,7 @@ EXAMPLES = r"""
     timeout: 300
     fetch_dir: /var/tmp/smoke
   environment:
-    NCCL_NVLS_ENABLE: "0"
+    PYTHONUNBUFFERED: "1"
   register: smoke
 """
 

@@ -177,48 +177,39 @@ def changes_summary(install, remove):
     return summary
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            venv=dict(type="path", required=True),
-            lock=dict(type="path", required=True),
-            require_hashes=dict(type="bool", default=False),
-            index_url=dict(type="str", default=""),
-            extra_index_urls=dict(type="list", elements="str", default=[]),
-            find_links=dict(type="list", elements="path", default=[]),
-            no_index=dict(type="bool", default=False),
-            cert=dict(type="path"),
-            proxy=dict(type="str", no_log=True),
-            prune=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    python = os.path.join(params["venv"], "bin", "python")
-    if not os.access(python, os.X_OK):
-        if module.check_mode:
-            module.exit_json(changed=True, msg="venv {} does not exist yet".format(params["venv"]))
-        module.fail_json(msg=f"venv interpreter {python} is missing")
+ARGUMENT_SPEC = dict(
+    venv=dict(type="path", required=True),
+    lock=dict(type="path", required=True),
+    require_hashes=dict(type="bool", default=False),
+    index_url=dict(type="str", default=""),
+    extra_index_urls=dict(type="list", elements="str", default=[]),
+    find_links=dict(type="list", elements="path", default=[]),
+    no_index=dict(type="bool", default=False),
+    cert=dict(type="path"),
+    proxy=dict(type="str", no_log=True),
+    prune=dict(type="bool", default=True),
+)
+
+
+def read_lock_entries(module):
     try:
-        with open(params["lock"]) as handle:
-            entries = parse_lock(handle.read())
+        with open(module.params["lock"]) as handle:
+            return parse_lock(handle.read())
     except (OSError, ValueError) as error:
-        module.fail_json(msg="cannot read lock {}: {}".format(params["lock"], error))
+        module.fail_json(msg="cannot read lock {}: {}".format(module.params["lock"], error))
 
-    def inspect():
-        rc, out, err = module.run_command([python, "-I", "-c", INSPECT], data=json.dumps(entries),
-                                          binary_data=True)
-        if rc != 0:
-            module.fail_json(msg="cannot inspect venv {}".format(params["venv"]), stderr=err)
-        return json.loads(out)
 
-    before = inspect()
-    install, remove = diff(before, params["prune"])
-    summary = changes_summary(install, remove)
-    result = dict(changed=bool(install or remove), changes=summary, python=before["python"])
-    if not result["changed"] or module.check_mode:
-        module.exit_json(packages=before["installed"], **result)
+def inspect_venv(module, python, entries):
+    """What the venv has, against the lock's entries (the INSPECT program run by the venv's Python)."""
+    rc, out, err = module.run_command([python, "-I", "-c", INSPECT], data=json.dumps(entries), binary_data=True)
+    if rc != 0:
+        module.fail_json(msg="cannot inspect venv {}".format(module.params["venv"]), stderr=err)
+    return json.loads(out)
 
+
+def apply_changes(module, python, install, remove, summary):
+    """pip install the lock, uninstall what it does not list, then pip check; fail on any error."""
+    params = module.params
     # The venv's interpreter runs pip, so pip also reads the venv's own pip.conf (site CA).
     pip = [python, "-m", "pip"]
     if install:
@@ -237,7 +228,25 @@ def main():
     if rc != 0:
         module.fail_json(msg="pip check found broken requirements after installing the lock",
                          stdout=out, stderr=err, changes=summary)
-    after = inspect()
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    python = os.path.join(params["venv"], "bin", "python")
+    if not os.access(python, os.X_OK):
+        if module.check_mode:
+            module.exit_json(changed=True, msg="venv {} does not exist yet".format(params["venv"]))
+        module.fail_json(msg=f"venv interpreter {python} is missing")
+    entries = read_lock_entries(module)
+    before = inspect_venv(module, python, entries)
+    install, remove = diff(before, params["prune"])
+    summary = changes_summary(install, remove)
+    result = dict(changed=bool(install or remove), changes=summary, python=before["python"])
+    if not result["changed"] or module.check_mode:
+        module.exit_json(packages=before["installed"], **result)
+    apply_changes(module, python, install, remove, summary)
+    after = inspect_venv(module, python, entries)
     still_install, still_remove = diff(after, params["prune"])
     if still_install or still_remove:
         module.fail_json(msg="venv still differs from the lock after pip ran",

@@ -105,111 +105,93 @@ staged:
 """
 
 
+ARGUMENT_SPEC = {
+    "address": {"type": "str", "required": True},
+    "username": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "verify_tls": {"type": "str", "default": "true"},
+    "timeout": {"type": "int", "default": 15},
+    "system_id": {"type": "str"},
+    "requirements": {"type": "list", "elements": "str", "default": ["iommu", "sriov", "above_4g"]},
+    "extra_attributes": {"type": "dict", "default": {}},
+    "stage": {"type": "bool", "default": False},
+    "reboot": {"type": "bool", "default": False},
+}
+
+
+def exit_bmc_error(module, bmc_status, cause, message, fix, system=None):
+    """The BMC could not be read: exit unchanged (a finding, not a task failure), every requirement
+    carrying the same cause, message and fix."""
+    extra = {"system": system} if system is not None else {}
+    module.exit_json(changed=False, bmc_status=bmc_status, staged={}, **extra,
+                     requirements=error_result(module.params["requirements"], cause, message, fix))
+
+
+def fetch_or_exit(module):
+    """fetch(), each BMC error turned into its finding (exit_bmc_error)."""
+    p = module.params
+    bmc = p["address"]
+    try:
+        return fetch(p)
+    except sushy_exc.AccessError as exc:
+        status = getattr(exc, "status_code", "")
+        exit_bmc_error(module, "auth_failed", "bmc_auth_failed", f"BMC {bmc} refused the credentials (HTTP {status})",
+                       "Check bios_check_bmc_username / the BMC password in the vault.")
+    except sushy_exc.ConnectionError as exc:
+        kind = "timeout" if "timed out" in str(exc).lower() or "timeout" in str(exc).lower() else "unreachable"
+        exit_bmc_error(module, kind, "bmc_" + kind,
+                       "BMC {} {} (limit {}s per request)".format(
+                           bmc, "timed out" if kind == "timeout" else "is unreachable", p["timeout"]),
+                       "Check bios_check_bmc_address and that the controller reaches the management network.")
+    except (sushy_exc.SushyError, ValueError) as exc:
+        exit_bmc_error(module, "error", "bmc_error", "BMC {}: {}".format(bmc, getattr(exc, "message", None) or exc),
+                       "Check the BMC's Redfish service (and bios_check_bmc_system_id).")
+
+
+def stage(module, bios, system, results, to_stage):
+    """PATCH the wanted attributes to the pending settings (and reboot when asked); each requirement
+    then says what was staged and waits for the reboot."""
+    p = module.params
+    try:
+        bios.set_attributes(to_stage)
+        if p["reboot"]:
+            root_system = connect(p).get_system(system["path"])
+            root_system.reset_system(sushy.ResetType.GRACEFUL_RESTART)
+        for r in results.values():
+            for name, value in r["wanted"].items():
+                r["evidence"].append(f"staged {name}={value!r} as a pending BIOS setting")
+                r["cause"] = "pending_reboot"
+    except sushy_exc.SushyError as exc:
+        module.fail_json(
+            msg="BMC {} did not accept the pending BIOS settings {}: {}".format(
+                p["address"], to_stage, getattr(exc, "message", exc)
+            ),
+            requirements=results,
+        )
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "address": {"type": "str", "required": True},
-            "username": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
-            "verify_tls": {"type": "str", "default": "true"},
-            "timeout": {"type": "int", "default": 15},
-            "system_id": {"type": "str"},
-            "requirements": {"type": "list", "elements": "str", "default": ["iommu", "sriov", "above_4g"]},
-            "extra_attributes": {"type": "dict", "default": {}},
-            "stage": {"type": "bool", "default": False},
-            "reboot": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_SUSHY:
         module.fail_json(
             msg="redfish_bios needs the Python package 'sushy' on the controller (pip install 'autoglm-provision[bmc]')"
         )
     p = module.params
-    reqs = p["requirements"]
-    bmc = p["address"]
-    try:
-        system, bios, attributes, pending, registry = fetch(p)
-    except sushy_exc.AccessError as exc:
-        status = getattr(exc, "status_code", "")
-        module.exit_json(
-            changed=False,
-            bmc_status="auth_failed",
-            staged={},
-            requirements=error_result(
-                reqs,
-                "bmc_auth_failed",
-                f"BMC {bmc} refused the credentials (HTTP {status})",
-                "Check bios_check_bmc_username / the BMC password in the vault.",
-            ),
-        )
-    except sushy_exc.ConnectionError as exc:
-        kind = "timeout" if "timed out" in str(exc).lower() or "timeout" in str(exc).lower() else "unreachable"
-        module.exit_json(
-            changed=False,
-            bmc_status=kind,
-            staged={},
-            requirements=error_result(
-                reqs,
-                "bmc_" + kind,
-                "BMC {} {} (limit {}s per request)".format(
-                    bmc, "timed out" if kind == "timeout" else "is unreachable", p["timeout"]
-                ),
-                "Check bios_check_bmc_address and that the controller reaches the management network.",
-            ),
-        )
-    except (sushy_exc.SushyError, ValueError) as exc:
-        module.exit_json(
-            changed=False,
-            bmc_status="error",
-            staged={},
-            requirements=error_result(
-                reqs,
-                "bmc_error",
-                "BMC {}: {}".format(bmc, getattr(exc, "message", None) or exc),
-                "Check the BMC's Redfish service (and bios_check_bmc_system_id).",
-            ),
-        )
+    system, bios, attributes, pending, registry = fetch_or_exit(module)
     if bios is None:
-        module.exit_json(
-            changed=False,
-            bmc_status="no_bios_resource",
-            system=system,
-            staged={},
-            requirements=error_result(
-                reqs,
-                "bmc_no_bios_resource",
-                "system {} on BMC {} has no Redfish Bios resource".format(system["id"], bmc),
-                "Update the BMC firmware (or license) to one exposing Bios, or check in-band.",
-            ),
-        )
+        exit_bmc_error(module, "no_bios_resource", "bmc_no_bios_resource",
+                       "system {} on BMC {} has no Redfish Bios resource".format(system["id"], p["address"]),
+                       "Update the BMC firmware (or license) to one exposing Bios, or check in-band.", system=system)
     extra = p["extra_attributes"] or {}
     matched = registry_matches(registry, attributes)
-    results = {r: judge(r, attributes, pending, extra.get(r, []), matched) for r in reqs}
+    results = {r: judge(r, attributes, pending, extra.get(r, []), matched) for r in p["requirements"]}
     to_stage = {}
     for r in results.values():
         if r["cause"] == "disabled_in_bios":
             to_stage.update(r["wanted"])
-    changed = False
-    if p["stage"] and to_stage:
-        changed = True
-        if not module.check_mode:
-            try:
-                bios.set_attributes(to_stage)
-                if p["reboot"]:
-                    root_system = connect(p).get_system(system["path"])
-                    root_system.reset_system(sushy.ResetType.GRACEFUL_RESTART)
-                for r in results.values():
-                    for name, value in r["wanted"].items():
-                        r["evidence"].append(f"staged {name}={value!r} as a pending BIOS setting")
-                        r["cause"] = "pending_reboot"
-            except sushy_exc.SushyError as exc:
-                module.fail_json(
-                    msg="BMC {} did not accept the pending BIOS settings {}: {}".format(
-                        bmc, to_stage, getattr(exc, "message", exc)
-                    ),
-                    requirements=results,
-                )
+    changed = bool(p["stage"] and to_stage)
+    if changed and not module.check_mode:
+        stage(module, bios, system, results, to_stage)
     module.exit_json(
         changed=changed,
         bmc_status="ok",

@@ -1,7 +1,7 @@
 # The CLI's event transport, loaded by ansible-playbook (never imported by the CLI itself).
 #
 # ansible-runner forces ANSIBLE_STDOUT_CALLBACK=awx_display and looks for that plugin first in
-# AWX_LIB_DIRECTORY. The CLI points AWX_LIB_DIRECTORY here (provisioner/events.py), so this file
+# AWX_LIB_DIRECTORY. The CLI points AWX_LIB_DIRECTORY here (provisioner/run/events.py), so this file
 # replaces runner's callback for the CLI's runs only. Runner's callback encodes each event three
 # times over (a partial JSON file, base64 markers on the pty, runner's own re-read and re-write);
 # that was the CLI's largest extra cost over plain ansible-playbook (bench/event_transport.py and

@@ -4,7 +4,7 @@ are merged in the order Ansible's VariableManager uses (group depth and ``ansibl
 ``group_vars/``/``host_vars/`` on top of the source). :mod:`provisioner.invsource` says where each
 value was written. No host is contacted.
 
-Only the structure is judged here; variable values are judged in :mod:`provisioner.validate`.
+Only the structure is judged here; variable values are judged in :mod:`provisioner.plan.validate`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
+from ..reachability import REACHABILITY_TASK, left_out_failure
 from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
-from . import connection
 from .facts import p2p_platform, role_facts
 from .smoke import Judgement, explain_p2p, failure_message, finding_lines
 
@@ -104,7 +104,7 @@ class RunReport:
         data = event.get("event_data") or {}
         host = data.get("host")
         if host and kind.startswith("runner_on_"):
-            if data.get("task") == connection.REACHABILITY_TASK:
+            if data.get("task") == REACHABILITY_TASK:
                 self._preflight_seen = True
             else:
                 self._past_preflight.add(host)
@@ -130,17 +130,12 @@ class RunReport:
             result.facts.update(role_facts(res.get("ansible_facts") or {}))
         elif kind == "runner_on_skipped":
             result.skipped += 1
-        elif data.get("task") == connection.REACHABILITY_TASK and kind in ("runner_on_unreachable", "runner_on_failed"):
-            # The reachability play at the start of site and smoke: the host is left out of the run
-            # (Ansible drops failed and unreachable hosts from later plays), reported as the
-            # separate pre-flight reports it, with the category of why.
+        elif kind in ("runner_on_unreachable", "runner_on_failed") and data.get("task") == REACHABILITY_TASK:
+            # The reachability play at the start of site and smoke: the host is left out of the run.
             unreachable = kind == "runner_on_unreachable"
             result.unreachable += unreachable
             result.failed += not unreachable
-            text = _message(res)
-            result.failures.append({"task": connection.REACHABILITY_STEP,
-                                    "kind": "unreachable" if unreachable else "failed",
-                                    "message": f"{connection.categorise(text)}: {text} (left out of the run)"})
+            result.failures.append(left_out_failure(unreachable, _message(res)))
         elif kind == "runner_on_unreachable":
             result.unreachable += 1
             result.failures.append({"task": task_name(data), "kind": "unreachable", "message": _message(res)})

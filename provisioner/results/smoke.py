@@ -20,17 +20,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from autoglm_smoke import verdicts as contract
 
 from .. import paths
 from ..records import RecordError, read_regular_file
 
-paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
-from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import (  # noqa: E402
-    host_file_name,
-    host_from_file_name,
-)
+
+def _host_files() -> ModuleType:
+    """The one encoding of host names as file names, shared with the gpu_smoke role."""
+    return paths.collection_module("plugin_utils.host_files")
+
 
 DEFAULT_THRESHOLD = 0.10
 # Fewer peers than this and a median says little (two GPUs: each is "the median" half the time).
@@ -76,6 +77,14 @@ def peer_samples(reports: dict[str, dict]) -> dict[tuple[str, str], list[float]]
     return samples
 
 
+def fleet_medians(reports: dict[str, dict],
+                  min_peers: int = DEFAULT_MIN_PEERS) -> dict[tuple[str, str], tuple[float | None, int]]:
+    """(SKU, figure) -> (the median of the run's GPUs of that SKU, or None with fewer than ``min_peers``;
+    how many GPUs): the reference every figure is judged against, and the one the HTML view draws."""
+    return {key: (statistics.median(values) if len(values) >= min_peers else None, len(values))
+            for key, values in peer_samples(reports).items()}
+
+
 def compare_fleet(
     reports: dict[str, dict], threshold: float = DEFAULT_THRESHOLD, min_peers: int = DEFAULT_MIN_PEERS
 ) -> dict[str, dict]:
@@ -95,8 +104,7 @@ def compare_fleet(
     if min_peers < 2:
         raise ValueError(f"min_peers must be at least 2, got {min_peers!r}")
 
-    samples = peer_samples(reports)
-    medians = {key: statistics.median(values) for key, values in samples.items() if len(values) >= min_peers}
+    medians = fleet_medians(reports, min_peers)
 
     result: dict[str, dict] = {}
     for host, report in reports.items():
@@ -106,10 +114,10 @@ def compare_fleet(
             for figure, value in sorted((gpu.get("figures") or {}).items()):
                 if figure not in COMPARED_FIGURES or not isinstance(value, (int, float)):
                     continue
-                median = medians.get((key, figure))
+                median, peers = medians.get((key, figure), (None, 0))
                 if median is None:
                     entry["skipped"].append(
-                        f"gpu{gpu.get('index')} {figure}: only {len(samples.get((key, figure), []))} "
+                        f"gpu{gpu.get('index')} {figure}: only {peers} "
                         f"GPU(s) of {key} in this run (need {min_peers})"
                     )
                     continue
@@ -124,7 +132,7 @@ def compare_fleet(
                             "figure": figure,
                             "value": value,
                             "median": round(median, 2),
-                            "peers": len(samples[(key, figure)]),
+                            "peers": peers,
                             "deficit": round(deficit, 4),
                         }
                     )
@@ -136,7 +144,7 @@ def compare_fleet(
 def _host_of(stem: str, hosts: dict[str, str]) -> str:
     """The host a smoke file is of: its name decoded (the role encodes it, plugin_utils/host_files.py),
     else the run's host whose encoded name it is (a long name ends in a digest), else the file name."""
-    return hosts.get(stem) or host_from_file_name(stem) or stem
+    return hosts.get(stem) or _host_files().host_from_file_name(stem) or stem
 
 
 def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, dict], list[str]]:
@@ -144,7 +152,7 @@ def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, di
     in a digest). What cannot be read, or is not a smoke report (an object with a gpus list of
     objects), is left out and named in the problems, never fatal."""
     results, problems = {}, []
-    by_file = {host_file_name(host): host for host in hosts}
+    by_file = {_host_files().host_file_name(host): host for host in hosts}
     smoke_dir = Path(run_dir) / SMOKE_DIR
     for path in sorted(smoke_dir.glob("*.json")) if smoke_dir.is_dir() else []:
         name = f"{SMOKE_DIR}/{path.name}"

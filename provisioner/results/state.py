@@ -15,9 +15,6 @@ from .. import paths, statedir
 from ..records import RecordError, atomic_write_json, read_json_object
 from .facts import host_summary, is_pass
 
-paths.collection_imports()  # the one encoding of host names as file names, shared with the gpu_smoke role
-from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name  # noqa: E402
-
 # The status columns, from the host's accumulated role facts (results.facts reads them).
 COLUMNS = ("preflight", "bios", "driver", "cuda", "venv", "smoke")
 VERDICT_COLUMNS = ("preflight", "bios", "smoke")
@@ -35,7 +32,9 @@ def check_hosts_dir(base: Path | None = None) -> None:
 
 def _file(name: str, base: Path | None) -> Path:
     """The host's record: its name encoded (plugin_utils/host_files.py), distinct for every host name."""
-    return hosts_dir(base) / f"{host_file_name(name)}.json"
+    # the one encoding of host names as file names, shared with the gpu_smoke role
+    host_files = paths.collection_module("plugin_utils.host_files")
+    return hosts_dir(base) / f"{host_files.host_file_name(name)}.json"
 
 
 def _legacy_file(name: str, base: Path | None) -> Path | None:

@@ -9,17 +9,23 @@ compiles for, and which kernel-module flavour (open/proprietary) the GPUs can ru
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from types import ModuleType
 
 from provisioner import paths
 from provisioner.rules import Finding, is_templated
 
-paths.collection_imports()
-from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_skus  # noqa: E402
 
-# CUDA toolkit (major.minor) -> minimum Linux x86_64 driver for full functionality (the SKU table's).
-CUDA_MIN_DRIVER: dict[str, str] = {version: row["min_driver"] for version, row in nvidia_skus.CUDA.items()}
+def _skus() -> ModuleType:
+    return paths.collection_module("plugin_utils.nvidia_skus")
+
+
+@functools.cache
+def cuda_min_driver() -> dict[str, str]:
+    """CUDA toolkit (major.minor) -> minimum Linux x86_64 driver for full functionality (the SKU table's)."""
+    return {version: row["min_driver"] for version, row in _skus().CUDA.items()}
 
 BRANCH_RE = re.compile(r"^\d{3}$")
 VERSION_RE = re.compile(r"^(\d{3})\.\d+(\.\d+)?$")
@@ -58,14 +64,14 @@ def check(host: str, hostvars: dict) -> Iterable[Finding]:
     if is_templated(cuda_version) or is_templated(flavour) or any(is_templated(m) for m in models):
         return []
     cuda_version = str(cuda_version)
-    minimum = CUDA_MIN_DRIVER.get(cuda_version)
-    if minimum and not nvidia_skus.driver_meets(branch, pinned, minimum):
+    minimum = cuda_min_driver().get(cuda_version)
+    if minimum and not _skus().driver_meets(branch, pinned, minimum):
         installed = pinned or f"newest {branch}.x"
         findings.append(Finding(host, "nvidia_driver_version" if pinned else "nvidia_driver_branch", pinned or branch,
                                 f"driver {installed} cannot run CUDA {cuda_version} (cuda_version), "
                                 f"which needs driver >= {minimum}",
                                 f"a branch/version >= {minimum}, e.g. branch '535'"))
-    for problem in nvidia_skus.combination_problems([str(m) for m in models], branch, pinned, cuda_version,
-                                                     str(flavour)):
+    for problem in _skus().combination_problems([str(m) for m in models], branch, pinned, cuda_version,
+                                                str(flavour)):
         findings.append(Finding(host, problem["variable"], problem["value"], problem["message"], problem["allowed"]))
     return findings

@@ -9,16 +9,14 @@ from collections.abc import Iterable
 from provisioner import paths
 from provisioner.rules import Finding, is_templated
 
-paths.collection_imports()
-from ansible_collections.autoglm.provision.plugins.plugin_utils import modprobe_conf as modprobe  # noqa: E402
-from ansible_collections.autoglm.provision.plugins.plugin_utils import preflight_assess as preflight  # noqa: E402
-
 
 def _templated(*values: object) -> bool:
     return any(is_templated(v) or (isinstance(v, list | dict) and is_templated(str(v))) for v in values)
 
 
 def check(host: str, hostvars: dict) -> Iterable[Finding]:
+    modprobe = paths.collection_module("plugin_utils.modprobe_conf")
+    preflight = paths.collection_module("plugin_utils.preflight_assess")
     findings: list[Finding] = []
     options, blacklist = hostvars.get("modprobe_options"), hostvars.get("modprobe_blacklist", [])
     extra = hostvars.get("modprobe_extra_lines")

@@ -25,9 +25,6 @@ from .. import paths
 from ..errors import ProvisionerError, UsageError
 from .profiles import ROLE_DIR, Profile, _vt, builtin_profiles, minor
 
-paths.collection_imports()
-from ansible_collections.autoglm.provision.plugins.modules.python_venv_lock import parse_lock  # noqa: E402
-
 LOCK_DIR = ROLE_DIR / "files" / "locks"
 CUDA_PACKAGES = ("torch", "torchvision", "torchaudio")
 # Wheels for the targets: Linux x86_64 with glibc >= 2.35 (Ubuntu 22.04; Debian 12 has 2.36).
@@ -50,6 +47,11 @@ CU118_RUNTIME: dict[str, dict[str, str]] = {
     },
     "2.0": {},
 }
+
+
+def parse_lock(text: str) -> list[dict]:
+    """The lock's entries, read by the role's own module (plugins/modules/python_venv_lock.py)."""
+    return paths.collection_module("modules.python_venv_lock").parse_lock(text)
 
 
 def check_lock(profile: Profile, lock_text: str) -> list[str]:

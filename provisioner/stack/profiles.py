@@ -1,4 +1,4 @@
-"""The python_venv role's profiles (its vars/profiles.yml) and the compatibility matrix they are
+"""The python_venv role's profiles (its files/profiles.yml, a public data file) and the compatibility matrix they are
 checked against (files/compatibility.yml), for the inventory rule (provisioner/rules/python_stack.py).
 Their locks: :mod:`provisioner.stack.locks`."""
 
@@ -43,7 +43,7 @@ class Profile:
 
 @cache
 def builtin_profiles() -> dict[str, Profile]:
-    data = yaml.safe_load((ROLE_DIR / "vars" / "profiles.yml").read_text())["python_venv__builtin_profiles"]
+    data = yaml.safe_load((ROLE_DIR / "files" / "profiles.yml").read_text())
     return {name: Profile.from_dict(name, body) for name, body in data.items()}
 
 
@@ -66,12 +66,9 @@ def _py_range(low: str, high: str) -> str:
     return f"{low}-{high}"
 
 
-def check_profile(profile: Profile, cuda_version: str, require_cuda_build: bool,
-                  expected_python: str = "") -> list[tuple[str, str]]:
-    """Problems with one profile for a host: (message, allowed) pairs; empty when coherent."""
+def _pin_problems(profile: Profile) -> tuple[list[tuple[str, str]], dict[str, Version]]:
+    """(problems, versions): each pin a valid exact version, every stack package pinned."""
     problems: list[tuple[str, str]] = []
-    m = matrix()
-    low, high = m["python_range"]["min"], m["python_range"]["max"]
     pkgs = {canonicalize_name(k): v for k, v in profile.packages.items()}
     versions: dict[str, Version] = {}
     for name, text in pkgs.items():
@@ -84,12 +81,14 @@ def check_profile(profile: Profile, cuda_version: str, require_cuda_build: bool,
         if name not in pkgs and not (profile.test_only and name in ("torchvision", "torchaudio")):
             problems.append((f"profile {profile.name} does not pin {name}",
                              "every profile pins " + ", ".join(STACK_PACKAGES)))
-    if "torch" not in versions:
-        return problems
-    torch = versions["torch"]
-    line = minor(str(torch))
-    row = m["torch"].get(line)
+    return problems, versions
+
+
+def _python_problems(profile: Profile, expected_python: str) -> list[tuple[str, str]]:
+    """The profile's Python minors: some, within the product's range, the host's among them."""
+    low, high = matrix()["python_range"]["min"], matrix()["python_range"]["max"]
     pythons = set(profile.python)
+    problems: list[tuple[str, str]] = []
     if not pythons:
         problems.append((f"profile {profile.name} lists no Python versions", f"minors within {low}-{high}"))
     out_of_range = sorted(p for p in pythons if not _vt(low) <= _vt(p) <= _vt(high))
@@ -100,30 +99,43 @@ def check_profile(profile: Profile, cuda_version: str, require_cuda_build: bool,
         problems.append((f"the host's Python {expected_python} is not one profile {profile.name} was "
                          f"locked for ({', '.join(sorted(pythons, key=_vt))})",
                          "a profile locked for " + expected_python))
-    if row is None:
-        problems.append((f"torch {torch} (line {line}) is not in the compatibility matrix",
-                         "torch lines " + ", ".join(m["torch"])))
-        return problems
+    return problems
+
+
+def _cuda_problems(profile: Profile, torch: Version, row: dict, cuda_version: str,
+                   require_cuda_build: bool) -> list[tuple[str, str]]:
+    """torch's build against the profile's declared CUDA and, when a CUDA build is required, the host's."""
+    problems: list[tuple[str, str]] = []
+    line = minor(str(torch))
     build = torch.local or ""
     build_cuda = f"{build[2:-1]}.{build[-1]}" if build.startswith("cu") and len(build) > 3 else ""
     if build_cuda != profile.cuda:
         problems.append((f"torch {torch} is a {'CPU' if not build_cuda else 'CUDA ' + build_cuda} build but "
                          f"the profile declares cuda {profile.cuda!r}", "the same CUDA version in both"))
-    if require_cuda_build:
-        if not profile.cuda:
-            problems.append((f"profile {profile.name} installs a CPU build of torch (test only), but "
-                             f"python_venv_require_cuda_build is true",
-                             f"a CUDA {cuda_version} profile, or python_venv_require_cuda_build: false in tests"))
-        elif profile.cuda != cuda_version:
-            problems.append((f"profile {profile.name} is built for CUDA {profile.cuda} but the host "
-                             f"gets CUDA {cuda_version}", f"a CUDA {cuda_version} profile"))
-        if cuda_version not in row["cuda"]:
-            problems.append((f"torch {line} has no CUDA {cuda_version} build (its builds: "
-                             f"{', '.join(row['cuda'])})",
-                             "torch lines with a CUDA " + cuda_version + " build: "
-                             + ", ".join(k for k, r in m["torch"].items() if cuda_version in r["cuda"])))
-    torch_pythons = set(row["python"])
-    missing = sorted(pythons - torch_pythons, key=_vt)
+    if not require_cuda_build:
+        return problems
+    if not profile.cuda:
+        problems.append((f"profile {profile.name} installs a CPU build of torch (test only), but "
+                         f"python_venv_require_cuda_build is true",
+                         f"a CUDA {cuda_version} profile, or python_venv_require_cuda_build: false in tests"))
+    elif profile.cuda != cuda_version:
+        problems.append((f"profile {profile.name} is built for CUDA {profile.cuda} but the host "
+                         f"gets CUDA {cuda_version}", f"a CUDA {cuda_version} profile"))
+    if cuda_version not in row["cuda"]:
+        problems.append((f"torch {line} has no CUDA {cuda_version} build (its builds: "
+                         f"{', '.join(row['cuda'])})",
+                         "torch lines with a CUDA " + cuda_version + " build: "
+                         + ", ".join(k for k, r in matrix()["torch"].items() if cuda_version in r["cuda"])))
+    return problems
+
+
+def _torch_line_problems(versions: dict[str, Version], row: dict, pythons: set[str]) -> list[tuple[str, str]]:
+    """What torch's line fixes: its Python wheels, its torchvision/torchaudio (line and build), the
+    transformers and accelerate releases that run on it."""
+    torch = versions["torch"]
+    line, build = minor(str(torch)), torch.local or ""
+    problems: list[tuple[str, str]] = []
+    missing = sorted(pythons - set(row["python"]), key=_vt)
     if missing:
         problems.append((f"torch {line} has no wheels for Python {', '.join(missing)}",
                          "Python " + ", ".join(row["python"])))
@@ -137,13 +149,31 @@ def check_profile(profile: Profile, cuda_version: str, require_cuda_build: bool,
     if "transformers" in versions:
         problems += _check_transformers(versions["transformers"], torch, pythons)
     if "accelerate" in versions:
-        for rule in m["accelerate"]:
+        for rule in matrix()["accelerate"]:
             if versions["accelerate"] >= Version(rule["since"]):
                 if torch.release < _vt(rule["min_torch"]):
                     problems.append((f"accelerate {versions['accelerate']} needs torch >= {rule['min_torch']}, "
                                      f"the profile has {torch}", f"accelerate below {rule['since']}"))
                 break
     return problems
+
+
+def check_profile(profile: Profile, cuda_version: str, require_cuda_build: bool,
+                  expected_python: str = "") -> list[tuple[str, str]]:
+    """Problems with one profile for a host: (message, allowed) pairs; empty when coherent."""
+    problems, versions = _pin_problems(profile)
+    if "torch" not in versions:
+        return problems
+    torch = versions["torch"]
+    line = minor(str(torch))
+    row = matrix()["torch"].get(line)
+    problems += _python_problems(profile, expected_python)
+    if row is None:
+        problems.append((f"torch {torch} (line {line}) is not in the compatibility matrix",
+                         "torch lines " + ", ".join(matrix()["torch"])))
+        return problems
+    problems += _cuda_problems(profile, torch, row, cuda_version, require_cuda_build)
+    return problems + _torch_line_problems(versions, row, set(profile.python))
 
 
 def _check_transformers(transformers: Version, torch: Version, pythons: set[str]) -> list[tuple[str, str]]:
@@ -167,7 +197,3 @@ def _check_transformers(transformers: Version, torch: Version, pythons: set[str]
                                  f"lists {', '.join(too_old)}", f"Python >= {rule['python_min']}"))
             break
     return problems
-
-
-
-

@@ -70,7 +70,7 @@ class LiveView:
             self.live.__exit__(None, None, None)
 
     def __call__(self, event: dict) -> None:
-        """An event (provisioner.events; output lines as runner's ``verbose`` events), once the
+        """An event (provisioner.run.events; output lines as runner's ``verbose`` events), once the
         report has folded it in."""
         if self.verbosity and event.get("stdout"):
             self.console.print(Text(event["stdout"]))

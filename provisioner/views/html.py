@@ -9,7 +9,6 @@ This page renders; it judges nothing. Everything is inline (CSS, SVG): the file 
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,12 +128,11 @@ def build_charts(results: dict[str, dict], comparison: dict[str, dict], threshol
     for host, report in sorted(results.items()):
         for gpu, figure, value in smoke.gpu_figures(report):
             per_host[(figure, smoke.sku_key(gpu))].setdefault(host, []).append((gpu.get("index"), value))
-    peers = smoke.peer_samples(results)
+    medians = smoke.fleet_medians(results, min_peers)  # the judgement's own reference, not recomputed here
     order = {figure: i for i, figure in enumerate(smoke.COMPARED_FIGURES)}
     charts = []
     for (figure, sku), hosts in sorted(per_host.items(), key=lambda item: (order[item[0][0]], item[0][1])):
-        samples = peers[(sku, figure)]
-        median = statistics.median(samples) if len(samples) >= min_peers else None
+        median, peer_count = medians[(sku, figure)]
         rows = []
         for host, values in hosts.items():
             worst = min(v for _, v in values)
@@ -145,9 +143,9 @@ def build_charts(results: dict[str, dict], comparison: dict[str, dict], threshol
         rows.sort(key=lambda r: (r.worst, r.host))  # slowest first: in a big fleet the problems are on top
         title, unit = FIGURES.get(figure, (figure, ""))
         note = "" if median is not None else (
-            f"not compared: only {len(samples)} GPU(s) of {sku} in this run (need {min_peers})")
+            f"not compared: only {peer_count} GPU(s) of {sku} in this run (need {min_peers})")
         charts.append(_layout(Chart(figure=figure, title=title, unit=unit, sku=sku, median=median,
-                                    peers=len(samples), rows=rows, note=note), threshold))
+                                    peers=peer_count, rows=rows, note=note), threshold))
     return charts
 
 
@@ -244,68 +242,85 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(report: dict, results: dict[str, dict], slow_threshold: float | None = None) -> str:
-    """The sign-off page for one run. ``results`` maps host name to its smoke JSON (may be empty).
-    Slow nodes are the run's own judgement (report.json ``fleet``); a ``slow_threshold`` other than
-    the run's asks results.smoke to judge the same figures again at that threshold."""
+def _problems(report: dict, by_status: dict[str, int], slow_hosts: list[str], host_count: int) -> list[str]:
+    """What stands between the run and a sign-off, as the page's headline lists it."""
+    problems = [f"{by_status[status]} {label}" for status, label in
+                (("failed", "failed"), ("unreachable", "unreachable"), ("not_run", "not run"))
+                if by_status.get(status)]
+    if slow_hosts:
+        problems.append(f"{len(slow_hosts)} slow")
+    if report.get("interrupted"):
+        problems.append("run interrupted")
+    exit_code = report.get("exit_code")
+    if exit_code not in (EXIT_OK, None) and not problems:
+        problems.append(f"exit code {exit_code}")
+    if not host_count:
+        problems.append("no host results")
+    return problems
+
+
+def _extra_var_names(options: dict) -> list[str]:
+    """The extra vars' names only: their values may be secrets."""
+    names = []
+    for item in options.get("extra_vars") or []:
+        text = str(item)
+        if text.startswith("@"):
+            names.append(text)
+        elif not text.lstrip().startswith("{"):
+            names.extend(part.split("=", 1)[0] for part in text.split() if "=" in part)
+        else:
+            names.append("(mapping)")
+    return names
+
+
+def _run_context(report: dict) -> dict:
+    options = report.get("options") or {}
+    exit_code = report.get("exit_code")
+    return {
+        "id": report.get("run_id", ""),
+        "action": report.get("action", ""),
+        "inventory": report.get("inventory", ""),
+        "started": report.get("started", ""),
+        "finished": report.get("finished", ""),
+        "duration": _fmt_duration(report.get("duration_s")),
+        "status": report.get("status", ""),
+        "exit_code": exit_code,
+        "exit_meaning": EXIT_MEANINGS.get(exit_code, "unknown exit code"),
+        "check_mode": bool(options.get("check")),
+        "limit": options.get("limit") or "",
+        "tags": options.get("tags") or "",
+        "extra_var_names": _extra_var_names(options),
+        "interrupted": bool(report.get("interrupted")),
+        "warnings": [str(w) for w in report.get("warnings") or []],
+    }
+
+
+def _slow_judgement(report: dict, results: dict[str, dict], slow_threshold: float | None) -> tuple[float, dict]:
+    """(threshold, per-host comparison): the run's own judgement (report.json ``fleet``), or, for
+    another ``slow_threshold``, results.smoke's judgement of the same figures at that threshold."""
     recorded = (report.get("options") or {}).get("slow_threshold", smoke.DEFAULT_THRESHOLD)
     if slow_threshold is not None and not 0 < slow_threshold < 1:
         raise UsageError(f"slow threshold {slow_threshold!r}: allowed a fraction between 0 and 1 (exclusive), "
                          "e.g. 0.10 for 10 % below the same-SKU median")
     if slow_threshold is None or slow_threshold == recorded:
-        slow_threshold, comparison = recorded, report.get("fleet") or {}
-    else:
-        comparison = smoke.compare_fleet(results, threshold=slow_threshold)
+        return recorded, report.get("fleet") or {}
+    return slow_threshold, smoke.compare_fleet(results, threshold=slow_threshold)
+
+
+def render_html(report: dict, results: dict[str, dict], slow_threshold: float | None = None) -> str:
+    """The sign-off page for one run. ``results`` maps host name to its smoke JSON (may be empty).
+    Slow nodes are the run's own judgement (report.json ``fleet``); a ``slow_threshold`` other than
+    the run's asks results.smoke to judge the same figures again at that threshold."""
+    slow_threshold, comparison = _slow_judgement(report, results, slow_threshold)
     hosts = _host_rows(report, results, comparison)
     by_status: dict[str, int] = defaultdict(int)
     for row in hosts:
         by_status[row["status"]] += 1
     slow = _slow_list(comparison)
     slow_hosts = sorted({s["host"] for s in slow})
-    exit_code = report.get("exit_code")
-    problems = []
-    if by_status.get("failed"):
-        problems.append(f"{by_status['failed']} failed")
-    if by_status.get("unreachable"):
-        problems.append(f"{by_status['unreachable']} unreachable")
-    if by_status.get("not_run"):
-        problems.append(f"{by_status['not_run']} not run")
-    if slow_hosts:
-        problems.append(f"{len(slow_hosts)} slow")
-    if report.get("interrupted"):
-        problems.append("run interrupted")
-    if exit_code not in (EXIT_OK, None) and not problems:
-        problems.append(f"exit code {exit_code}")
-    if not hosts:
-        problems.append("no host results")
-    options = report.get("options") or {}
-    extra_var_names = []
-    for item in options.get("extra_vars") or []:  # names only: values may be secrets
-        text = str(item)
-        if text.startswith("@"):
-            extra_var_names.append(text)
-        elif not text.lstrip().startswith("{"):
-            extra_var_names.extend(part.split("=", 1)[0] for part in text.split() if "=" in part)
-        else:
-            extra_var_names.append("(mapping)")
+    problems = _problems(report, by_status, slow_hosts, len(hosts))
     context = {
-        "run": {
-            "id": report.get("run_id", ""),
-            "action": report.get("action", ""),
-            "inventory": report.get("inventory", ""),
-            "started": report.get("started", ""),
-            "finished": report.get("finished", ""),
-            "duration": _fmt_duration(report.get("duration_s")),
-            "status": report.get("status", ""),
-            "exit_code": exit_code,
-            "exit_meaning": EXIT_MEANINGS.get(exit_code, "unknown exit code"),
-            "check_mode": bool(options.get("check")),
-            "limit": options.get("limit") or "",
-            "tags": options.get("tags") or "",
-            "extra_var_names": extra_var_names,
-            "interrupted": bool(report.get("interrupted")),
-            "warnings": [str(w) for w in report.get("warnings") or []],
-        },
+        "run": _run_context(report),
         "signed_off": not problems,
         "problems": problems,
         "totals": report.get("totals") or {},

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from provisioner import scratch
+from provisioner.run import scratch
 
 from .conftest import CLI, ROOT, needs_podman, podman_host, write_inventory
 

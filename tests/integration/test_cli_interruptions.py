@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import scratch
+from provisioner import statedir
+from provisioner.run import scratch
 
 from .conftest import CLI, ROOT, write_inventory
 
@@ -58,7 +59,7 @@ def _scratch_dirs() -> set[Path]:
 def _abandoned(dirs: set[Path]) -> set[Path]:
     """Scratch dirs no live run holds: what a run left behind. Runs of other test sessions on the same
     machine hold theirs (or have removed them) and are no finding of this test."""
-    return {d for d in dirs if d.exists() and not scratch._owner_alive(d)}
+    return {d for d in dirs if d.exists() and not statedir.lock_held(d / scratch.LOCK)}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
@@ -230,7 +231,10 @@ _MANY_TASKS = "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
 _DRIVE = """
 import sys
 from pathlib import Path
-from provisioner.runner import RunOptions, run_playbook
+
+from provisioner import statedir
+from provisioner.plan.options import RunOptions
+from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])
 out = run_playbook(playbook=root / "playbooks" / "many.yml", inventory=root / "hosts", host_count=1,
                    options=RunOptions(extra_vars_args=[f"stamp={root / 'stamps'}"]), run_id="run-1",

@@ -22,7 +22,7 @@ def test_check_this_machine_writes_reports_and_report_replays_them(cli):
     suite = ET.parse(cli.latest() / "report.junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("name") == "autoglm-provision.check"
     runner_dir = cli.latest() / "runner" / "artifacts" / report["run_id"]
-    # The playbook's events, one JSON line each (provisioner.events), not runner's file per event.
+    # The playbook's events, one JSON line each (provisioner.run.events), not runner's file per event.
     events = [json.loads(line) for line in (runner_dir / "events.jsonl").read_text().splitlines()]
     assert events[0]["event"] == "playbook_on_start" and events[-1]["event"] == "playbook_on_stats"
     assert [e["counter"] for e in events] == list(range(1, len(events) + 1))

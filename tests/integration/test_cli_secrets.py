@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from provisioner import scratch
+from provisioner.run import scratch
 
 from .conftest import ROOT
 

@@ -24,7 +24,8 @@ _SLOW = """- hosts: all
 _DRIVE = """
 import sys
 from pathlib import Path
-from provisioner.runner import RunOptions, run_playbook
+from provisioner.plan.options import RunOptions
+from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])
 run_playbook(playbook=root / "playbooks" / "slow.yml", inventory=root / "hosts", host_count=1,
              options=RunOptions(extra_vars_args=[f"stamp={root / 'stamp'}"]), run_id="run-1",

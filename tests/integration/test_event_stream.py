@@ -1,4 +1,4 @@
-"""The CLI's event stream (provisioner.events and event_callback/awx_display.py) against
+"""The CLI's event stream (provisioner.run.events and event_callback/awx_display.py) against
 ansible-runner's own awx_display callback: the same playbook, run both ways for real through a
 local connection (and one unreachable SSH host), must give the report the same events and the
 same per-host results. Nothing is faked."""
@@ -16,8 +16,9 @@ import ansible_runner
 import pytest
 
 from provisioner import settings
+from provisioner.plan.options import RunOptions
 from provisioner.results.report import RunReport
-from provisioner.runner import RunOptions, ensure_ansible_on_path, run_playbook, runner_arguments
+from provisioner.run.runner import ensure_ansible_on_path, run_playbook, runner_arguments
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from provisioner.inventory.inventory import read_inventory
-from provisioner.probe import probe_with_ansible, ssh_hosts
-from provisioner.runner import RunOptions
+from provisioner.plan.options import RunOptions
+from provisioner.reachability.preflight import probe_with_ansible, ssh_hosts
 
 from .conftest import needs_podman, write_inventory
 from .sshd_targets import SshdFleet

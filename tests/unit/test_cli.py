@@ -37,13 +37,13 @@ def test_a_comma_host_list_is_an_inventory_source(tmp_path, monkeypatch, capsys)
 def test_a_rollout_cap_set_for_some_hosts_only_stops_the_run_naming_it(tmp_path, monkeypatch, capsys):
     """Issue #28 item 4: the CLI passes ``all``'s caps as extra vars; one a group sets would be refused by
     the playbook's first play (rollout_caps.yml), so the CLI names it first, and runs nothing."""
-    from provisioner import actions
-    from provisioner.runner import RunOutcome
+    from provisioner.run import execute
+    from provisioner.run.runner import RunOutcome
 
     ran = []
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(kw))
-    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(kw))
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     inv = tmp_path / "hosts.yml"
     inv.write_text("all:\n  vars: {autoglm_batch: 2}\n  children:\n    rack1:\n      vars:\n"
                    "        autoglm_max_fail_percentage: 0\n      hosts: {a.example: , b.example: }\n")
@@ -51,6 +51,6 @@ def test_a_rollout_cap_set_for_some_hosts_only_stops_the_run_naming_it(tmp_path,
     out = capsys.readouterr()
     assert f"{inv}:6, host a.example, variable autoglm_max_fail_percentage: 0 is set for some hosts only" in out.out
     assert "--max-fail-percentage" in out.out and not ran
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(kw) or RunOutcome("successful", 0, 0.0))
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(kw) or RunOutcome("successful", 0, 0.0))
     main(["site", str(inv), "--max-fail-percentage", "10"])  # the flag is the whole run's cap: it runs
     assert "some hosts only" not in capsys.readouterr().out and len(ran) == 1

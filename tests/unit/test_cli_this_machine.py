@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import actions, paths
+from provisioner import paths
 from provisioner.cli import main
-from provisioner.runner import RunOutcome
+from provisioner.plan import deps
+from provisioner.run import execute
+from provisioner.run.runner import RunOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +37,8 @@ def _fake_local_check(monkeypatch) -> list[dict]:
             kw["events"](event)
         return RunOutcome("successful", 0, 0.1)
 
-    monkeypatch.setattr(actions, "run_playbook", run_playbook)
-    monkeypatch.setattr(actions.deps, "check_collections", lambda: None)
+    monkeypatch.setattr(execute, "run_playbook", run_playbook)
+    monkeypatch.setattr(deps, "check_collections", lambda: None)
     return calls
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import actions, cli, records
+from provisioner import cli, records
 from provisioner.errors import EXIT_TOOL_ERROR, DiskFullError
-from provisioner.runner import RunOutcome
+from provisioner.run import execute
+from provisioner.run.runner import RunOutcome
 
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
@@ -47,8 +48,8 @@ def _fill(directory: Path) -> None:
 def _check(tmp_path, monkeypatch, capsys, state: Path, playbook=lambda **kw: NOTHING_RAN) -> tuple[int, str]:
     (tmp_path / "hosts.yml").write_text(INVENTORY)
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(state))
-    monkeypatch.setattr(actions, "run_playbook", playbook)
-    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "run_playbook", playbook)
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     rc = cli.main(["check", "--plain", str(tmp_path / "hosts.yml")])
     out = capsys.readouterr()
     return rc, out.out + out.err
@@ -99,7 +100,7 @@ def test_a_disk_that_fills_during_the_run_names_the_report_and_moves_nothing(sma
 
 
 def test_a_full_disk_during_the_playbook_leaves_its_events_flowing_and_names_the_output_file(small_tmpfs):
-    from provisioner.runner import OutputArtifact
+    from provisioner.run.runner import OutputArtifact
 
     _fill(small_tmpfs)
     seen: list[dict] = []

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import actions, cli
-from provisioner.runner import RunOutcome
+from provisioner import cli
+from provisioner.run import execute
+from provisioner.run.runner import RunOutcome
 from tests.fixtures.hostile_corpus import CORPUS, Case
 
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
@@ -45,8 +46,8 @@ def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> dict:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     ran: list[str] = []
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
-    monkeypatch.setattr(actions, "_probe", lambda *a, **k: [])
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: ran.append(str(kw.get("playbook"))) or NOTHING_RAN)
+    monkeypatch.setattr(execute, "strict_preflight", lambda *a, **k: [])
     argv = [_fill(a, tmp) for a in case.argv]
     started = time.monotonic()
     traceback = None
@@ -135,7 +136,7 @@ REFUSED_RUNS = [["check", "--limit", "nosuchhost"], ["check", "--tags", "nosucht
 def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_path, monkeypatch, capsys):
     """With no inventory the CLI makes its run directory first (the local inventory lives there): a
     run refused before it starts removes it again and pushes no earlier run out of rotation."""
-    from provisioner import rundir
+    from provisioner.run import rundir
 
     runs = tmp_path / "state" / "runs"
     earlier = rundir.create(runs, keep=0)

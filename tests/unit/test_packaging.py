@@ -100,7 +100,7 @@ def test_the_wheel_build_carries_what_ansible_galaxy_builds():
     shipped = tracked - ignored - {"README.md", "LICENSE", "CHANGELOG.md", "docs"}
     assert shipped == set(_collection_content()) | {"changelogs"}, shipped
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    # The event callback ansible-playbook loads (provisioner.events): a file, not a module.
+    # The event callback ansible-playbook loads (provisioner.run.events): a file, not a module.
     assert "event_callback/*.py" in config["package-data"]["provisioner"]
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
 
@@ -134,7 +134,7 @@ def test_every_python_m_module_the_docs_name_exists():
 # The `python -m` entries docs/development.md ("Entry points") keeps, each with its reason; users get
 # `autoglm-provision <command>`.
 KEPT_PYTHON_M = {"autoglm_smoke", "autoglm_smoke.build", "autoglm_smoke.verdicts", "provisioner.stack.locks",
-                 "provisioner.cli", "provisioner.orphans"}
+                 "provisioner.cli", "provisioner.run.orphans"}
 
 
 def test_docs_name_no_python_m_entry_beyond_the_kept_ones():

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 from provisioner import paths
-from provisioner.events import CALLBACK_DIR
+from provisioner.run.events import CALLBACK_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLBACK = CALLBACK_DIR / "awx_display.py"

@@ -15,8 +15,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioner import actions, cli
-from provisioner.runner import RunOutcome
+from provisioner import cli
+from provisioner.run import execute
+from provisioner.run.runner import RunOutcome
 
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 
@@ -80,8 +81,8 @@ def run_cli(argv: list[str], inventory_text: str | None = None) -> int:
         patch.chdir(tmp)  # a generated relative --run-dir lands in the temp dir, not in the repo
         patch.setenv("AUTOGLM_PROVISION_STATE", str(Path(tmp) / "state"))
         patch.setenv("AUTOGLM_DEBUG", "1")  # an unexpected exception escapes and fails the property
-        patch.setattr(actions, "run_playbook", lambda **kw: NOTHING_RAN)  # nothing runs for real
-        patch.setattr(actions, "_probe", lambda *a, **k: [])
+        patch.setattr(execute, "run_playbook", lambda **kw: NOTHING_RAN)  # nothing runs for real
+        patch.setattr(execute, "strict_preflight", lambda *a, **k: [])
         argv = [a.replace("{inv}", str(inv)).replace("{tmp}", tmp) for a in argv]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             try:

@@ -31,10 +31,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner import actions, cli, paths, specs
+from provisioner import cli, specs
 from provisioner.errors import Problem
+from provisioner.plan import runplan
+from provisioner.plan.validate import parse_extra_vars, validate
 from provisioner.stack import locks
-from provisioner.validate import parse_extra_vars, validate
 from tests.fixtures.signoff_run import RUN_ID, build_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,7 +165,7 @@ def _playbook_tags(action: str) -> set[str]:
             for child in node:
                 walk(child)
 
-    walk(yaml.safe_load((paths.PLAYBOOKS / actions.PLAYBOOKS[action]).read_text()))
+    walk(yaml.safe_load(runplan.action_playbook(action).read_text()))
     return tags
 
 
@@ -195,7 +196,7 @@ def test_cli_command_parses_with_real_variables(command):
         assert not result.errors, f"{command}: {[p.render() for p in result.errors]}"
     if getattr(args, "tags", None):
         unknown = set(args.tags.split(",")) - _playbook_tags(args.command)
-        assert not unknown, f"{command}: no such tag in playbooks/{actions.PLAYBOOKS[args.command]}: {unknown}"
+        assert not unknown, f"{command}: no such tag in playbooks/{runplan.ACTION_PLAYBOOKS[args.command]}: {unknown}"
     destructive = args.command == "site" and not args.check
     if destructive:
         assert command.marked, f"{command}: changes hosts but is not marked {MARK!r} on the line before"

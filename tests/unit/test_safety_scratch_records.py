@@ -10,9 +10,11 @@ import textwrap
 
 import pytest
 
-from provisioner import records, safety, scratch
+from provisioner import records
 from provisioner.inventory.inventory import Inventory, read_inventory
+from provisioner.plan import safety
 from provisioner.results import state
+from provisioner.run import scratch
 
 
 def inventory(tmp_path, text):
@@ -53,7 +55,7 @@ def test_sweep_removes_dead_runs_scratch_and_keeps_live_ones(tmp_path):
     sock.bind(str(dead / "cp" / "master"))  # a control socket whose master is gone
     live_script = textwrap.dedent(f"""
         from pathlib import Path
-        from provisioner.scratch import Scratch
+        from provisioner.run.scratch import Scratch
         with Scratch(Path({str(tmp_path)!r})) as s:
             print(s.path, flush=True)
             input()
@@ -102,15 +104,16 @@ def test_state_dir_not_creatable_is_a_warning(tmp_path):
 
 
 def test_host_key_warning_reaches_summary_and_report(tmp_path, monkeypatch, capsys):
-    from provisioner import actions, cli
-    from provisioner.runner import RunOutcome
+    from provisioner import cli
+    from provisioner.run import execute
+    from provisioner.run.runner import RunOutcome
 
     NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # noqa: N806
     inv = tmp_path / "hosts.yml"
     inv.write_text("all:\n  hosts:\n    localhost: {ansible_connection: local}\n")
     monkeypatch.setenv("AUTOGLM_PROVISION_STATE", str(tmp_path / "state"))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
-    monkeypatch.setattr(actions, "run_playbook", lambda **kw: NOTHING_RAN)  # no playbook: the warning is the point
+    monkeypatch.setattr(execute, "run_playbook", lambda **kw: NOTHING_RAN)  # no playbook: the warning is the point
     assert cli.main(["check", str(inv), "--plain"]) == 0
     out = capsys.readouterr().out
     data = json.loads((tmp_path / "state" / "runs" / "latest" / "report.json").read_text())

@@ -10,6 +10,7 @@ import stat
 
 import pytest
 
+from provisioner import statedir
 from tests.fixtures.hostile_corpus import Case
 from tests.unit.test_hostile_inputs import run_case
 
@@ -113,7 +114,7 @@ def test_special_files_in_the_state_directory_are_named_never_opened_blocking(ki
 
 
 def test_a_fifo_report_is_an_error_naming_it_not_a_hang(tmp_path, monkeypatch, capsys):
-    from provisioner import rundir
+    from provisioner.run import rundir
 
     run = rundir.create(tmp_path / "state" / "runs", keep=0)
     rundir.release(run)
@@ -142,3 +143,29 @@ def test_an_unreadable_hosts_directory_is_a_row_and_a_problem_not_a_crash(tmp_pa
     rows = state.status_rows(["a"], tmp_path, problems)
     assert rows[0]["last_status"] == "state unreadable"
     assert problems and "Permission denied" in problems[0] and f"chmod 700 {tmp_path / 'hosts'}" in problems[0]
+
+
+def test_lock_held_sees_a_live_holder_and_not_a_dead_one(tmp_path):
+    """The one flock probe (run directories and scratch directories): held while a process keeps
+    its exclusive lock, free once that process is gone; two probes never see each other."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    lock = tmp_path / ".lock"
+    assert not statedir.lock_held(lock)  # no file: nobody holds it
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+                               " fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert statedir.lock_held(lock)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not statedir.lock_held(lock)
+    import fcntl  # noqa: PLC0415
+
+    with open(lock) as probing:  # another probe's shared lock, taken at the same moment
+        fcntl.flock(probing, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        assert not statedir.lock_held(lock)

@@ -47,7 +47,7 @@ def test_zipapp_bundles_the_collections_pci_scan(zipapp, tmp_path):
     assert bundled == Path(pci.__file__).read_bytes()
     sysfs = make_sysfs(tmp_path, {"0000:3b:00.0": ("0x10de", "0x030200"), "0000:c1:00.0": ("0x10de", "0x068000")})
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from autoglm_smoke import host; "
-            "print(host.pci.__file__); print(host.scan_pci_gpus(sys.argv[2]))")
+            "print(host.pci_module().__file__); print(host.scan_pci_gpus(sys.argv[2]))")
     proc = subprocess.run([sys.executable, "-I", "-c", code, str(zipapp), str(sysfs)], capture_output=True,
                           text=True, timeout=60, check=True, cwd=tmp_path)
     where, found = proc.stdout.splitlines()
@@ -62,7 +62,7 @@ def test_the_installed_package_finds_the_pci_scan_without_a_zipapp(tmp_path):
     out); the wheel's top-level copy gets _bundled/pci.py from setup.py (scripts/test-install runs it)."""
     sysfs = make_sysfs(tmp_path, {"0000:3b:00.0": ("0x10de", "0x030200")})
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from autoglm_smoke import host; "
-            "print(host.pci.__file__); print(host.scan_pci_gpus(sys.argv[2]))")
+            "print(host.pci_module().__file__); print(host.scan_pci_gpus(sys.argv[2]))")
     proc = subprocess.run([sys.executable, "-I", "-c", code, str(ROOT), str(sysfs)], capture_output=True,
                           text=True, timeout=60, check=True, cwd=tmp_path)
     where, found = proc.stdout.splitlines()

@@ -3,6 +3,7 @@ environment, and an early worker finding its own CUDA device. Fakes: tests/fixtu
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -47,3 +48,17 @@ def test_an_early_worker_finds_its_own_cuda_device_by_uuid_or_bus_id(monkeypatch
     assert collective.find_cuda_index(torch, NVML_2X[1]["uuid"], NVML_2X[1]["pci_bus_id"]) == 0
     assert collective.find_cuda_index(torch, "-", "00000000:00:07.0") == 0
     assert collective.find_cuda_index(torch, NVML_2X[0]["uuid"], NVML_2X[0]["pci_bus_id"]) is None  # hidden
+
+
+def test_the_multicast_settings_are_said_once():
+    """NCCL_SAFE_ENV is the one statement of the NVLink multicast settings: the role, the action's
+    documentation and the benchmarks take it from the program instead of restating it."""
+    from provisioner import paths  # noqa: PLC0415
+
+    repository = Path(__file__).resolve().parents[3]
+    content = [paths.COLLECTION / part for part in ("roles", "playbooks", "plugins")]
+    files = [*(f for part in content for f in part.rglob("*") if f.suffix in (".yml", ".py")),
+             *(repository / "bench").glob("*.py")]
+    restated = sorted(f"{f.name}: {name}" for f in files for name in NCCL_SAFE_ENV
+                      if name in f.read_text(encoding="utf-8"))
+    assert not restated, f"import autoglm_smoke.NCCL_SAFE_ENV (or let the program set it) instead: {restated}"

@@ -2,6 +2,8 @@
 this machine has no NVIDIA GPU; the real scan runs in molecule/base and on the GPU machine."""
 
 
+from pathlib import Path
+
 from ansible_collections.autoglm.provision.plugins.modules import autoglm_pci_gpus as pci
 from ansible_collections.autoglm.provision.plugins.plugin_utils import preflight_assess as assess
 
@@ -67,3 +69,25 @@ def test_gpu_memory_compute_capability_and_python_range():
     assert "GPU 1 compute capability: measured 6.0, minimum 7.5" in r["failures"]
     assert any(f.startswith("Python for the venv: measured 3.12.1") for f in r["failures"])
     assert any(w.startswith("GPU 0 memory (Tesla T4): measured 16.1 GB") for w in r["warnings"])
+
+
+def test_os_check_reads_the_common_roles_one_list():
+    """preflight keeps no list of its own: every distribution of common__supported_os passes, the first
+    is the product's target, and one outside the list fails naming the supported ones."""
+    import yaml  # noqa: PLC0415
+
+    common_vars = Path(assess.__file__).resolve().parents[2] / "roles" / "common" / "vars" / "main.yml"
+    listed = yaml.safe_load(common_vars.read_text())["common__supported_os"]
+    assert list(assess.supported_os()) == listed
+    for key in listed:
+        distribution, major = key.split("-")
+        os_check = assess.preflight_assess(_measured(os_distribution=distribution, os_version=f"{major}.1",
+                                                     os_major=major), dict(PRODUCT), PRODUCT)["checks"][0]
+        assert os_check["status"] == "ok", os_check
+    assert "the product's target" in assess.preflight_assess(
+        _measured(os_distribution="Ubuntu", os_version="22.04", os_major="22"), dict(PRODUCT), PRODUCT)["checks"][0][
+        "message"]
+    rocky = assess.preflight_assess(_measured(os_distribution="Rocky", os_version="9.3", os_major="9"), dict(PRODUCT),
+                                    PRODUCT)
+    assert rocky["failures"][0] == ("OS: Rocky 9.3 (not supported: Ubuntu 22.04 is the target, Debian 12 supported)")
+    assert rocky["checks"][0]["minimum"] == "Ubuntu 22.04 or Debian 12"

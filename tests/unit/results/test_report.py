@@ -153,11 +153,11 @@ def test_the_reachability_play_reports_hosts_left_out_with_the_category_of_why()
     """site/smoke start with playbooks/reachability.yml; its failures read as the pre-flight's did."""
     import yaml
 
-    from provisioner import paths
-    from provisioner.results import connection
+    from provisioner import reachability
+    from provisioner.plan import runplan
 
-    task = yaml.safe_load((paths.PLAYBOOKS / "reachability.yml").read_text())[0]["tasks"][0]["name"]
-    assert task == connection.REACHABILITY_TASK  # the report recognises the play by this name
+    task = yaml.safe_load(runplan.action_playbook("reachability").read_text())[0]["tasks"][0]["name"]
+    assert task == reachability.REACHABILITY_TASK  # the report recognises the play by this name
     refused = "Failed to connect to the host via ssh: ssh: connect to host 127.0.0.1 port 9: Connection refused"
     report = feed(make(), [
         ev("runner_on_unreachable", "dead", task=task, res={"msg": refused, "unreachable": True}),
@@ -177,11 +177,11 @@ def test_the_reachability_play_reports_hosts_left_out_with_the_category_of_why()
 def test_a_host_that_only_passed_the_reachability_play_was_not_run():
     """The rollout stopped after the canary: the later waves passed the pre-flight play (which runs on
     every host first) but ran nothing after it, so they are not_run, as before the play existed."""
-    from provisioner.results import connection
+    from provisioner.reachability import REACHABILITY_TASK
 
     report = RunReport(run_id="r1", action="site", inventory="inv.yml", targeted=["canary", "wave"])
-    feed(report, [ev("runner_on_start", h, task=connection.REACHABILITY_TASK) for h in ("canary", "wave")]
-         + [ev("runner_on_ok", h, task=connection.REACHABILITY_TASK, res={"ping": "pong"}) for h in ("canary", "wave")]
+    feed(report, [ev("runner_on_start", h, task=REACHABILITY_TASK) for h in ("canary", "wave")]
+         + [ev("runner_on_ok", h, task=REACHABILITY_TASK, res={"ping": "pong"}) for h in ("canary", "wave")]
          + [ev("runner_on_failed", "canary", task="Install", role="kernel", res={"msg": "boom"})]
          + [ev("playbook_on_stats", ok={"canary": 1, "wave": 1}, failures={"canary": 1})])
     report.finish(2, "failed", 1.0)

@@ -24,8 +24,9 @@ def _tasks(items):
 
 def async_tasks() -> list[tuple[str, dict]]:
     found = []
-    for path in sorted(COLLECTION.rglob("*.yml")):
-        if not {"tasks", "handlers", "playbooks"} & set(path.parts):
+    # The collection's task files (the root is also the project: its .venv, molecule/ and tests are not).
+    for path in sorted([*paths.ROLES.rglob("*.yml"), *paths.PLAYBOOKS.rglob("*.yml")]):
+        if not {"tasks", "handlers", "playbooks"} & set(path.relative_to(COLLECTION).parts):
             continue
         data = yaml.safe_load(path.read_text())
         for item in data if isinstance(data, list) else []:

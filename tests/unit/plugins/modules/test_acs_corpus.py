@@ -16,20 +16,21 @@ ROW = re.compile(r"^\| (?P<file>[\w.-]+\.txt(?:\.gz)?) \| (?P<expected>[A-Z_]+) 
 
 
 def expectations() -> dict[str, tuple[str, str]]:
-    rows = (ROW.match(line) for line in (CORPUS / "README.md").read_text().splitlines())
+    rows = (ROW.match(line) for line in (CORPUS / "README.md").read_text(encoding="utf-8").splitlines())
     return {m["file"]: (m["expected"], m["source"]) for m in rows if m}
 
 
 def read(name: str) -> str:
     path = CORPUS / name
-    return gzip.decompress(path.read_bytes()).decode() if name.endswith(".gz") else path.read_text()
+    return gzip.decompress(path.read_bytes()).decode() if name.endswith(".gz") else path.read_text(encoding="utf-8")
 
 
 def test_every_snapshot_has_a_source_and_an_expected_verdict():
     files = sorted(p.name for p in (*CORPUS.glob("*.txt"), *CORPUS.glob("*.txt.gz")))
     assert files and files == sorted(expectations())
-    stated = re.search(r"\*\*Count: (\d+) snapshots", (CORPUS / "README.md").read_text())
+    stated = re.search(r"\*\*Count: (\d+) snapshots", (CORPUS / "README.md").read_text(encoding="utf-8"))
     assert stated and int(stated.group(1)) == len(files), "the README's count is out of date"
+    assert len(files) >= 30, "issue #30 asks for a corpus of at least 30 real snapshots"
 
 
 @pytest.mark.parametrize("name", sorted(expectations()))

@@ -1,0 +1,2 @@
+"""The input layer: everything decided before a host is contacted (validation, extra vars, foreign
+variables, host selection, safety warnings, guards, dependency checks)."""
