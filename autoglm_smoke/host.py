@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import subprocess
 from types import ModuleType
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)  # not functools.cache: the program runs on Python 3.8 targets
 def pci_module() -> ModuleType:
     """The collection's plugins/module_utils/pci.py (the one definition of an NVIDIA GPU), found on first
-    use, not at import time: importing this module installs no Ansible collection loader."""
+    use, not at import time. Never through provisioner or an Ansible collection loader: the program
+    stands alone wherever it is."""
     try:
-        # The zipapp: autoglm_smoke.build bundles the collection's plugins/module_utils/pci.py here.
+        # The zipapp and the installed package: autoglm_smoke.build (and the wheel's build) put the
+        # collection's pci.py here.
         from autoglm_smoke._bundled import pci  # noqa: PLC0415
+
+        return pci
     except ImportError:
-        try:
-            # The source tree: the same file, as the collection's module_utils (under pytest, Ansible's
-            # collection loader over the checkout's collection, as tests/conftest.py installs it).
-            from ansible_collections.autoglm.provision.plugins.module_utils import pci  # noqa: PLC0415
-        except ImportError:
-            # The installed package (`python -m autoglm_smoke`): the collection is package data of
-            # provisioner, importable through Ansible's collection loader, as the CLI imports it. The
-            # attempt above left the bare ansible_collections namespace (the ansible package's) in
-            # sys.modules, which would hide the collection from the loader: it goes first.
-            import sys  # noqa: PLC0415
+        pass
+    # The program inside the collection (the checkout, an installed collection): the same file, next
+    # to this package, loaded by its path.
+    import importlib.util  # noqa: PLC0415
 
-            from provisioner.paths import collection_imports  # noqa: PLC0415
-
-            for name in [m for m in sys.modules if m.split(".")[0] == "ansible_collections"]:
-                del sys.modules[name]
-            collection_imports()
-            from ansible_collections.autoglm.provision.plugins.module_utils import pci  # noqa: PLC0415
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils",
+                        "pci.py")
+    spec = importlib.util.spec_from_file_location("autoglm_smoke._collection_pci", path)
+    pci = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pci)
     return pci
 
 

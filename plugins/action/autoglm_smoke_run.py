@@ -1,6 +1,7 @@
 """Action of autoglm.provision.autoglm_smoke_run: the GPU smoke program, built, run and read in one task.
 
-The zipapp is built in this (controller) process, sent to Ansible's remote temporary directory and
+The zipapp is built in this (controller) process from the files the collection carries (its root's
+autoglm_smoke/, built by that folder's build.py), sent to Ansible's remote temporary directory and
 run there with one shell command per step (no Python module on the host): the interpreter looked
 for (the preferred one, else the fallback), a scratch directory for
 the JSON (made as the become user), the program under coreutils ``timeout`` (which kills its
@@ -10,6 +11,7 @@ temporary directory removed. The JSON is written to ``fetch_dir`` on the control
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import tempfile
@@ -24,6 +26,9 @@ TIMEOUT_RC = 124  # coreutils timeout: the program was stopped at the limit
 KILLED_RC = 128 + 9  # the program (or timeout, after --kill-after) ended by SIGKILL
 SCRATCH_PREFIX = "autoglm-gpu-smoke."
 PROGRAM = "autoglm_smoke.pyz"
+# The collection's root (this file is plugins/action/ in it) and the smoke program it carries there.
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMOKE_BUILD = os.path.join(COLLECTION_ROOT, "autoglm_smoke", "build.py")
 
 ARGUMENT_SPEC = {
     "interpreter": {"type": "str", "required": True},
@@ -34,19 +39,28 @@ ARGUMENT_SPEC = {
 }
 
 
-def build_zipapp(directory: str) -> str:
-    """The zipapp from the installed autoglm_smoke package (reproducible and cheap to build, so never
-    cached: bench/README.md, cli_overhead.py)."""
-    try:
-        from autoglm_smoke import build  # noqa: PLC0415 - controller side, only when the action runs
-    except ImportError as exc:
+def load_smoke_build(path: str = SMOKE_BUILD):
+    """The smoke program's build module, loaded from its file in the collection this action belongs
+    to, never an installed autoglm_smoke package: the collection stands alone."""
+    if not os.path.isfile(path):
         raise AnsibleActionFail(
-            f"the autoglm_smoke package is not importable by the controller's Python: {exc}"
-        ) from exc
+            f"the GPU smoke program is missing from the autoglm.provision collection (no {path}): reinstall "
+            "the collection from its tarball (ansible-galaxy collection install) or the autoglm-provision package"
+        )
+    spec = importlib.util.spec_from_file_location("autoglm_smoke_collection_build", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_zipapp(directory: str) -> str:
+    """The zipapp built from the collection's files (reproducible and cheap to build, so never
+    cached: bench/README.md, cli_overhead.py)."""
+    build = load_smoke_build()
     try:
         return build.build(os.path.join(directory, PROGRAM))
-    except SystemExit as exc:  # build's own clear message (pynvml or the collection missing)
-        raise AnsibleActionFail(str(exc)) from exc
+    except build.BuildError as exc:  # a missing requirement, named with how to get it
+        raise AnsibleActionFail(f"cannot build the GPU smoke program: {exc}") from exc
 
 
 def write_json(fetch_dir: str, host: str, content: str) -> str:

@@ -10,8 +10,9 @@ DOCUMENTATION = r"""
 module: autoglm_smoke_run
 short_description: Build the GPU smoke program, run it on the host, read its JSON report
 description:
-  - Builds the smoke program's zipapp on the controller (the autoglm_smoke package with the pinned
-    NVML bindings and the collection's PCI scan, byte-for-byte reproducible), sends it to Ansible's
+  - Builds the smoke program's zipapp on the controller from the files the collection carries (its
+    C(autoglm_smoke/) folder with the collection's PCI scan, plus C(pynvml) from the controller's
+    nvidia-ml-py; byte-for-byte reproducible), sends it to Ansible's
     remote temporary directory, and runs it with O(interpreter) in a scratch directory made as the
     become user. The program runs under coreutils C(timeout), which stops its process group on the
     host after O(timeout) seconds (KILL 30 s later if it is still there).
@@ -19,6 +20,8 @@ description:
     C(<inventory_hostname>.json) when given, and removes the scratch directory and the program from
     the host. No Python module runs on the host for any of it; each step is one shell command.
   - Never reports a change; runs in check mode too (the test is read-only).
+  - Fails, naming what is missing and how to install it, when the controller's Python lacks
+    nvidia-ml-py (C(meta/ee-requirements.txt) pins it for execution environments).
   - Fails on a crash (exit status other than 0 or 1), a timeout, or a missing or unreadable report.
     Exit status 1 (a failed verdict) is not a failure of this task - the caller judges the verdict.
 options:

@@ -49,6 +49,10 @@ def test_tarball_builds_installs_and_runs_from_a_users_playbook(tmp_path):
         names = archive.getnames()
     assert "MANIFEST.json" in names and "plugins/modules/bios_prereq.py" in names
     assert "playbooks/site.yml" in names and not [n for n in names if "__pycache__" in n]
+    # The GPU smoke program, which the action autoglm_smoke_run builds from the collection, and what
+    # ansible-builder reads for the collection's controller-side Python requirements.
+    assert "autoglm_smoke/build.py" in names and "autoglm_smoke/references.json" in names
+    assert "meta/execution-environment.yml" in names and "meta/ee-requirements.txt" in names
     # The root is the collection and also the project: galaxy.yml's build_ignore keeps the rest out.
     tops = {n.split("/")[0] for n in names}
     project_only = {"provisioner", "tests", "molecule", "bench", "scripts", ".cache", "setup.py", "pyproject.toml"}

@@ -158,3 +158,35 @@ def test_galaxy_yml_names_the_repository_documentation_and_issues_as_pyproject_d
                        ("homepage", "Homepage")):
         assert galaxy.get(key, "").startswith("https://"), f"galaxy.yml {key}: {galaxy.get(key)!r}"
         assert galaxy[key] == urls[label], key
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
+def test_the_collections_ee_requirements_pin_as_pyproject_does():
+    """Issue #28 item 6: ansible-builder learns the collection's controller-side Python requirements
+    from meta/execution-environment.yml; each is pinned as the Python package pins it, and the smoke
+    build's error message names the same nvidia-ml-py pin."""
+    from autoglm_smoke import build  # noqa: PLC0415
+
+    meta = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
+    requirements = _requirement_lines(ROOT / meta["dependencies"]["python"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = [*project["dependencies"], *project["optional-dependencies"]["bmc"]]
+    assert meta["version"] == 1 and requirements, requirements
+    assert [r for r in requirements if r not in pinned] == [], pinned
+    assert build.NVML_PIN in requirements and build.NVML_PIN in project["dependencies"]
+
+
+def test_no_collection_or_smoke_code_imports_provisioner():
+    """The collection stands alone (issue #28 item 6): neither its plugins nor the smoke program it
+    carries import the CLI's package, so no loop runs collection -> provisioner -> collection."""
+    sources = [*sorted((ROOT / "plugins").rglob("*.py")), *sorted((ROOT / "autoglm_smoke").glob("*.py"))]
+    importers = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            importers += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "provisioner"]
+    assert len(sources) > 40 and importers == [], importers

@@ -56,9 +56,10 @@ def test_zipapp_bundles_the_collections_pci_scan(zipapp, tmp_path):
 
 
 def test_the_installed_package_finds_the_pci_scan_without_a_zipapp(tmp_path):
-    """`python -m autoglm_smoke` from an installed wheel (issue #27 item 5): no _bundled copy and no
-    collection directory on sys.path, so host.py imports pci.py through Ansible's collection loader
-    from the provisioner package; -I keeps PYTHONPATH and the pytest paths out."""
+    """The package inside the collection (a checkout, an installed collection: issue #28 item 6): no
+    _bundled copy, so host.py loads the collection's plugins/module_utils/pci.py next to it, by its path,
+    with nothing but the package's own folder on sys.path (-I keeps PYTHONPATH and the pytest paths
+    out); the wheel's top-level copy gets _bundled/pci.py from setup.py (scripts/test-install runs it)."""
     sysfs = make_sysfs(tmp_path, {"0000:3b:00.0": ("0x10de", "0x030200")})
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from autoglm_smoke import host; "
             "print(host.pci_module().__file__); print(host.scan_pci_gpus(sys.argv[2]))")
@@ -72,6 +73,17 @@ def test_the_installed_package_finds_the_pci_scan_without_a_zipapp(tmp_path):
                              "run_name='__main__')", str(ROOT)], capture_output=True, text=True, timeout=60,
                             check=False, cwd=tmp_path)
     assert helped.returncode == 0 and "--level" in helped.stdout, helped.stderr
+
+
+def test_a_missing_nvidia_ml_py_is_a_clear_error_naming_the_pin(tmp_path):
+    """A controller Python without nvidia-ml-py (-S hides site-packages): exit 2 and one line naming
+    the package, the pin and the command that installs it, never a traceback; no zipapp left behind."""
+    out = tmp_path / "smoke.pyz"
+    proc = subprocess.run([sys.executable, "-S", "-m", "autoglm_smoke.build", str(out)], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=ROOT)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "nvidia-ml-py, which is not installed" in proc.stderr and f"'{build.NVML_PIN}'" in proc.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_cli_real_no_gpu_path(zipapp, tmp_path):
