@@ -4,11 +4,17 @@
 """Read (and optionally stage) the BIOS attributes behind VT-d/AMD-Vi, SR-IOV and Above 4G Decoding."""
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_apply import (
+    not_taken,
+    read_until_taken,
+    stage_pending,
+)
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_attributes import (
     error_result,
     judge,
     registry_matches,
 )
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_vendors import remediation
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
     HAS_SUSHY,
     connect,
@@ -67,6 +73,23 @@ options:
     description: After staging, restart the system (GracefulRestart) so the settings apply.
     type: bool
     default: false
+  apply:
+    description: Stage, reset and verify (see the description); I(stage) and I(reboot) are then not needed.
+    type: bool
+    default: false
+  reset_type:
+    description: ComputerSystem.Reset type used by I(apply).
+    type: str
+    default: GracefulRestart
+    choices: [GracefulRestart, ForceRestart, PowerCycle]
+  apply_timeout:
+    description: Seconds I(apply) waits after the reset for the new values (a server's POST takes minutes).
+    type: int
+    default: 900
+  poll_interval:
+    description: Seconds between two reads of the attributes while I(apply) waits.
+    type: int
+    default: 15
 """
 
 EXAMPLES = r"""
@@ -87,6 +110,14 @@ EXAMPLES = r"""
     stage: true
     reboot: true
   delegate_to: localhost
+
+- name: Apply the missing settings, reset the system and verify they took
+  autoglm.provision.redfish_bios:
+    address: "{{ bios_check_bmc_address }}"
+    username: "{{ bios_check_bmc_username }}"
+    password: "{{ bios_check_bmc_password }}"
+    apply: true
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -102,6 +133,14 @@ staged:
   description: Attributes PATCHed to the pending settings (or that would be, in check mode).
   type: dict
   returned: always
+applied:
+  description: With I(apply), how the settings were sent (settings_uri, apply_time, if_match) and the reset type.
+  type: dict
+  returned: when apply is true
+not_taken:
+  description: With I(apply), each attribute whose value after the reset differs (attribute, expected, read).
+  type: list
+  returned: when apply is true
 """
 
 
@@ -116,6 +155,14 @@ ARGUMENT_SPEC = {
     "extra_attributes": {"type": "dict", "default": {}},
     "stage": {"type": "bool", "default": False},
     "reboot": {"type": "bool", "default": False},
+    "apply": {"type": "bool", "default": False},
+    "reset_type": {
+        "type": "str",
+        "default": "GracefulRestart",
+        "choices": ["GracefulRestart", "ForceRestart", "PowerCycle"],
+    },
+    "apply_timeout": {"type": "int", "default": 900},
+    "poll_interval": {"type": "int", "default": 15},
 }
 
 
@@ -170,6 +217,39 @@ def stage(module, bios, system, results, to_stage):
         )
 
 
+def read_current(conn, bios_path):
+    """The Bios resource's current attributes, or None while the BMC does not answer (it may be busy
+    with the reset)."""
+    try:
+        return dict(conn.get(bios_path).json().get("Attributes") or {})
+    except (sushy_exc.SushyError, ValueError):
+        return None
+
+
+def apply_and_verify(module, bios, system, results, to_stage):
+    """Stage, reset, wait, re-read; fail naming every attribute that did not take. Returns how it was
+    applied and the attributes read afterwards."""
+    p = module.params
+    root = connect(p)
+    conn = root._conn
+    try:
+        applied = stage_pending(conn, bios.json, bios.path, to_stage)
+        root.get_system(system["path"]).reset_system(sushy.ResetType(p["reset_type"]))
+    except sushy_exc.SushyError as exc:
+        module.fail_json(msg="BMC {} did not take the BIOS settings {} or the reset: {}".format(
+            p["address"], to_stage, getattr(exc, "message", None) or exc), requirements=results)
+    applied["reset"] = p["reset_type"]
+    seen = read_until_taken(lambda: read_current(conn, bios.path), to_stage, p["apply_timeout"], p["poll_interval"])
+    missed = not_taken(to_stage, seen)
+    if missed:
+        module.fail_json(
+            msg="BIOS attributes did not take after {} on {}: {}".format(p["reset_type"], p["address"], ", ".join(
+                "{} expected {!r}, read {!r}".format(m["attribute"], m["expected"], m["read"]) for m in missed)),
+            not_taken=missed, remediation=remediation(system.get("manufacturer"), missed),
+            applied=applied, staged=to_stage, requirements=results, changed=True)
+    return applied, seen
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_SUSHY:
@@ -189,6 +269,8 @@ def main():
     for r in results.values():
         if r["cause"] == "disabled_in_bios":
             to_stage.update(r["wanted"])
+    if p["apply"]:
+        exit_applied(module, bios, system, results, to_stage, (attributes, pending, matched, registry))
     changed = bool(p["stage"] and to_stage)
     if changed and not module.check_mode:
         stage(module, bios, system, results, to_stage)
@@ -202,6 +284,21 @@ def main():
         attribute_count=len(attributes),
         registry_entries=len(registry),
     )
+
+
+def exit_applied(module, bios, system, results, to_stage, read):
+    """apply=true: nothing to do, what would be done (check mode), or the loop run and the
+    requirements judged again from the attributes read after the reset."""
+    p = module.params
+    attributes, pending, matched, registry = read
+    applied = {}
+    if to_stage and not module.check_mode:
+        applied, attributes = apply_and_verify(module, bios, system, results, to_stage)
+        extra = p["extra_attributes"] or {}
+        results = {r: judge(r, attributes, {}, extra.get(r, []), matched) for r in p["requirements"]}
+    module.exit_json(changed=bool(to_stage), bmc_status="ok", system=system, requirements=results,
+                     staged=to_stage, applied=applied, not_taken=[],
+                     rebooted=bool(applied), attribute_count=len(attributes), registry_entries=len(registry))
 
 
 if __name__ == "__main__":
