@@ -67,75 +67,76 @@ class VendorFront:
         self.version += 1
 
 
-def handler_for(front: VendorFront):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # the tests read front.log, not stderr
-            pass
+class FrontHandler(BaseHTTPRequestHandler):
+    """HTTP side of VendorFront; vendor_front() makes a subclass bound to one front."""
 
-        def body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}") if length else {}
+    front: VendorFront
 
-        def answer(self, status, body=None, headers=None):
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def log_message(self, *args):  # the tests read front.log, not stderr
+        pass
 
-        def forward(self, method, body=None):
-            headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
-            reply = requests.request(
-                method,
-                front.upstream + self.path,
-                headers=headers,
-                timeout=10,
-                data=json.dumps(body) if body is not None else None,
-            )
-            content = reply.json() if reply.content else None
-            return reply.status_code, content
+    def body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
-        def authorised(self) -> bool:
-            check = requests.get(
-                f"{front.upstream}{front.system}",
-                timeout=10,
-                headers={"Authorization": self.headers.get("Authorization", "")},
-            )
-            return check.status_code == 200
+    def answer(self, status, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def do_GET(self):
-            front.log.append(("GET", self.path, {}))
-            if self.path == front.settings_uri:
-                if not self.authorised():
-                    return self.answer(401, {"error": {"message": "unauthorised"}})
-                body = {"@odata.id": front.settings_uri, "Id": "Settings", "Attributes": front.pending}
-                return self.answer(200, body, {"ETag": front.etag()})
-            status, body = self.forward("GET")
-            if self.path == f"{front.system}/BIOS" and status == 200:
-                body["@Redfish.Settings"] = front.settings
-            self.answer(status, body)
+    def forward(self, method, body=None):
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
+        reply = requests.request(
+            method,
+            self.front.upstream + self.path,
+            headers=headers,
+            timeout=10,
+            data=json.dumps(body) if body is not None else None,
+        )
+        content = reply.json() if reply.content else None
+        return reply.status_code, content
 
-        def do_PATCH(self):
-            body = self.body()
-            front.log.append(("PATCH", self.path, {"body": body, "If-Match": self.headers.get("If-Match")}))
-            if self.path != front.settings_uri:
-                return self.answer(*self.forward("PATCH", body))
+    def authorised(self) -> bool:
+        check = requests.get(
+            f"{self.front.upstream}{self.front.system}",
+            timeout=10,
+            headers={"Authorization": self.headers.get("Authorization", "")},
+        )
+        return check.status_code == 200
+
+    def do_GET(self):
+        self.front.log.append(("GET", self.path, {}))
+        if self.path == self.front.settings_uri:
             if not self.authorised():
                 return self.answer(401, {"error": {"message": "unauthorised"}})
-            self.answer(*front.patch_pending(self.headers, body))
+            body = {"@odata.id": self.front.settings_uri, "Id": "Settings", "Attributes": self.front.pending}
+            return self.answer(200, body, {"ETag": self.front.etag()})
+        status, body = self.forward("GET")
+        if self.path == f"{self.front.system}/BIOS" and status == 200:
+            body["@Redfish.Settings"] = self.front.settings
+        self.answer(status, body)
 
-        def do_POST(self):
-            body = self.body()
-            front.log.append(("POST", self.path, {"body": body}))
-            status, reply = self.forward("POST", body)
-            if self.path.endswith("/Actions/ComputerSystem.Reset") and status < 300:
-                front.on_reset(self.headers.get("Authorization", ""))
-            self.answer(status, reply)
+    def do_PATCH(self):
+        body = self.body()
+        self.front.log.append(("PATCH", self.path, {"body": body, "If-Match": self.headers.get("If-Match")}))
+        if self.path != self.front.settings_uri:
+            return self.answer(*self.forward("PATCH", body))
+        if not self.authorised():
+            return self.answer(401, {"error": {"message": "unauthorised"}})
+        self.answer(*self.front.patch_pending(self.headers, body))
 
-    return Handler
+    def do_POST(self):
+        body = self.body()
+        self.front.log.append(("POST", self.path, {"body": body}))
+        status, reply = self.forward("POST", body)
+        if self.path.endswith("/Actions/ComputerSystem.Reset") and status < 300:
+            self.front.on_reset(self.headers.get("Authorization", ""))
+        self.answer(status, reply)
 
 
 @contextlib.contextmanager
@@ -143,7 +144,7 @@ def vendor_front(emulator, fixture: dict, vendor: str, drop=()):
     """Serve the vendor model on 127.0.0.1; yields (front url, VendorFront)."""
     base, system = emulator
     front = VendorFront(base, system, fixture, vendor, drop)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(front))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (FrontHandler,), {"front": front}))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
