@@ -226,9 +226,18 @@ def read_current(conn, bios_path):
         return None
 
 
+def mark_not_taken(results, missed, fix):
+    """Each requirement whose wanted attribute did not take: FAIL not_taken, with the values."""
+    for r in results.values():
+        mine = [m for m in missed if m["attribute"] in r["wanted"]]
+        if mine:
+            r["evidence"] += [f"applied {m['attribute']}={m['expected']!r} and reset; read {m['read']!r}" for m in mine]
+            r.update(verdict="FAIL", cause="not_taken", remediation=fix)
+
+
 def apply_and_verify(module, bios, system, results, to_stage):
-    """Stage, reset, wait, re-read; fail naming every attribute that did not take. Returns how it was
-    applied and the attributes read afterwards."""
+    """Stage, reset, wait, re-read. Returns how it was applied, the attributes read afterwards and
+    the attributes that did not take."""
     p = module.params
     root = connect(p)
     conn = root._conn
@@ -240,14 +249,7 @@ def apply_and_verify(module, bios, system, results, to_stage):
             p["address"], to_stage, getattr(exc, "message", None) or exc), requirements=results)
     applied["reset"] = p["reset_type"]
     seen = read_until_taken(lambda: read_current(conn, bios.path), to_stage, p["apply_timeout"], p["poll_interval"])
-    missed = not_taken(to_stage, seen)
-    if missed:
-        module.fail_json(
-            msg="BIOS attributes did not take after {} on {}: {}".format(p["reset_type"], p["address"], ", ".join(
-                "{} expected {!r}, read {!r}".format(m["attribute"], m["expected"], m["read"]) for m in missed)),
-            not_taken=missed, remediation=remediation(system.get("manufacturer"), missed),
-            applied=applied, staged=to_stage, requirements=results, changed=True)
-    return applied, seen
+    return applied, seen, not_taken(to_stage, seen)
 
 
 def main():
@@ -288,17 +290,26 @@ def main():
 
 def exit_applied(module, bios, system, results, to_stage, read):
     """apply=true: nothing to do, what would be done (check mode), or the loop run and the
-    requirements judged again from the attributes read after the reset."""
+    requirements judged again from the attributes read after the reset; a failure naming every
+    attribute that did not take."""
     p = module.params
-    attributes, pending, matched, registry = read
-    applied = {}
+    attributes, _pending, matched, registry = read
+    applied, missed = {}, []
     if to_stage and not module.check_mode:
-        applied, attributes = apply_and_verify(module, bios, system, results, to_stage)
+        applied, attributes, missed = apply_and_verify(module, bios, system, results, to_stage)
         extra = p["extra_attributes"] or {}
         results = {r: judge(r, attributes, {}, extra.get(r, []), matched) for r in p["requirements"]}
-    module.exit_json(changed=bool(to_stage), bmc_status="ok", system=system, requirements=results,
-                     staged=to_stage, applied=applied, not_taken=[],
-                     rebooted=bool(applied), attribute_count=len(attributes), registry_entries=len(registry))
+    out = dict(bmc_status="ok", system=system, requirements=results, staged=to_stage, applied=applied,
+               not_taken=missed, rebooted=bool(applied), attribute_count=len(attributes),
+               registry_entries=len(registry))
+    if missed:
+        fix = remediation(system.get("manufacturer"), missed)
+        mark_not_taken(results, missed, fix)
+        module.fail_json(msg="BIOS attributes did not take after {} on {}: {}".format(
+            p["reset_type"], p["address"], ", ".join(
+                "{} expected {!r}, read {!r}".format(m["attribute"], m["expected"], m["read"]) for m in missed)),
+            remediation=fix, changed=True, **out)
+    module.exit_json(changed=bool(to_stage), **out)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,10 @@ def test_attribute_that_does_not_take_is_named(emulator, tmp_path):
     assert out["not_taken"] == [{"attribute": "SR-IOVSupport#0048", "expected": "Enabled", "read": "Disabled"}]
     assert "SR-IOVSupport#0048 expected 'Enabled', read 'Disabled'" in out["msg"]
     assert "Supermicro" in out["remediation"] and "SR-IOV Support" in out["remediation"]
+    sriov = out["requirements"]["sriov"]
+    assert sriov["verdict"] == "FAIL" and sriov["cause"] == "not_taken" and sriov["remediation"] == out["remediation"]
+    assert "applied SR-IOVSupport#0048='Enabled' and reset; read 'Disabled'" in sriov["evidence"]
+    assert out["requirements"]["above_4g"]["verdict"] == "PASS"  # took: judged again from the values read
     seen = current(emulator)
     assert seen["Above4GDecoding#0042"] == "Enabled" and seen["SR-IOVSupport#0048"] == "Disabled"
 
