@@ -10,11 +10,14 @@ has no vendor settings URI: that front, and only it, is faked; its docstring say
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .redfish_services import current, seed, sushy_emulator
+from .redfish_services import BIN, PASSWORD, USER, current, seed, sushy_emulator
 from .redfish_vendor_front import vendor_front
 from .test_redfish_emulator import run_module, verdicts
 
@@ -133,3 +136,52 @@ def test_dell_without_apply_time_never_applies(emulator, tmp_path):
     assert {m["attribute"] for m in out["not_taken"]} == set(CASES["dell"][0])
     assert "config job" in out["remediation"]
     assert front.pending == {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Enabled", "MmioAbove4Gb": "Enabled"}
+
+
+def test_site_role_applies_through_the_bmc(emulator, tmp_path):
+    """`autoglm-provision site --tags bios_check -e bios_check_bmc_apply=true` on this machine (in-band,
+    local connection) with its BMC the Dell model: the role runs the loop, the BMC's view of SR-IOV
+    reads PASS afterwards, the emulator holds the values, and the password is in no output."""
+    off = seed_vendor(emulator, "dell")
+    with vendor_front(emulator, fixture("dell"), "dell") as (url, front):
+        inventory = tmp_path / "hosts.yml"
+        inventory.write_text(
+            "all:\n  hosts:\n    thismachine:\n      ansible_connection: local\n"
+            f"      ansible_python_interpreter: {sys.executable}\n      bios_check_bmc_address: {url}\n"
+            f"      bios_check_bmc_username: {USER}\n      bios_check_mandatory: []\n"
+        )
+        runs = tmp_path / "runs"
+        proc = subprocess.run(
+            [
+                str(BIN / "autoglm-provision"),
+                "site",
+                str(inventory),
+                "--plain",
+                "--run-dir",
+                str(runs),
+                "--tags",
+                "bios_check",
+                "-e",
+                "bios_check_bmc_apply=true",
+                "-e",
+                "bios_check_bmc_apply_timeout=20",
+                "-e",
+                f"autoglm_run_dir={tmp_path / 'smoke'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=dict(os.environ, AUTOGLM_BMC_PASSWORD=PASSWORD),
+        )
+    console = proc.stdout + proc.stderr
+    assert proc.returncode == 0, console[-4000:]
+    assert PASSWORD not in console
+    assert [p for _m, p, _b in sent(front, "POST")] == [f"{emulator[1]}/Actions/ComputerSystem.Reset"]
+    seen = current(emulator)
+    assert {name: seen[name] for name in off} == dict.fromkeys(off, "Enabled")
+    report = json.loads(next(runs.rglob("report.json")).read_text())
+    bios = report["hosts"]["thismachine"]["facts"]["bios_check"]
+    assert {r: bios["requirements"][r]["redfish"]["verdict"] for r in CASES["dell"][1]} == dict.fromkeys(
+        CASES["dell"][1], "PASS"
+    )
