@@ -9,6 +9,9 @@ import time
 # The apply time asked for where the service lists it (@Redfish.Settings SupportedApplyTimes):
 # Dell iDRAC then schedules the BIOS config job itself; Lenovo XCC lists it too.
 APPLY_TIME = "OnReset"
+# An iDRAC that does not list OnReset (firmware before SettingsApplyTime support) applies pending
+# BIOS settings only through a config job created here (Dell's documented URI and body).
+DELL_JOBS = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"
 
 
 def settings_target(bios_json, bios_path):
@@ -37,17 +40,18 @@ def settings_etag(conn, uri):
     return response.headers.get("ETag") or body.get("@odata.etag")
 
 
-def stage_pending(conn, bios_json, bios_path, changes):
-    """PATCH the changes as pending settings; returns how (URI, apply time, If-Match sent)."""
+def stage_pending(conn, bios_json, bios_path, changes, vendor):
+    """PATCH the changes as pending settings (and, on a Dell without an apply time, create the
+    config job); returns how (URI, apply time, If-Match sent, config job)."""
     uri, apply_times = settings_target(bios_json, bios_path)
     body = patch_body(changes, apply_times)
     etag = settings_etag(conn, uri)
     conn.patch(uri, data=body, etag=etag)
-    return {
-        "settings_uri": uri,
-        "apply_time": body.get("@Redfish.SettingsApplyTime", {}).get("ApplyTime"),
-        "if_match": bool(etag),
-    }
+    apply_time = body.get("@Redfish.SettingsApplyTime", {}).get("ApplyTime")
+    job = None
+    if vendor == "dell" and apply_time is None:
+        job = conn.post(DELL_JOBS, data={"TargetSettingsURI": uri}).headers.get("Location") or DELL_JOBS
+    return {"settings_uri": uri, "apply_time": apply_time, "if_match": bool(etag), "config_job": job}
 
 
 def same_value(read, expected):

@@ -14,7 +14,7 @@ from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_att
     judge,
     registry_matches,
 )
-from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_vendors import remediation
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_vendors import remediation, vendor_of
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
     HAS_SUSHY,
     connect,
@@ -32,6 +32,13 @@ description:
     AttributeRegistry's display names. Verdicts are PASS, FAIL or UNKNOWN with the attribute as evidence.
   - With I(stage=true) the missing values are PATCHed to the pending settings (applied at the next
     reboot). The system is reset only with I(reboot=true).
+  - With I(apply=true) the loop is closed. The missing values are PATCHed to the pending-settings
+    resource the Bios resource names (C(@Redfish.Settings)), with C(@Redfish.SettingsApplyTime)
+    OnReset where the service lists it (else, on Dell iDRAC, a BIOS config job is created), and with
+    If-Match where that resource has an ETag. Then the system is reset (I(reset_type)), the attributes
+    are re-read until they show the new values or I(apply_timeout) passes, and every attribute that
+    did not take fails the task, named with the value expected and the value read, and the vendor's
+    remediation. Check mode sends nothing and reports what would change.
 options:
   address:
     description: BMC host name, IP or URL (https is assumed without a scheme).
@@ -134,7 +141,7 @@ staged:
   type: dict
   returned: always
 applied:
-  description: With I(apply), how the settings were sent (settings_uri, apply_time, if_match) and the reset type.
+  description: With I(apply), how the settings were sent (settings_uri, apply_time, if_match, config_job) and the reset.
   type: dict
   returned: when apply is true
 not_taken:
@@ -242,7 +249,8 @@ def apply_and_verify(module, bios, system, results, to_stage):
     root = connect(p)
     conn = root._conn
     try:
-        applied = stage_pending(conn, bios.json, bios.path, to_stage)
+        vendor = vendor_of(system.get("manufacturer"), to_stage)
+        applied = stage_pending(conn, bios.json, bios.path, to_stage, vendor)
         root.get_system(system["path"]).reset_system(sushy.ResetType(p["reset_type"]))
     except sushy_exc.SushyError as exc:
         module.fail_json(msg="BMC {} did not take the BIOS settings {} or the reset: {}".format(

@@ -11,8 +11,9 @@ here, and only here:
   SupportedApplyTimes; the SettingsObject moved onto this system, e.g. <system>/Bios/SD);
 - GET / PATCH of that settings URI: the pending values, held by this front. Every GET answers an
   ETag; the Supermicro model refuses a PATCH without the matching If-Match (HTTP 412), and the Dell
-  model keeps a PATCH without @Redfish.SettingsApplyTime pending but never applies it (no config
-  job is scheduled, as on an iDRAC);
+  model keeps a PATCH without @Redfish.SettingsApplyTime pending and applies it only once a config
+  job names it (POST /redfish/v1/Managers/iDRAC.Embedded.1/Jobs {"TargetSettingsURI": ...}, as on
+  an iDRAC; the job is recorded here, nothing runs it but the reset);
 - POST <system>/Actions/ComputerSystem.Reset: forwarded; then the pending values are PATCHed to the
   emulator (which stores them) less the attributes in `drop`: a BIOS that refuses a value at POST.
 Everything else is forwarded unchanged. Requests to the front are kept in `log` for the tests.
@@ -26,6 +27,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+DELL_JOBS = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"
 
 
 class VendorFront:
@@ -50,6 +53,12 @@ class VendorFront:
         self.apply_time = (body.get("@Redfish.SettingsApplyTime") or {}).get("ApplyTime") or self.apply_time
         self.version += 1
         return 200, {"@Message.ExtendedInfo": [{"MessageId": "Base.1.8.Success"}]}
+
+    def create_job(self, body):
+        if self.vendor != "dell" or body.get("TargetSettingsURI") != self.settings_uri:
+            return 400, {"error": {"message": "TargetSettingsURI is not this system's BIOS settings"}}, {}
+        self.apply_time = "OnReset"
+        return 200, {}, {"Location": f"{DELL_JOBS}/JID_000000000001"}
 
     def on_reset(self, auth):
         """The BIOS applies the pending values at POST (Dell: only with a scheduled job)."""
@@ -133,6 +142,10 @@ class FrontHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.body()
         self.front.log.append(("POST", self.path, {"body": body}))
+        if self.path == DELL_JOBS:
+            if not self.authorised():
+                return self.answer(401, {"error": {"message": "unauthorised"}})
+            return self.answer(*self.front.create_job(body))
         status, reply = self.forward("POST", body)
         if self.path.endswith("/Actions/ComputerSystem.Reset") and status < 300:
             self.front.on_reset(self.headers.get("Authorization", ""))

@@ -93,6 +93,7 @@ def test_apply_reset_verify(emulator, tmp_path, vendor):
             "settings_uri": front.settings_uri,
             "apply_time": apply_time,
             "if_match": True,
+            "config_job": None,
             "reset": "GracefulRestart",
         }
         patch = sent(front, "PATCH")[0]
@@ -124,18 +125,22 @@ def test_attribute_that_does_not_take_is_named(emulator, tmp_path):
     assert seen["Above4GDecoding#0042"] == "Enabled" and seen["SR-IOVSupport#0048"] == "Disabled"
 
 
-def test_dell_without_apply_time_never_applies(emulator, tmp_path):
-    """An iDRAC that does not list OnReset: the PATCH stays pending with no config job, so the reset
-    changes nothing and every attribute is named, with the job remediation."""
-    seed_vendor(emulator, "dell")
+def test_dell_without_apply_time_gets_a_config_job(emulator, tmp_path):
+    """An iDRAC that does not list OnReset: the PATCH alone stays pending (the front applies nothing
+    without a job), so the module creates the BIOS config job, and the values take at the reset."""
+    off = seed_vendor(emulator, "dell")
     dell = fixture("dell")
     del dell["bios"]["@Redfish.Settings"]["SupportedApplyTimes"]
     with vendor_front(emulator, dell, "dell") as (url, front):
-        out = run_module(tmp_path, url, apply=True, poll_interval=1, apply_timeout=3)
-    assert out["failed"] is True and out["applied"]["apply_time"] is None
-    assert {m["attribute"] for m in out["not_taken"]} == set(CASES["dell"][0])
-    assert "config job" in out["remediation"]
-    assert front.pending == {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Enabled", "MmioAbove4Gb": "Enabled"}
+        out = run_module(tmp_path, url, apply=True, **FAST)
+    assert out.get("failed") is not True, out.get("msg")
+    assert out["applied"]["apply_time"] is None
+    assert out["applied"]["config_job"] == "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs/JID_000000000001"
+    jobs = [b["body"] for _m, p, b in sent(front, "POST") if p.endswith("/Jobs")]
+    assert jobs == [{"TargetSettingsURI": front.settings_uri}]
+    assert "@Redfish.SettingsApplyTime" not in sent(front, "PATCH")[0][2]["body"]
+    seen = current(emulator)
+    assert {name: seen[name] for name in off} == dict.fromkeys(off, "Enabled")
 
 
 def test_site_role_applies_through_the_bmc(emulator, tmp_path):
