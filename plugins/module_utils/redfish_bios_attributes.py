@@ -12,9 +12,12 @@ KNOWN_ATTRIBUTES = {
     "iommu": [
         ("IntelProcVtd", "HPE (Intel)"),
         ("ProcAmdIOMMU", "HPE (AMD)"),
+        ("ProcAmdIoVt", "HPE (AMD, Gen10 Plus)"),
         ("Processors_IntelVTforDirectedIOVTd", "Lenovo"),
+        ("DevicesandIOPorts_IntelVTforDirectedIOVTd", "Lenovo (XCC)"),
         ("VTdSupport", "Intel"),
         ("IntelVTForDirectedIO", "Supermicro"),
+        ("IntelVTforDirectedI/O(VT-d)", "Supermicro"),
         ("ProcVirtualization", "Dell/HPE"),
     ],
     "sriov": [
@@ -23,14 +26,23 @@ KNOWN_ATTRIBUTES = {
         ("SRIOVEnable", "Intel"),
         ("DevicesandIOPorts_SRIOV", "Lenovo"),
         ("SRIOVSupport", "Supermicro"),
+        ("SR-IOVSupport", "Supermicro"),
     ],
     "above_4g": [
         ("MmioAbove4Gb", "Dell"),
         ("DevicesandIOPorts_Above4GBDecoding", "Lenovo"),
         ("MMIOAbove4GB", "Intel"),
         ("Above4GDecoding", "Supermicro"),
+        ("DevicesandIOPorts_PCI64BitResourceAllocation", "Lenovo (XCC)"),
     ],
 }
+# Values that mean "on" for one attribute only: Lenovo's PCI 64-Bit Resource Allocation ships as
+# Auto (seen in a real XCC Bios resource, tests/fixtures/redfish_bios/lenovo.json), which maps
+# 64-bit BARs above 4 GiB whenever a device asks for it.
+ALSO_ON = {"DevicesandIOPorts_PCI64BitResourceAllocation": {"auto"}}
+# Supermicro suffixes each attribute name with its setup-question id ("SR-IOVSupport#0048"); the id
+# differs between boards and BIOS builds, so names are compared without it.
+SUPERMICRO_SUFFIX = re.compile(r"#[0-9A-Fa-f]{4}$")
 DISPLAY_NAME = {
     "iommu": re.compile(r"VT-?d\b|Directed I/?O|\bIOMMU\b|AMD-?Vi\b", re.I),
     "sriov": re.compile(r"SR-?IOV", re.I),
@@ -40,8 +52,21 @@ ENABLED = {"enabled", "enable", "on", "true", "yes"}
 ON_FOR_OFF = {"disabled": "Enabled", "disable": "Enable", "off": "On", "false": "True", "no": "Yes"}
 
 
-def is_enabled(value):
-    return value is True or str(value).strip().lower() in ENABLED
+def is_enabled(value, name=None):
+    text = str(value).strip().lower()
+    return value is True or text in ENABLED or text in ALSO_ON.get(base_name(name or ""), ())
+
+
+def base_name(attribute):
+    return SUPERMICRO_SUFFIX.sub("", attribute)
+
+
+def attribute_key(name, attributes):
+    """The key under which this system holds the attribute called name (exact, else Supermicro's
+    suffixed form), or None."""
+    if name in attributes:
+        return name
+    return next((key for key in attributes if base_name(key) == name), None)
 
 
 def enabled_value(current, allowed):
@@ -71,7 +96,8 @@ def registry_matches(registry_entries, attributes):
 def judge(req, attributes, pending, extra_names, registry):
     """Verdict for one requirement from the attribute map (pure: what the unit tests call)."""
     names = [(n, "inventory") for n in extra_names] + KNOWN_ATTRIBUTES.get(req, [])
-    present = [(n, who, None) for n, who in names if n in attributes]
+    keys = [(attribute_key(n, attributes), who) for n, who in names]
+    present = [(key, who, None) for key, who in keys if key is not None]
     source = "attribute name"
     if not present:
         present = [(n, f"registry: {d}", allowed) for n, d, allowed in registry.get(req, [])]
@@ -94,7 +120,7 @@ def judge(req, attributes, pending, extra_names, registry):
             out["pending"][name] = pending[name]
             note = f", pending {pending[name]!r} until the next reboot"
         out["evidence"].append(f"Bios attribute {name} = {value!r} ({who}, by {source}{note})")
-        if not is_enabled(value):
+        if not is_enabled(value, name):
             out["wanted"][name] = enabled_value(value, allowed)
     if out["wanted"]:
         staged = all(is_enabled(out["pending"].get(n)) for n in out["wanted"])

@@ -12,6 +12,13 @@ description:
     AttributeRegistry's display names. Verdicts are PASS, FAIL or UNKNOWN with the attribute as evidence.
   - With I(stage=true) the missing values are PATCHed to the pending settings (applied at the next
     reboot). The system is reset only with I(reboot=true).
+  - With I(apply=true) the loop is closed. The missing values are PATCHed to the pending-settings
+    resource the Bios resource names (C(@Redfish.Settings)), with C(@Redfish.SettingsApplyTime)
+    OnReset where the service lists it (else, on Dell iDRAC, a BIOS config job is created), and with
+    If-Match where that resource has an ETag. Then the system is reset (I(reset_type)), the attributes
+    are re-read until they show the new values or I(apply_timeout) passes, and every attribute that
+    did not take fails the task, named with the value expected and the value read, and the vendor's
+    remediation. Check mode sends nothing and reports what would change.
 options:
   address:
     description: BMC host name, IP or URL (https is assumed without a scheme).
@@ -53,6 +60,23 @@ options:
     description: After staging, restart the system (GracefulRestart) so the settings apply.
     type: bool
     default: false
+  apply:
+    description: Stage, reset and verify (see the description); I(stage) and I(reboot) are then not needed.
+    type: bool
+    default: false
+  reset_type:
+    description: ComputerSystem.Reset type used by I(apply).
+    type: str
+    default: GracefulRestart
+    choices: [GracefulRestart, ForceRestart, PowerCycle]
+  apply_timeout:
+    description: Seconds I(apply) waits after the reset for the new values (a server's POST takes minutes).
+    type: int
+    default: 900
+  poll_interval:
+    description: Seconds between two reads of the attributes while I(apply) waits.
+    type: int
+    default: 15
 """
 
 EXAMPLES = r"""
@@ -73,6 +97,14 @@ EXAMPLES = r"""
     stage: true
     reboot: true
   delegate_to: localhost
+
+- name: Apply the missing settings, reset the system and verify they took
+  autoglm.provision.redfish_bios:
+    address: "{{ bios_check_bmc_address }}"
+    username: "{{ bios_check_bmc_username }}"
+    password: "{{ bios_check_bmc_password }}"
+    apply: true
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -88,14 +120,28 @@ staged:
   description: Attributes PATCHed to the pending settings (or that would be, in check mode).
   type: dict
   returned: always
+applied:
+  description: With I(apply), how the settings were sent (settings_uri, apply_time, if_match, config_job) and the reset.
+  type: dict
+  returned: when apply is true
+not_taken:
+  description: With I(apply), each attribute whose value after the reset differs (attribute, expected, read).
+  type: list
+  returned: when apply is true
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_apply import (
+    not_taken,
+    read_until_taken,
+    stage_pending,
+)
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_attributes import (
     error_result,
     judge,
     registry_matches,
 )
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_vendors import remediation, vendor_of
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
     HAS_SUSHY,
     connect,
@@ -115,6 +161,14 @@ ARGUMENT_SPEC = {
     "extra_attributes": {"type": "dict", "default": {}},
     "stage": {"type": "bool", "default": False},
     "reboot": {"type": "bool", "default": False},
+    "apply": {"type": "bool", "default": False},
+    "reset_type": {
+        "type": "str",
+        "default": "GracefulRestart",
+        "choices": ["GracefulRestart", "ForceRestart", "PowerCycle"],
+    },
+    "apply_timeout": {"type": "int", "default": 900},
+    "poll_interval": {"type": "int", "default": 15},
 }
 
 
@@ -169,6 +223,42 @@ def stage(module, bios, system, results, to_stage):
         )
 
 
+def read_current(conn, bios_path):
+    """The Bios resource's current attributes, or None while the BMC does not answer (it may be busy
+    with the reset)."""
+    try:
+        return dict(conn.get(bios_path).json().get("Attributes") or {})
+    except (sushy_exc.SushyError, ValueError):
+        return None
+
+
+def mark_not_taken(results, missed, fix):
+    """Each requirement whose wanted attribute did not take: FAIL not_taken, with the values."""
+    for r in results.values():
+        mine = [m for m in missed if m["attribute"] in r["wanted"]]
+        if mine:
+            r["evidence"] += [f"applied {m['attribute']}={m['expected']!r} and reset; read {m['read']!r}" for m in mine]
+            r.update(verdict="FAIL", cause="not_taken", remediation=fix)
+
+
+def apply_and_verify(module, bios, system, results, to_stage):
+    """Stage, reset, wait, re-read. Returns how it was applied, the attributes read afterwards and
+    the attributes that did not take."""
+    p = module.params
+    root = connect(p)
+    conn = root._conn
+    try:
+        vendor = vendor_of(system.get("manufacturer"), to_stage)
+        applied = stage_pending(conn, bios.json, bios.path, to_stage, vendor)
+        root.get_system(system["path"]).reset_system(sushy.ResetType(p["reset_type"]))
+    except sushy_exc.SushyError as exc:
+        module.fail_json(msg="BMC {} did not take the BIOS settings {} or the reset: {}".format(
+            p["address"], to_stage, getattr(exc, "message", None) or exc), requirements=results)
+    applied["reset"] = p["reset_type"]
+    seen = read_until_taken(lambda: read_current(conn, bios.path), to_stage, p["apply_timeout"], p["poll_interval"])
+    return applied, seen, not_taken(to_stage, seen)
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_SUSHY:
@@ -188,6 +278,8 @@ def main():
     for r in results.values():
         if r["cause"] == "disabled_in_bios":
             to_stage.update(r["wanted"])
+    if p["apply"]:
+        exit_applied(module, bios, system, results, to_stage, (attributes, pending, matched, registry))
     changed = bool(p["stage"] and to_stage)
     if changed and not module.check_mode:
         stage(module, bios, system, results, to_stage)
@@ -201,6 +293,30 @@ def main():
         attribute_count=len(attributes),
         registry_entries=len(registry),
     )
+
+
+def exit_applied(module, bios, system, results, to_stage, read):
+    """apply=true: nothing to do, what would be done (check mode), or the loop run and the
+    requirements judged again from the attributes read after the reset; a failure naming every
+    attribute that did not take."""
+    p = module.params
+    attributes, _pending, matched, registry = read
+    applied, missed = {}, []
+    if to_stage and not module.check_mode:
+        applied, attributes, missed = apply_and_verify(module, bios, system, results, to_stage)
+        extra = p["extra_attributes"] or {}
+        results = {r: judge(r, attributes, {}, extra.get(r, []), matched) for r in p["requirements"]}
+    out = dict(bmc_status="ok", system=system, requirements=results, staged=to_stage, applied=applied,
+               not_taken=missed, rebooted=bool(applied), attribute_count=len(attributes),
+               registry_entries=len(registry))
+    if missed:
+        fix = remediation(system.get("manufacturer"), missed)
+        mark_not_taken(results, missed, fix)
+        module.fail_json(msg="BIOS attributes did not take after {} on {}: {}".format(
+            p["reset_type"], p["address"], ", ".join(
+                "{} expected {!r}, read {!r}".format(m["attribute"], m["expected"], m["read"]) for m in missed)),
+            remediation=fix, changed=True, **out)
+    module.exit_json(changed=bool(to_stage), **out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ CHECK_READ_ONLY = {
     "bios_check_apply_kernel_params": "it would edit the kernel command line (GRUB)",
     "bios_check_bmc_stage_changes": "it would stage BIOS changes through the BMC",
     "bios_check_bmc_reboot": "it would reboot hosts through the BMC",
+    "bios_check_bmc_apply": "it would apply BIOS changes and reset hosts through the BMC",
 }
 # Set by the CLI from the command; an -e value would make a playbook act as another command.
 # (autoglm_run_dir stays overridable: it only says where results are fetched to.)

@@ -62,7 +62,7 @@ def test_bad_items_are_problems_not_exceptions(item):
 
 
 @pytest.mark.parametrize("item", ["bios_check_apply_kernel_params=false", "bios_check_bmc_reboot=true",
-                                  '{"bios_check_bmc_stage_changes": false}'])
+                                  '{"bios_check_bmc_stage_changes": false}', "bios_check_bmc_apply=true"])
 def test_check_refuses_its_read_only_switches_whatever_the_value(item):
     parsed = extravars.parse([item], [])
     with pytest.raises(UsageError, match="read-only"):
