@@ -120,6 +120,20 @@ def test_check_from_the_tarball_reaches_the_verdicts(installed):
     assert proc.returncode == 2, out[-4000:]
 
 
+def test_site_in_check_mode_from_the_tarball_gives_batches_and_the_failure_cap(installed):
+    """autoglm.provision.site --check (read-only: this machine is the host), batches of one and a failure
+    cap of 0 %: host a fails its first gate (this 2-core, GPU-less machine is below preflight's minimums),
+    so b is never contacted; the failure is the gate's own verdict, named."""
+    tmp, python = installed
+    proc, out = playbook(tmp, python, "site", "--check", "-e",
+                         '{"autoglm_batch": [1], "autoglm_max_fail_percentage": 0}')
+    assert "ModuleNotFoundError" not in out and "Traceback" not in out, out[-4000:]
+    assert proc.returncode == 2, out[-4000:]
+    assert "fatal: [a]" in out and "NVIDIA GPUs on the PCI bus: measured 0, minimum 1" in out, out[-4000:]
+    provisioning = out.split("PLAY [Provision Open-AutoGLM GPU hosts]", 1)[1].split("PLAY RECAP", 1)[0]
+    assert "NO MORE HOSTS LEFT" in provisioning and "[b]" not in provisioning, out[-4000:]
+
+
 def test_a_controller_without_nvidia_ml_py_gets_a_clear_task_failure(installed, tmp_path):
     tmp, _ = installed
     python = make_standalone_python(tmp_path / "venv", with_nvml=False)
