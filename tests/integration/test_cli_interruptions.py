@@ -22,6 +22,8 @@ from provisioner.run import scratch
 
 from .conftest import CLI, ROOT, write_inventory
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 TEST_FILE = ".autoglm-preflight-readtest-*"
 
 

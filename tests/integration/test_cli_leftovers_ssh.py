@@ -16,7 +16,7 @@ from provisioner.run import scratch
 from .conftest import CLI, ROOT, needs_podman, write_inventory
 from .sshd_targets import SshdFleet
 
-pytestmark = [needs_podman]
+pytestmark = [needs_podman, pytest.mark.faults]
 DATA = "/var/tmp/agp-data"
 
 

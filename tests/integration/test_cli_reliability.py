@@ -8,10 +8,12 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from .conftest import CLI, IMAGE, ROOT, needs_podman, podman_host, write_inventory
 from .sshd_targets import GATEWAY
 
-pytestmark = [needs_podman]
+pytestmark = [needs_podman, pytest.mark.faults]
 
 
 def start(name: str) -> None:

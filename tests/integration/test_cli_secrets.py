@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from provisioner.run import scratch
 
 from .conftest import ROOT
+
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
 VAULT_PASSWORD = "vaultpw-prompted-5b1e"
 SECRETS = {

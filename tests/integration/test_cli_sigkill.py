@@ -12,7 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
+
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
 _SLOW = """- hosts: all
   gather_facts: false

@@ -14,8 +14,12 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from .conftest import ROOT
 from .test_cli_sigkill import _marked, _wait_for
+
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
 _DRIVE = """
 import sys

@@ -16,6 +16,8 @@ from provisioner.errors import EXIT_TOOL_ERROR, DiskFullError
 from provisioner.run import execute
 from provisioner.run.runner import RunOutcome
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 

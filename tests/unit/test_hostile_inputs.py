@@ -17,6 +17,8 @@ from provisioner.run import execute
 from provisioner.run.runner import RunOutcome
 from tests.fixtures.hostile_corpus import CORPUS, Case
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 NOTHING_RAN = RunOutcome(status="successful", rc=0, duration_s=0.0)  # the playbook is stubbed out
 
 # Connection variables are validated by issue 13's work (inventory via ansible-core); until it

@@ -16,6 +16,8 @@ from provisioner.plan import safety
 from provisioner.results import state
 from provisioner.run import scratch
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 
 def inventory(tmp_path, text):
     path = tmp_path / "hosts.yml"

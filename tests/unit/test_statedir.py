@@ -14,6 +14,8 @@ from provisioner import statedir
 from tests.fixtures.hostile_corpus import Case
 from tests.unit.test_hostile_inputs import run_case
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 GOOD = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 

@@ -16,6 +16,8 @@ from provisioner.inventory.bounds import MAX_INI_LINE_BYTES, MAX_INVENTORY_FILE_
 from provisioner.results.report import COUNTERS
 from provisioner.views import console as views_console
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 

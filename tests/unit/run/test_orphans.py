@@ -11,6 +11,8 @@ import pytest
 
 from provisioner.run import orphans, rundir
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 
 def _start_sleeper(run) -> subprocess.Popen:
     proc = subprocess.Popen(["sleep", "60"], env={**os.environ, orphans.RUN_ENV: str(run)})
