@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError
+from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError, shown
 from ..records import atomic_write_text
 from ..results import facts, smoke
 from ..results.report import load as load_report
@@ -236,6 +236,9 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # RTL overrides and zero-width characters in a host name or a message are shown escaped, as
+        # the console shows them: a page must not reorder or hide what an operator signs off.
+        finalize=lambda value: shown(value) if isinstance(value, str) else value,
     )
     env.filters["num"] = _fmt_number
     env.filters["below"] = _fmt_deficit

@@ -280,3 +280,16 @@ def test_smoke_codes_in_the_grid_and_the_detail_row(inputs):
         assert "re-run the smoke test" in first
         (detail,) = find(elements, "tr", class_="detail-row", data_host=host)
         assert "GPU_PERSISTENCE_OFF" in detail["text"]
+
+
+def test_hidden_characters_in_host_names_and_messages_are_shown_escaped(inputs):
+    """An RTL override or a zero-width character in a host name or a task message is escaped on the page
+    as on the console (issue #29 item 10): the page must not reorder or hide what is signed off."""
+    report, smoke = copy.deepcopy(inputs)
+    hostile = "gpu\u202e10\u200b"
+    report["hosts"][hostile] = report["hosts"].pop(FAILED_HOST)
+    for failure in report["hosts"][hostile].get("failures", []):
+        failure["message"] = "disk \u202efull\u200b"
+    html = render_html(report, smoke)
+    assert "\u202e" not in html and "\u200b" not in html
+    assert "gpu\\u202e10\\u200b" in html
