@@ -106,7 +106,7 @@ def read_kernel_log():
     errors = []
     for cmd in attempts:
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=20)
+            proc = subprocess.run(cmd, capture_output=True, timeout=20, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             errors.append(f"{cmd[0]}: {exc}")
             continue

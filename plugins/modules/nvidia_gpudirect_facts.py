@@ -1,12 +1,10 @@
 #!/usr/bin/python
+# Apache-2.0. Read-only GPUDirect RDMA probe: Python 3.8+ standard library only (runs on targets).
 """Read-only probe for the nvidia_driver role's GPUDirect RDMA step: RDMA NICs, the kernel's
 CONFIG_PCI_P2PDMA, nvidia-peermem (installed, signed, loaded, nv_mem registered), the RDMA stack and the
 record of the last verification. The reading is module_utils/gpudirect.py."""
 
 from __future__ import annotations
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.autoglm.provision.plugins.module_utils import gpudirect
 
 DOCUMENTATION = r"""
 module: nvidia_gpudirect_facts
@@ -73,6 +71,9 @@ recorded:
   returned: always
   type: dict
 """
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.autoglm.provision.plugins.module_utils import gpudirect
 
 
 def main():
