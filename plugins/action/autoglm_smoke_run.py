@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name
 
@@ -113,6 +113,13 @@ def guarded_command(program: str, leftovers: list[str], quote) -> str:
             f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"")
 
 
+def disk_full_hint(error: str, directory: str, elsewhere: str = "") -> str:
+    """What to do when ``error`` says the host's file system is full ("" when it does not say so)."""
+    if "No space left on device" not in error and "Disk quota exceeded" not in error:
+        return ""
+    return f" (the host's file system of {directory} is full: free space there{elsewhere})"
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _requires_connection = True
@@ -124,7 +131,14 @@ class ActionModule(ActionBase):
         """The zipapp built here, sent to the remote temporary directory: its path there."""
         with tempfile.TemporaryDirectory(prefix="autoglm-smoke-build.") as local_dir:
             program = self._connection._shell.join_path(remote_tmp, PROGRAM)
-            self._transfer_file(build_zipapp(local_dir), program)
+            built = build_zipapp(local_dir)
+            try:
+                self._transfer_file(built, program)
+            except AnsibleError as exc:
+                hint = disk_full_hint(str(exc), remote_tmp, ", or set remote_tmp (ansible_remote_tmp) to another one")
+                if not hint:
+                    raise
+                raise AnsibleActionFail(f"cannot send the GPU smoke program to {program}{hint}: {exc}") from exc
         self._fixup_perms2((remote_tmp, program))
         return program
 
@@ -145,11 +159,14 @@ class ActionModule(ActionBase):
             )
         return scratch
 
-    def _read_report(self, json_path: str) -> tuple[str, str]:
+    def _read_report(self, json_path: str, program_stderr: str) -> tuple[str, str]:
         """(the program's JSON, why it cannot be used: "" when it can)."""
         read = self._host(f"cat {self._connection._shell.quote(json_path)}")
         if read["rc"] != 0:
-            return "", f"the GPU smoke program wrote no JSON report: {read['stderr'].strip()}"
+            said = (program_stderr.strip().splitlines() or [""])[-1]  # the program's last word: why it wrote none
+            hint = disk_full_hint(said, os.path.dirname(os.path.dirname(json_path)))
+            return "", (f"the GPU smoke program wrote no JSON report{hint}: {read['stderr'].strip()}"
+                        + (f"; the program said: {said}" if said else ""))
         try:
             json.loads(read["stdout"])
         except ValueError as exc:
@@ -187,7 +204,7 @@ class ActionModule(ActionBase):
             failure = run_failure(result["rc"], result["stderr"], args["timeout"])
             report = ""
             if not failure:
-                report, failure = self._read_report(f"{scratch}/{REPORT}")
+                report, failure = self._read_report(f"{scratch}/{REPORT}", result["stderr"])
             if failure:
                 result.update(failed=True, msg=failure)
                 return result

@@ -1,6 +1,7 @@
 """Nothing left behind on a real SSH host (an sshd container): a `check` cancelled during the
-storage read test leaves no test file on the host, and the SSH control master of a CLI killed
-with kill -9 is closed by the next run's start."""
+storage read test leaves no test file on the host, a `smoke` interrupted while its program runs
+leaves neither the program nor its files there, and the SSH control master of a CLI killed with
+kill -9 is closed by the next run's start."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The host-side guard of the smoke program (plugins/action/autoglm_smoke_run.py, guarded_command),
-run by a real /bin/sh as Ansible runs it on the host: the program's exit status and output when it
-ends on its own; when the shell is signalled (SIGHUP from an SSH hang-up, SIGINT, SIGTERM from the
-worker's process group), the program stopped and the scratch and remote temporary directories gone."""
+run by a real shell as Ansible runs it on the host (/bin/sh is dash on Debian and Ubuntu, bash on
+RHEL): the program's exit status and output when it ends on its own; when the shell is signalled
+(SIGHUP from an SSH hang-up, SIGINT, SIGTERM from the worker's process group), the program stopped and
+the scratch and remote temporary directories gone."""
 
 from __future__ import annotations
 
@@ -31,26 +32,31 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _shell(command: str) -> subprocess.Popen:
-    return subprocess.Popen(["/bin/sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+SHELLS = [shell for shell in ("/bin/dash", "/bin/bash") if Path(shell).exists()]
 
 
-def test_a_program_that_ends_gives_its_status_and_output_and_the_files_stay(tmp_path):
+def _shell(shell: str, command: str) -> subprocess.Popen:
+    return subprocess.Popen([shell, "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_program_that_ends_gives_its_status_and_output_and_the_files_stay(tmp_path, shell):
     leftovers = _leftovers(tmp_path)
     program = "PYTHONUNBUFFERED=1 sh -c 'echo summary; echo oops >&2; exit 1'"
-    proc = _shell(guarded_command(program, leftovers, shlex.quote))
+    proc = _shell(shell, guarded_command(program, leftovers, shlex.quote))
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (1, "summary\n", "oops\n")
     assert all(Path(path).is_dir() for path in leftovers), "the action reads the JSON and removes them itself"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
-def test_a_signalled_shell_stops_the_program_and_removes_the_files(tmp_path, sig):
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_signalled_shell_stops_the_program_and_removes_the_files(tmp_path, sig, shell):
     leftovers = _leftovers(tmp_path)
     started = tmp_path / "pid"  # the program's pid, once it runs
     writes_pid = f"echo $$ > {started}.new; mv {started}.new {started}; exec sleep 300"
     program = f"timeout --kill-after=30 300s sh -c {shlex.quote(writes_pid)}"
-    proc = _shell(guarded_command(program, leftovers, shlex.quote))
+    proc = _shell(shell, guarded_command(program, leftovers, shlex.quote))
     deadline = time.monotonic() + 30
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
