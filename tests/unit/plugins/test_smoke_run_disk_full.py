@@ -14,6 +14,8 @@ import pytest
 
 from provisioner import paths
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 ARGS = {"interpreter": sys.executable, "timeout": 120, "args": ["--level", "quick", "--no-require-gpu"]}
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from ansible_collections.autoglm.provision.plugins.action.autoglm_smoke_run import guarded_command
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
+
 
 def _leftovers(tmp_path: Path) -> list[str]:
     scratch, remote_tmp = tmp_path / "autoglm-gpu-smoke.x", tmp_path / "ansible-tmp-1 with space"
