@@ -25,7 +25,7 @@ from types import ModuleType
 from autoglm_smoke import verdicts as contract
 
 from .. import paths
-from ..records import RecordError, read_regular_file
+from ..state.records import RecordError, read_regular_file
 
 
 def _host_files() -> ModuleType:

@@ -16,9 +16,9 @@ from pathlib import Path
 import jinja2
 
 from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError, shown
-from ..records import atomic_write_text
 from ..results import facts, smoke
 from ..results.report import load as load_report
+from ..state.records import atomic_write_text
 
 REPORT_HTML = "report.html"
 TEMPLATE = "report.html.j2"

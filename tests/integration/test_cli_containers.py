@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from provisioner import statedir
 from provisioner.run import scratch
+from provisioner.state import statedir
 
 from .conftest import CLI, ROOT, needs_podman, podman_host, write_inventory
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import statedir
 from provisioner.run import scratch
+from provisioner.state import statedir
 
 from .conftest import CLI, ROOT, write_inventory
 
@@ -250,7 +250,7 @@ _DRIVE = """
 import sys
 from pathlib import Path
 
-from provisioner import statedir
+from provisioner.state import statedir
 from provisioner.plan.options import RunOptions
 from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])

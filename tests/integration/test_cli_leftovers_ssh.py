@@ -67,7 +67,7 @@ def test_sigterm_during_storage_read_test_leaves_no_file_on_the_ssh_host(cli, ss
 
 
 def test_control_master_of_a_killed_cli_dies_with_it_and_the_next_start_sweeps_its_scratch(cli, sshd, tmp_path):
-    """kill -9 of the CLI: the run's watchdog (provisioner/run/orphans.py) stops every process of the run,
+    """kill -9 of the CLI: the run's watchdog (provisioner/state/orphans.py) stops every process of the run,
     the SSH control master included (it once outlived the CLI until the next start closed it)."""
     fleet, host = sshd
     inv = _inventory(tmp_path, fleet, host)

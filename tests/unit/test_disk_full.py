@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import cli, records
+from provisioner import cli
 from provisioner.errors import EXIT_TOOL_ERROR, DiskFullError
 from provisioner.run import execute
 from provisioner.run.runner import RunOutcome
+from provisioner.state import records
 
 pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
