@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import paths
+from tests.fixtures.tmpfs import fill, mounted_tmpfs
 
 pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
@@ -21,20 +22,9 @@ ARGS = {"interpreter": sys.executable, "timeout": 120, "args": ["--level", "quic
 
 @pytest.fixture
 def full_tmpfs(tmp_path):
-    mount = tmp_path / "full"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
-        with open(mount / "ballast", "wb") as ballast, pytest.raises(OSError, match="No space left"):
-            while True:
-                ballast.write(b"\0" * 65536)
-                ballast.flush()
+    with mounted_tmpfs(tmp_path / "full") as mount:
+        fill(mount)
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _smoke_run(tmp_path: Path, **env: str) -> dict:
