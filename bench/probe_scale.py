@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reachability pre-flight at fleet scale: the Ansible-connection pre-flight (provisioner.reachability.preflight) on
+"""Reachability pre-flight at fleet scale: the Ansible-connection pre-flight (provisioner.run.preflight) on
 N real sshd containers (tests/integration/sshd_targets.py), then on 10x as many inventory names
 cycling over the same containers (each name is its own Ansible host; connections to one address share
 an SSH ControlMaster, as hosts behind one address would).
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from provisioner.inventory.inventory import read_inventory  # noqa: E402
 from provisioner.plan.options import RunOptions  # noqa: E402
-from provisioner.reachability.preflight import probe_with_ansible  # noqa: E402
+from provisioner.run.preflight import probe_with_ansible  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402
 
 

@@ -14,11 +14,11 @@ from rich.console import Console
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, UsageError
 from .plan.prepare import prepare, print_problems, sources_of
 from .plan.validate import validate as validate_inventory
-from .records import RecordError
 from .results.report import load
-from .run import rundir
 from .run.execute import execute
 from .stack import locks
+from .state import rundir
+from .state.records import RecordError
 from .views.console import print_summary
 
 

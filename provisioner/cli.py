@@ -20,9 +20,10 @@ from .errors import (
     UsageError,
 )
 from .plan import guards
-from .records import disk_error
 from .results.smoke import DEFAULT_THRESHOLD
-from .run import interrupts, rundir
+from .run import interrupts
+from .state import rundir
+from .state.records import disk_error
 from .views.console import make_console
 
 COMMANDS = ("site", "validate", "check", "smoke", "status", "report", "wheelhouse", "init")

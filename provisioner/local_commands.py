@@ -17,7 +17,7 @@ from .inventory.patterns import select
 from .plan.prepare import LOCAL_HOST, check_limit, print_problems, sources_of
 from .plan.validate import validate as validate_inventory
 from .results import state
-from .run import orphans
+from .state import orphans
 from .views.console import status_table
 
 

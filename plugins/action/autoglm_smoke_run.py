@@ -7,6 +7,12 @@ for (the preferred one, else the fallback), a scratch directory for
 the JSON (made as the become user), the program under coreutils ``timeout`` (which kills its
 process group on the host when the time is up), the JSON read back, the scratch and the remote
 temporary directory removed. The JSON is written to ``fetch_dir`` on the controller when given.
+
+An interrupted run never reaches this action's ``finally``: ansible-runner kills ansible-playbook and
+the CLI sends SIGTERM to the worker, whose handler exits at once. So the host's own shell guards the
+program (:func:`guarded_command`): on SIGHUP (the SSH session hung up), SIGINT or SIGTERM (the
+worker's process group signalled) it stops the program and removes the scratch and the remote
+temporary directory itself.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 import os
 import tempfile
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.autoglm.provision.plugins.plugin_utils.host_files import host_file_name
 
@@ -26,6 +32,7 @@ TIMEOUT_RC = 124  # coreutils timeout: the program was stopped at the limit
 KILLED_RC = 128 + 9  # the program (or timeout, after --kill-after) ended by SIGKILL
 SCRATCH_PREFIX = "autoglm-gpu-smoke."
 PROGRAM = "autoglm_smoke.pyz"
+REPORT = "result.json"  # in the scratch directory
 # The collection's root (this file is plugins/action/ in it) and the smoke program it carries there.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_BUILD = os.path.join(COLLECTION_ROOT, "autoglm_smoke", "build.py")
@@ -92,6 +99,27 @@ def run_failure(rc: int, stderr: str, timeout: int) -> str:
     return ""
 
 
+def guarded_command(program: str, leftovers: list[str], quote) -> str:
+    """``program`` in the background of the host's shell, which waits for it and answers with its exit
+    status. On SIGHUP, SIGINT or SIGTERM the shell sends TERM to it (to `timeout`, which passes it on to
+    the program's process group), removes ``leftovers`` at once (a program stuck in the driver may take
+    until `timeout`'s KILL, and the shell itself may be killed 3 s after its TERM), then waits for it
+    and exits with 128 + the signal."""
+    remove = " ".join(quote(path) for path in leftovers)
+    return ("autoglm_smoke_stop() { kill -TERM \"$autoglm_smoke_pid\" 2>/dev/null; "
+            f"rm -rf -- {remove}; wait \"$autoglm_smoke_pid\"; exit \"$1\"; }}; "
+            "trap 'autoglm_smoke_stop 129' HUP; trap 'autoglm_smoke_stop 130' INT; "
+            "trap 'autoglm_smoke_stop 143' TERM; "
+            f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"")
+
+
+def disk_full_hint(error: str, directory: str, elsewhere: str = "") -> str:
+    """What to do when ``error`` says the host's file system is full ("" when it does not say so)."""
+    if "No space left on device" not in error and "Disk quota exceeded" not in error:
+        return ""
+    return f" (the host's file system of {directory} is full: free space there{elsewhere})"
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _requires_connection = True
@@ -103,7 +131,14 @@ class ActionModule(ActionBase):
         """The zipapp built here, sent to the remote temporary directory: its path there."""
         with tempfile.TemporaryDirectory(prefix="autoglm-smoke-build.") as local_dir:
             program = self._connection._shell.join_path(remote_tmp, PROGRAM)
-            self._transfer_file(build_zipapp(local_dir), program)
+            built = build_zipapp(local_dir)
+            try:
+                self._transfer_file(built, program)
+            except AnsibleError as exc:
+                hint = disk_full_hint(str(exc), remote_tmp, ", or set remote_tmp (ansible_remote_tmp) to another one")
+                if not hint:
+                    raise
+                raise AnsibleActionFail(f"cannot send the GPU smoke program to {program}{hint}: {exc}") from exc
         self._fixup_perms2((remote_tmp, program))
         return program
 
@@ -124,24 +159,30 @@ class ActionModule(ActionBase):
             )
         return scratch
 
-    def _read_report(self, json_path: str) -> tuple[str, str]:
+    def _read_report(self, json_path: str, program_stderr: str) -> tuple[str, str]:
         """(the program's JSON, why it cannot be used: "" when it can)."""
         read = self._host(f"cat {self._connection._shell.quote(json_path)}")
         if read["rc"] != 0:
-            return "", f"the GPU smoke program wrote no JSON report: {read['stderr'].strip()}"
+            said = (program_stderr.strip().splitlines() or [""])[-1]  # the program's last word: why it wrote none
+            hint = disk_full_hint(said, os.path.dirname(os.path.dirname(json_path)))
+            return "", (f"the GPU smoke program wrote no JSON report{hint}: {read['stderr'].strip()}"
+                        + (f"; the program said: {said}" if said else ""))
         try:
             json.loads(read["stdout"])
         except ValueError as exc:
             return "", f"the GPU smoke program's JSON report is not JSON: {exc}"
         return read["stdout"], ""
 
-    def _run_program(self, args: dict, interpreter: str, program: str, json_path: str, result: dict) -> None:
-        """The program under `timeout`, its exit status and output in ``result``."""
+    def _run_program(self, args: dict, interpreter: str, program: str, scratch: str, result: dict) -> None:
+        """The program under `timeout`, guarded (:func:`guarded_command`), its exit status and output in
+        ``result``."""
         quote = self._connection._shell.quote
         argv = ["timeout", f"--kill-after={KILL_AFTER_S}", f"{args['timeout']}s",
-                interpreter, program, *args["args"], "--json-out", json_path]
+                interpreter, program, *args["args"], "--json-out", f"{scratch}/{REPORT}"]
         env = self._compute_environment_string()
-        ran = self._host(" ".join(part for part in (env, " ".join(map(quote, argv))) if part))
+        command = " ".join(part for part in (env, " ".join(map(quote, argv))) if part)
+        remote_tmp = os.path.dirname(program)  # Ansible's remote temporary directory, made for this task
+        ran = self._host(guarded_command(command, [scratch, remote_tmp], quote))
         result.update(changed=False, cmd=argv, rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"],
                       stdout_lines=ran["stdout"].splitlines(), stderr_lines=ran["stderr"].splitlines())
 
@@ -159,12 +200,11 @@ class ActionModule(ActionBase):
             program = self._upload_program(remote_tmp)
             result["interpreter"] = interpreter = self._interpreter(args)
             scratch = self._make_scratch()
-            json_path = f"{scratch}/result.json"
-            self._run_program(args, interpreter, program, json_path, result)
+            self._run_program(args, interpreter, program, scratch, result)
             failure = run_failure(result["rc"], result["stderr"], args["timeout"])
             report = ""
             if not failure:
-                report, failure = self._read_report(json_path)
+                report, failure = self._read_report(f"{scratch}/{REPORT}", result["stderr"])
             if failure:
                 result.update(failed=True, msg=failure)
                 return result

@@ -118,8 +118,10 @@ def _evidence(platform, gpus, nics, findings):
     for bdf, item in sorted(findings.items()):
         bits, between = "+ ".join(item["bits"]) + "+", ", ".join(item["between"][:4])
         lines.append(f"bridge {bdf}: {bits} on the P2P path {between}")
-    lines.append("{} NVIDIA GPU(s), {} RDMA NIC(s) ({})".format(len(gpus), len(nics), platform["source"]))
-    for ep in gpus + nics:
+    others = [ep for ep in platform["endpoints"] if ep["kind"] == "other"]
+    walked = f", {len(others)} other endpoint(s) walked on request (not judged)" if others else ""
+    lines.append("{} NVIDIA GPU(s), {} RDMA NIC(s) ({}){}".format(len(gpus), len(nics), platform["source"], walked))
+    for ep in gpus + nics + others:
         lines.append("{} {} {}:{} path {}{} iommu_group {} domain {}{}".format(
             ep["kind"], ep["bdf"], ep["vendor"], ep["device"], " > ".join(ep["path"] or []) or
             ("root bus" if ep["path"] == [] else "unknown"),

@@ -88,20 +88,30 @@ def _endpoint(sysfs_root, devices_dir, dev, kind):
         "bdf": dev["address"], "kind": kind, "vendor": dev["vendor"], "device": dev["device"],
         "driver": dev["driver"], "path": bridge_path(devices_dir, dev["address"]), "path_complete": True,
         "iommu_group": group, "domain": domain,
-        "ats": ats_from_config(config) if kind == "nic" else None,
+        "ats": ats_from_config(config) if kind in ("nic", "other") else None,
         "bars": bar_placement(dev["bars"]) if kind == "gpu" else [],
     }
 
 
-def from_sysfs(sysfs_root):
-    """The platform under ``sysfs_root`` (a /sys tree). Raises ValueError when it has no PCI bus."""
+def _endpoint_kind(dev, extra_endpoints):
+    if pci.is_nvidia_gpu(dev):
+        return "gpu"
+    if is_rdma_nic(dev):
+        return "nic"
+    return "other" if dev["address"] in extra_endpoints else None
+
+
+def from_sysfs(sysfs_root, extra_endpoints=()):
+    """The platform under ``sysfs_root`` (a /sys tree), with the functions named in
+    ``extra_endpoints`` walked too (kind "other": reported, not judged; a name that is no function
+    there is left out). Raises ValueError when the tree has no PCI bus."""
     devices = pci.scan(sysfs_root)
     if devices is None:
         raise ValueError(f"no PCI bus under {sysfs_root!r} (bus/pci/devices cannot be listed)")
     devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
     endpoints = []
     for dev in devices:
-        kind = "gpu" if pci.is_nvidia_gpu(dev) else "nic" if is_rdma_nic(dev) else None
+        kind = _endpoint_kind(dev, extra_endpoints)
         if kind:
             endpoints.append(_endpoint(sysfs_root, devices_dir, dev, kind))
     by_bdf = {dev["address"]: dev for dev in devices}

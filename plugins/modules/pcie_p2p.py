@@ -33,6 +33,14 @@ options:
       - Judge this C(lspci -vvv) text file (on the target) instead of sysfs, e.g. a recorded snapshot.
         IOMMU domains are unknown there, so source validation counts as with translation.
     type: path
+  extra_endpoints:
+    description:
+      - Full PCI addresses (C(0000:01:00.0)) of further functions to walk, e.g. an Ethernet NIC whose
+        driver offers no RDMA. Their bridges' ACS, IOMMU group, domain type and ATS are reported
+        (kind C(other)); they take no part in the verdict. Sysfs only (not with I(lspci_path)).
+    type: list
+    elements: str
+    default: []
 author: autoglm-provision
 """
 
@@ -59,9 +67,10 @@ p2p:
   type: dict
 platform:
   description:
-    - source (sysfs or lspci); endpoints (bdf, kind gpu or nic, vendor, device, driver, path of
-      bridge addresses nearest first, iommu_group, domain, ats, bars); bridges (per address, acs
-      with cap and ctl bit names, or null without the capability, or "unreadable"); iommu groups.
+    - source (sysfs or lspci); endpoints (bdf, kind gpu, nic or other (I(extra_endpoints)), vendor,
+      device, driver, path of bridge addresses nearest first, iommu_group, domain, ats, bars);
+      bridges (per address, acs with cap and ctl bit names, or null without the capability, or
+      "unreadable"); iommu groups.
   returned: always
   type: dict
 """
@@ -76,18 +85,24 @@ from ansible_collections.autoglm.provision.plugins.module_utils.pcie_paths impor
 CLEAR_UNIT = "etc/systemd/system/autoglm-acs-clear.service"
 
 
-def evaluate(root, require_p2p=False, lspci_text=None):
-    """The whole probe, pure over the tree at ``root`` (what the unit tests call)."""
+def evaluate(root, require_p2p=False, lspci_text=None, extra_endpoints=()):
+    """The whole probe, pure over the tree at ``root`` (what the unit tests call). Raises
+    ValueError when an extra endpoint is not a PCI function of the tree."""
     host = Host(root)
     facts = host_facts(host)
     if lspci_text is not None:
         platform = from_lspci(lspci_text)
     else:
         try:
-            platform = from_sysfs(host.path("sys"))
+            platform = from_sysfs(host.path("sys"), extra_endpoints)
         except ValueError as exc:
             return {"p2p": result(UNKNOWN, "no_pci_bus", [str(exc)], "Run the check on the host itself."),
                     "platform": None}
+        walked = {ep["bdf"] for ep in platform["endpoints"]}
+        missing = sorted(set(extra_endpoints) - walked)
+        if missing:
+            raise ValueError("extra_endpoints {} are not PCI functions under {!r} (give full addresses, e.g. "
+                             "0000:01:00.0)".format(", ".join(missing), host.path("sys")))
     verdict = judge(platform, require_p2p, facts["vendor_key"], facts["system_vendor"], host.exists(CLEAR_UNIT))
     return {"p2p": verdict, "platform": platform}
 
@@ -98,7 +113,9 @@ def main():
             "root": {"type": "path", "default": "/"},
             "require_p2p": {"type": "bool", "default": False},
             "lspci_path": {"type": "path"},
+            "extra_endpoints": {"type": "list", "elements": "str", "default": []},
         },
+        mutually_exclusive=[("lspci_path", "extra_endpoints")],
         supports_check_mode=True,
     )
     params = module.params
@@ -112,7 +129,7 @@ def main():
         except OSError as exc:
             module.fail_json(msg="pcie_p2p: cannot read lspci_path {!r}: {}".format(params["lspci_path"], exc))
     try:
-        out = evaluate(params["root"], params["require_p2p"], text)
+        out = evaluate(params["root"], params["require_p2p"], text, params["extra_endpoints"])
     except ValueError as exc:
         module.fail_json(msg=f"pcie_p2p: {exc}")
     module.exit_json(changed=False, **out)

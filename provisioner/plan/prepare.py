@@ -17,11 +17,11 @@ from .. import paths
 from ..errors import InventoryError, UsageError
 from ..inventory.inventory import is_host_list
 from ..inventory.patterns import select
-from ..records import atomic_write_text
 from ..results import state
 from ..results.report import load
 from ..results.smoke import DEFAULT_THRESHOLD
-from ..run import orphans, rundir
+from ..state import orphans, rundir
+from ..state.records import atomic_write_text
 from . import deps, extravars, guards, safety, selection
 from .options import RunOptions, options_from
 from .runplan import RunPlan, action_playbook, check_caps_outside_all, rollout_vars

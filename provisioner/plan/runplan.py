@@ -14,7 +14,7 @@ from .. import paths
 from ..errors import UsageError
 from ..results.smoke import DEFAULT_THRESHOLD
 from ..rules.rollout import parse_batch, parse_threshold
-from ..run.rundir import DEFAULT_KEEP
+from ..state.rundir import DEFAULT_KEEP
 from .extravars import Item
 from .options import RunOptions
 from .validate import ValidationResult

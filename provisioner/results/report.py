@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TOOL_ERROR, EXIT_UNREACHABLE
 from ..reachability import REACHABILITY_TASK, left_out_failure
-from ..records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
+from ..state.records import RecordError, atomic_write_json, atomic_write_text, check_report, read_json_object
 from .facts import p2p_platform, role_facts
 from .smoke import Judgement, explain_p2p, failure_message, finding_lines
 

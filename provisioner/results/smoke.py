@@ -25,7 +25,7 @@ from types import ModuleType
 from autoglm_smoke import verdicts as contract
 
 from .. import paths
-from ..records import RecordError, read_regular_file
+from ..state.records import RecordError, read_regular_file
 
 
 def _host_files() -> ModuleType:
@@ -61,36 +61,36 @@ def sku_key(gpu: dict) -> str:
     return gpu.get("sku") or gpu.get("pci_device_id") or gpu.get("name") or "unknown"
 
 
-def gpu_figures(report: dict | None) -> list[tuple[dict, str, float]]:
+def gpu_figures(smoke_json: dict | None) -> list[tuple[dict, str, float]]:
     """``(gpu, figure, value)`` for every compared figure a smoke report measured (a positive number)."""
-    return [(gpu, figure, float(value)) for gpu in (report or {}).get("gpus") or []
+    return [(gpu, figure, float(value)) for gpu in (smoke_json or {}).get("gpus") or []
             for figure, value in (gpu.get("figures") or {}).items()
             if figure in COMPARED_FIGURES and isinstance(value, int | float) and value > 0]
 
 
-def peer_samples(reports: dict[str, dict]) -> dict[tuple[str, str], list[float]]:
+def peer_samples(smoke_jsons: dict[str, dict]) -> dict[tuple[str, str], list[float]]:
     """Every measured value by (SKU, figure), across the hosts of a run: what a median is taken of."""
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for report in reports.values():
-        for gpu, figure, value in gpu_figures(report):
+    for smoke_json in smoke_jsons.values():
+        for gpu, figure, value in gpu_figures(smoke_json):
             samples[(sku_key(gpu), figure)].append(value)
     return samples
 
 
-def fleet_medians(reports: dict[str, dict],
+def fleet_medians(smoke_jsons: dict[str, dict],
                   min_peers: int = DEFAULT_MIN_PEERS) -> dict[tuple[str, str], tuple[float | None, int]]:
     """(SKU, figure) -> (the median of the run's GPUs of that SKU, or None with fewer than ``min_peers``;
     how many GPUs): the reference every figure is judged against, and the one the HTML view draws."""
     return {key: (statistics.median(values) if len(values) >= min_peers else None, len(values))
-            for key, values in peer_samples(reports).items()}
+            for key, values in peer_samples(smoke_jsons).items()}
 
 
 def compare_fleet(
-    reports: dict[str, dict], threshold: float = DEFAULT_THRESHOLD, min_peers: int = DEFAULT_MIN_PEERS
+    smoke_jsons: dict[str, dict], threshold: float = DEFAULT_THRESHOLD, min_peers: int = DEFAULT_MIN_PEERS
 ) -> dict[str, dict]:
     """Flag slow GPUs per host.
 
-    ``reports`` maps host name to its smoke JSON (hosts with no report or no GPUs may be
+    ``smoke_jsons`` maps host name to its smoke JSON (hosts with no report or no GPUs may be
     included; they get ``compared: 0``). Returns, per host::
 
         {"slow": bool, "compared": int, "flags": [{"gpu", "uuid", "sku", "figure", "value",
@@ -104,12 +104,12 @@ def compare_fleet(
     if min_peers < 2:
         raise ValueError(f"min_peers must be at least 2, got {min_peers!r}")
 
-    medians = fleet_medians(reports, min_peers)
+    medians = fleet_medians(smoke_jsons, min_peers)
 
     result: dict[str, dict] = {}
-    for host, report in reports.items():
+    for host, smoke_json in smoke_jsons.items():
         entry = {"slow": False, "compared": 0, "flags": [], "skipped": []}
-        for gpu in (report or {}).get("gpus", []):
+        for gpu in (smoke_json or {}).get("gpus", []):
             key = sku_key(gpu)
             for figure, value in sorted((gpu.get("figures") or {}).items()):
                 if figure not in COMPARED_FIGURES or not isinstance(value, (int, float)):
@@ -170,24 +170,24 @@ def read_results(run_dir: Path, hosts: Iterable[str] = ()) -> tuple[dict[str, di
     return results, problems
 
 
-def _checks(report: dict) -> list[tuple[str, dict]]:
+def _checks(smoke_json: dict) -> list[tuple[str, dict]]:
     """``(where, check)`` for every check of a smoke report: "host" or "gpu<index>"."""
-    out = [("host", c) for c in report.get("host_checks") or [] if isinstance(c, dict)]
-    for gpu in report.get("gpus") or []:
+    out = [("host", c) for c in smoke_json.get("host_checks") or [] if isinstance(c, dict)]
+    for gpu in smoke_json.get("gpus") or []:
         out.extend((f"gpu{gpu.get('index')}", c) for c in gpu.get("checks") or [] if isinstance(c, dict))
     return out
 
 
-def host_verdict(report: dict | None) -> dict:
+def host_verdict(smoke_json: dict | None) -> dict:
     """What report.json records of a host's smoke verdict (``hosts.<host>.smoke``): verdict, level,
     codes and ``findings``, every failed or warned check with its code, severity, remediation and
     detail (failures first, then by severity). A report from a program older than the verdict
     contract (no ``codes``) is annotated here from the same catalog, so no failure goes uncoded."""
-    report = report or {}
-    if "codes" not in report:
-        report = contract.annotate(copy.deepcopy(report))
+    smoke_json = smoke_json or {}
+    if "codes" not in smoke_json:
+        smoke_json = contract.annotate(copy.deepcopy(smoke_json))
     findings = []
-    for where, check in _checks(report):
+    for where, check in _checks(smoke_json):
         if check.get("verdict") not in JUDGED:
             continue
         code = check.get("code") or contract.code_for(check)
@@ -199,7 +199,7 @@ def host_verdict(report: dict | None) -> dict:
             "detail": str(check.get("detail") or check.get("measured") or "")[:DETAIL_LIMIT],
         })
     findings.sort(key=lambda f: (f["verdict"] != "fail", SEVERITY_ORDER.get(f["severity"], 0), f["where"]))
-    return {"verdict": report.get("verdict"), "level": report.get("level"),
+    return {"verdict": smoke_json.get("verdict"), "level": smoke_json.get("level"),
             "codes": sorted({f["code"] for f in findings}), "findings": findings}
 
 
@@ -267,7 +267,7 @@ def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD, hosts: Iterab
     judgement = Judgement(threshold=threshold, warnings=problems)
     if not results:
         return judgement
-    judgement.verdicts = {host: host_verdict(report) for host, report in results.items()}
+    judgement.verdicts = {host: host_verdict(smoke_json) for host, smoke_json in results.items()}
     judgement.fleet = compare_fleet(results, threshold)
     for host, view in judgement.fleet.items():
         for flag in view.get("flags", []):
@@ -278,8 +278,8 @@ def judge_run(run_dir: Path, threshold: float = DEFAULT_THRESHOLD, hosts: Iterab
     return judgement
 
 
-def result_summary(report: dict | None) -> dict:
+def result_summary(smoke_json: dict | None) -> dict:
     """What the host grid shows of a smoke report where the role's fact is missing."""
-    report = report or {}
-    return {"verdict": report.get("verdict"), "level": report.get("level"),
-            "verdict_reason": report.get("verdict_reason"), "gpus": report.get("gpus") or []}
+    smoke_json = smoke_json or {}
+    return {"verdict": smoke_json.get("verdict"), "level": smoke_json.get("level"),
+            "verdict_reason": smoke_json.get("verdict_reason"), "gpus": smoke_json.get("gpus") or []}

@@ -11,8 +11,9 @@ import contextlib
 import re
 from pathlib import Path
 
-from .. import paths, statedir
-from ..records import RecordError, atomic_write_json, read_json_object
+from .. import paths
+from ..state import statedir
+from ..state.records import RecordError, atomic_write_json, read_json_object
 from .facts import host_summary, is_pass
 
 # The status columns, from the host's accumulated role facts (results.facts reads them).

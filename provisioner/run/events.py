@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..statedir import private_dir
+from ..state.statedir import private_dir
 
 CALLBACK_DIR = Path(__file__).parent.parent / "event_callback"
 EVENTS_FILE = "events.jsonl"

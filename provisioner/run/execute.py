@@ -14,12 +14,13 @@ from ..errors import ReachabilityError
 from ..plan import extravars
 from ..plan.options import RunOptions
 from ..plan.runplan import RunPlan
-from ..reachability.preflight import strict_preflight
-from ..records import atomic_write_text
 from ..results import smoke, state
 from ..results.report import REPORT_JSON, RunReport
+from ..state import rundir
+from ..state.records import atomic_write_text
 from ..views.console import LiveView, print_summary
-from . import interrupts, rundir
+from . import interrupts
+from .preflight import strict_preflight
 from .runner import run_playbook
 from .scratch import Scratch
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import ansible_runner
 
-from .. import settings, statedir
+from .. import settings
 from ..plan.options import RunOptions
-from ..records import atomic_write_json, atomic_write_text, strip_url_credentials_of
+from ..state import statedir
+from ..state.orphans import RUN_ENV, Watchdog, kill_leftovers
+from ..state.records import atomic_write_json, atomic_write_text, strip_url_credentials_of
 from .events import EVENTS_FILE, EventFollower, stream_env
-from .orphans import RUN_ENV, Watchdog, kill_leftovers
 
 # Environment keys worth keeping in runner's "command" artifact; every other value is redacted
 # (runner copies the whole caller environment there, tokens and passwords included).

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .. import statedir
+from ..state import statedir
 
 PREFIX = "autoglm-run-"
 LOCK = ".lock"

@@ -16,9 +16,9 @@ from pathlib import Path
 import jinja2
 
 from ..errors import EXIT_MEANINGS, EXIT_OK, UsageError, shown
-from ..records import atomic_write_text
 from ..results import facts, smoke
 from ..results.report import load as load_report
+from ..state.records import atomic_write_text
 
 REPORT_HTML = "report.html"
 TEMPLATE = "report.html.j2"
@@ -173,9 +173,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _host_facts(host_facts: dict, smoke_report: dict | None) -> dict:
+def _host_facts(host_facts: dict, smoke_json: dict | None) -> dict:
     """The key facts for the grid (results.facts reads them), as text."""
-    summary = facts.host_summary(host_facts, smoke.result_summary(smoke_report) if smoke_report else None)
+    summary = facts.host_summary(host_facts, smoke.result_summary(smoke_json) if smoke_json else None)
     shown = {key: _text(value) for key, value in summary.items()
              if key not in ("bios_requirements", "preflight_failures", "gpus", "warnings", "skus")}
     return {

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import statedir
 from provisioner.run import scratch
+from provisioner.state import statedir
 
 from .conftest import CLI, ROOT, write_inventory
 
@@ -85,11 +85,23 @@ def test_signal_during_storage_read_test_leaves_no_file_and_writes_partial_repor
     assert _processes_mentioning(report["run_id"]) == []
 
 
-def test_signal_during_the_smoke_program_stops_it_on_the_host(cli, tmp_path):
+def _host_temp_dirs(cli, tmp_path) -> tuple[Path, Path]:
+    """The host's temporary directories of this test only (TMPDIR, where the smoke program's scratch
+    directory is made; Ansible's remote_tmp, which holds the zipapp), so that what stays is this run's."""
+    host_tmp, remote_tmp = tmp_path / "host-tmp", tmp_path / "remote-tmp"
+    host_tmp.mkdir()
+    remote_tmp.mkdir()
+    cli.env.update(TMPDIR=str(host_tmp), ANSIBLE_REMOTE_TMP=str(remote_tmp))
+    return host_tmp, remote_tmp
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_signal_during_the_smoke_program_stops_it_and_leaves_nothing_on_the_host(cli, tmp_path, sig):
     # The program runs in the run's task (no async wrapper, which left it running to its time
-    # limit): an interrupted run leaves no process of it. (Its empty scratch directory and the
-    # zipapp in Ansible's remote temporary directory do stay, as the old scratch directory did.)
+    # limit): an interrupted run leaves no process of it, and neither its scratch directory (with
+    # the JSON report and its temporary file) nor Ansible's remote temporary directory (the zipapp).
     # The fake interpreter sleeps first.
+    host_tmp, remote_tmp = _host_temp_dirs(cli, tmp_path)
     python = tmp_path / "python"
     python.write_text('#!/bin/sh\nsleep 300\nexec /usr/bin/python3 "$@"\n')
     python.chmod(0o755)
@@ -100,10 +112,14 @@ def test_signal_during_the_smoke_program_stops_it_on_the_host(cli, tmp_path):
 
     assert _wait_for(lambda: program() or proc.poll() is not None), "the program never ran"
     assert proc.poll() is None, proc.communicate()[0]
-    proc.send_signal(signal.SIGINT)
+    assert list(host_tmp.glob("autoglm-gpu-smoke.*")) and list(remote_tmp.glob("*/autoglm_smoke.pyz")), \
+        "the test's TMPDIR and ANSIBLE_REMOTE_TMP did not reach the host's commands"
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out
     assert _wait_for(lambda: program() == [], 30), program()
+    left = sorted(str(p.relative_to(tmp_path)) for p in [*host_tmp.rglob("*"), *remote_tmp.rglob("*")])
+    assert left == [], f"the interrupted smoke run left these on the host: {left}"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
@@ -234,7 +250,7 @@ _DRIVE = """
 import sys
 from pathlib import Path
 
-from provisioner import statedir
+from provisioner.state import statedir
 from provisioner.plan.options import RunOptions
 from provisioner.run.runner import run_playbook
 root = Path(sys.argv[1])

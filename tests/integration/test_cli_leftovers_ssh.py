@@ -1,6 +1,7 @@
 """Nothing left behind on a real SSH host (an sshd container): a `check` cancelled during the
-storage read test leaves no test file on the host, and the SSH control master of a CLI killed
-with kill -9 is closed by the next run's start."""
+storage read test leaves no test file on the host, a `smoke` interrupted while its program runs
+leaves neither the program nor its files there, and the SSH control master of a CLI killed with
+kill -9 is closed by the next run's start."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_sigterm_during_storage_read_test_leaves_no_file_on_the_ssh_host(cli, ss
 
 
 def test_control_master_of_a_killed_cli_dies_with_it_and_the_next_start_sweeps_its_scratch(cli, sshd, tmp_path):
-    """kill -9 of the CLI: the run's watchdog (provisioner/run/orphans.py) stops every process of the run,
+    """kill -9 of the CLI: the run's watchdog (provisioner/state/orphans.py) stops every process of the run,
     the SSH control master included (it once outlived the CLI until the next start closed it)."""
     fleet, host = sshd
     inv = _inventory(tmp_path, fleet, host)
@@ -91,3 +92,43 @@ def test_control_master_of_a_killed_cli_dies_with_it_and_the_next_start_sweeps_i
     again = cli("check", str(inv), "--plain", "--tags", "always")
     assert again.returncode in (0, 1), again.stdout
     assert not killed_scratch.exists()
+
+
+SLOW_PYTHON = "/var/tmp/agp-slow-python"  # sleeps, then the host's python3: time to interrupt the program
+REMOTE_TMP = "/var/tmp/agp-remote-tmp"  # Ansible's remote_tmp for these runs: the zipapp's directory
+
+
+def _smoke_leftovers(fleet, host) -> str:
+    """Every file of the smoke run on the host: its scratch directory (made by mktemp in the host's
+    /tmp; the container is this module's own) and what is in Ansible's remote_tmp."""
+    return fleet.exec(host, f"ls -d /tmp/autoglm-gpu-smoke.* {REMOTE_TMP}/* {REMOTE_TMP}/*/* 2>/dev/null || true"
+                      ).stdout.strip()
+
+
+def _program_on(fleet, host) -> str:
+    return fleet.exec(host, "pgrep -af '[a]utoglm_smoke[.]pyz' || true").stdout.strip()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_signal_during_the_smoke_program_leaves_nothing_on_the_ssh_host(cli, sshd, tmp_path, sig):
+    fleet, host = sshd
+    fleet.exec(host, f"mkdir -p {REMOTE_TMP} && printf '#!/bin/sh\\nsleep 300\\nexec /usr/bin/python3 \"$@\"\\n' "
+                     f"> {SLOW_PYTHON} && chmod 755 {SLOW_PYTHON}")
+    assert _program_on(fleet, host) == "", "an earlier test's smoke program still runs on the host"
+    inv = _inventory(tmp_path, fleet, host)
+    proc = subprocess.Popen([*CLI, "smoke", str(inv), "--plain", "--level", "quick",
+                             "-e", f"gpu_smoke_python={SLOW_PYTHON}", "-e", f"ansible_remote_tmp={REMOTE_TMP}"],
+                            cwd=ROOT, env=cli.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while not _program_on(fleet, host) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None and _program_on(fleet, host), "the smoke program never ran on the host"
+    assert "autoglm_smoke.pyz" in _smoke_leftovers(fleet, host), "the zipapp is not in the test's remote_tmp"
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    deadline = time.monotonic() + 30  # the host's shell acts when the SSH session hangs up
+    while (_program_on(fleet, host) or _smoke_leftovers(fleet, host)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _program_on(fleet, host) == "", "the smoke program outlived the run on the host"
+    assert _smoke_leftovers(fleet, host) == "", "the interrupted smoke run left these on the host"

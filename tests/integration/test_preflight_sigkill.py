@@ -25,7 +25,7 @@ _DRIVE = """
 import sys
 from provisioner.inventory.inventory import read_inventory
 from provisioner.plan.options import RunOptions
-from provisioner.reachability.preflight import probe_with_ansible, ssh_hosts
+from provisioner.run.preflight import probe_with_ansible, ssh_hosts
 inv = read_inventory(sys.argv[1])
 probe_with_ansible(inv, ssh_hosts(inv, list(inv.hosts)), RunOptions())
 """

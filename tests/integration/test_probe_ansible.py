@@ -15,7 +15,7 @@ import pytest
 
 from provisioner.inventory.inventory import read_inventory
 from provisioner.plan.options import RunOptions
-from provisioner.reachability.preflight import probe_with_ansible, ssh_hosts
+from provisioner.run.preflight import probe_with_ansible, ssh_hosts
 
 from .conftest import needs_podman, write_inventory
 from .sshd_targets import SshdFleet

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from provisioner import cli, records
+from provisioner import cli
 from provisioner.errors import EXIT_TOOL_ERROR, DiskFullError
 from provisioner.run import execute
 from provisioner.run.runner import RunOutcome
+from provisioner.state import records
+from tests.fixtures.tmpfs import fill, mounted_tmpfs
 
 pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 
@@ -24,27 +25,8 @@ INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k,mode=0700", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "fs", "size=200k,mode=0700") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(directory: Path) -> None:
-    fd = os.open(directory / "ballast", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
 
 
 def _check(tmp_path, monkeypatch, capsys, state: Path, playbook=lambda **kw: NOTHING_RAN) -> tuple[int, str]:
@@ -63,7 +45,7 @@ def test_a_full_disk_names_the_path_and_keeps_the_runs_there(small_tmpfs, tmp_pa
     assert rc == 0, text
     first = sorted(p.name for p in (state / "runs").iterdir())
     report = (state / "runs" / "latest" / "report.json").read_bytes()
-    _fill(small_tmpfs)
+    fill(small_tmpfs)
     rc, text = _check(tmp_path, monkeypatch, capsys, state)
     assert rc == EXIT_TOOL_ERROR, text
     assert "internal error" not in text and "no space left" in text.lower(), text
@@ -94,7 +76,7 @@ def test_a_disk_that_fills_during_the_run_names_the_report_and_moves_nothing(sma
     state = small_tmpfs / "state"
     assert _check(tmp_path, monkeypatch, capsys, state)[0] == 0
     latest = (state / "runs" / "latest").resolve()
-    rc, text = _check(tmp_path, monkeypatch, capsys, state, playbook=lambda **kw: _fill(small_tmpfs) or NOTHING_RAN)
+    rc, text = _check(tmp_path, monkeypatch, capsys, state, playbook=lambda **kw: fill(small_tmpfs) or NOTHING_RAN)
     assert rc == EXIT_TOOL_ERROR and "internal error" not in text, text
     assert "report" in text and "no space left" in text.lower() and "free" in text, text
     assert (state / "runs" / "latest").resolve() == latest and (latest / "report.json").is_file()
@@ -104,7 +86,7 @@ def test_a_disk_that_fills_during_the_run_names_the_report_and_moves_nothing(sma
 def test_a_full_disk_during_the_playbook_leaves_its_events_flowing_and_names_the_output_file(small_tmpfs):
     from provisioner.run.runner import OutputArtifact
 
-    _fill(small_tmpfs)
+    fill(small_tmpfs)
     seen: list[dict] = []
     with OutputArtifact(small_tmpfs / "stdout", seen.append) as printed:
         for index in range(50):

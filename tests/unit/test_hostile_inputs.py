@@ -138,7 +138,7 @@ REFUSED_RUNS = [["check", "--limit", "nosuchhost"], ["check", "--tags", "nosucht
 def test_a_refused_run_leaves_no_run_directory_and_rotates_nothing(argv, tmp_path, monkeypatch, capsys):
     """With no inventory the CLI makes its run directory first (the local inventory lives there): a
     run refused before it starts removes it again and pushes no earlier run out of rotation."""
-    from provisioner.run import rundir
+    from provisioner.state import rundir
 
     runs = tmp_path / "state" / "runs"
     earlier = rundir.create(runs, keep=0)

@@ -7,7 +7,7 @@ collection loader is installed on first use), nothing loaded by file path. The l
   actions    the use cases, one small function each: validate, run (plan, then execute), report,
              wheelhouse; status and init (local_commands)
   run        run/: execute (a RunPlan run), runner (takes an event sink), events (the run's event
-             stream), scratch dirs, interrupts; reachability/preflight (the --probe-strict pre-flight)
+             stream), scratch dirs, interrupts, preflight (the --probe-strict pre-flight)
   plan       plan/: everything decided before a host is contacted, made into one RunPlan (validation,
              options, extra vars, foreign vars, host selection, safety, guards, dependency checks;
              it reads the run to retry and warns of a killed run's leftovers); rules/
@@ -15,10 +15,12 @@ collection loader is installed on first use), nothing loaded by file path. The l
   results    report, facts (the role-fact contract), smoke (results and the fleet judgement), state
   reachability  reachability/ (its vocabulary: categories, a host's result, the reading of Ansible's
              messages), read by the report and the pre-flight
-  run dirs   run/rundir (the run directories) and run/orphans (a killed run's processes): below
-             the plan, which makes a run's directory and names its leftovers
+  state      state/: the state directory's safety, atomic records, the run directories and a killed
+             run's processes: below the plan, which makes a run's directory and names its leftovers
   sources    inventory/ (as Ansible reads it), stack/ (python_venv profiles and locks)
-  base       paths, errors, records, specs, settings, statedir
+  base       paths, errors, specs, settings
+
+Every folder is one layer.
 
 A name in LAYERS is a top-level module or package, or a dotted module inside one; the longest name
 that matches decides a module's layer.
@@ -37,14 +39,14 @@ PACKAGE = Path(paths.__file__).resolve().parent
 LAYERS = [
     ("cli", {"cli"}),
     ("actions", {"actions", "local_commands"}),
-    ("run", {"run", "reachability.preflight"}),
+    ("run", {"run"}),
     ("plan", {"plan", "rules"}),
     ("views", {"views"}),
     ("results", {"results"}),
     ("reachability", {"reachability"}),
-    ("run dirs", {"run.rundir", "run.orphans"}),
+    ("state", {"state"}),
     ("sources", {"inventory", "stack"}),
-    ("base", {"paths", "errors", "records", "specs", "settings", "statedir", "__init__"}),
+    ("base", {"paths", "errors", "specs", "settings", "__init__"}),
 ]
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -141,7 +143,7 @@ def test_the_layer_test_sees_arrows():
     """Guard the parser itself: arrows it must find."""
     assert "actions" in _imports("cli", MODULES["cli"])
     assert {"results.report", "results.facts"} <= _imports("views.console", MODULES["views.console"])
-    assert "run.runner" in _imports("reachability.preflight", MODULES["reachability.preflight"])
+    assert "run.runner" in _imports("run.preflight", MODULES["run.preflight"])
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -253,5 +255,5 @@ def test_the_test_tree_mirrors_the_source_tree():
     assert not stray, f"move these to tests/unit/<subpackage>/: {stray}"
     subpackages = {name for name, path in MODULES.items() if path.name == "__init__.py" and name != "__init__"}
     folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert subpackages - {"plan", "run", "reachability", "rules", "results", "inventory", "stack", "views"} == set()
-    assert {"plan", "run", "reachability", "rules", "results", "inventory", "stack", "views"} <= folders
+    mirrored = {"plan", "run", "reachability", "rules", "results", "state", "inventory", "stack", "views"}
+    assert subpackages - mirrored == set() and mirrored <= folders

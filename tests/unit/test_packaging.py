@@ -136,7 +136,7 @@ def test_every_python_m_module_the_docs_name_exists():
 # The `python -m` entries docs/development.md ("Entry points") keeps, each with its reason; users get
 # `autoglm-provision <command>`.
 KEPT_PYTHON_M = {"autoglm_smoke", "autoglm_smoke.build", "autoglm_smoke.verdicts", "provisioner.stack.locks",
-                 "provisioner.cli", "provisioner.run.orphans"}
+                 "provisioner.cli", "provisioner.state.orphans"}
 
 
 def test_docs_name_no_python_m_entry_beyond_the_kept_ones():

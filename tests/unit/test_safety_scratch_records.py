@@ -10,11 +10,11 @@ import textwrap
 
 import pytest
 
-from provisioner import records
 from provisioner.inventory.inventory import Inventory, read_inventory
 from provisioner.plan import safety
 from provisioner.results import state
 from provisioner.run import scratch
+from provisioner.state import records
 
 pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 

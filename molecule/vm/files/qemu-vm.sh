@@ -44,23 +44,31 @@ supervise)
     [[ "$accel" == tcg ]] && accel="tcg,thread=multi"
     # q35 with SMM and a secure flash: what OVMF's Secure Boot build needs (variables writable only
     # from SMM, so the OS cannot turn Secure Boot off). An Intel vIOMMU (DMAR table) first, before
-    # the other PCI devices: bios_check sees the firmware's IOMMU and the kernel's default (off).
+    # the other PCI devices: bios_check sees the firmware's IOMMU and the kernel's default (off);
+    # after the role's reboot with intel_iommu=on iommu=pt the kernel puts every device in an
+    # identity (passthrough) domain. intremap=on: interrupt remapping, as on a real VT-d host (it
+    # needs kernel-irqchip=split under KVM; TCG ignores that setting). caching-mode=on: what a
+    # device assigned to this guest would need. The NIC and the RNG sit below PCIe root ports,
+    # whose ACS capability QEMU emulates: the kernel sets its ACS bits once the IOMMU is on, and the
+    # pcie_p2p walk reads them from real sysfs config space (molecule/vm/verify_boot.yml).
     qemu() {
       qemu-system-x86_64 \
           -name autoglm-vm,process=autoglm-vm \
           -accel "$accel" \
-          -machine q35,smm=on \
+          -machine q35,smm=on,kernel-irqchip=split \
           -cpu qemu64,vendor=GenuineIntel \
           -smp "${AUTOGLM_VM_CPUS:-2}" -m "${AUTOGLM_VM_MEMORY:-2048}" \
           -global driver=cfi.pflash01,property=secure,value=on \
           -global ICH9-LPC.disable_s3=1 \
           -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd \
           -drive if=pflash,format=raw,unit=1,file="$dir/OVMF_VARS.fd" \
-          -device intel-iommu \
+          -device intel-iommu,intremap=on,caching-mode=on \
           -drive file="$dir/disk.qcow2",format=qcow2,if=virtio,cache=unsafe \
           -netdev user,id=n0,hostfwd=tcp:127.0.0.1:"$port"-:22 \
-          -device virtio-net-pci,netdev=n0 \
-          -device virtio-rng-pci \
+          -device pcie-root-port,id=rp1,chassis=1,slot=1 \
+          -device pcie-root-port,id=rp2,chassis=2,slot=2 \
+          -device virtio-net-pci,netdev=n0,bus=rp1 \
+          -device virtio-rng-pci,bus=rp2 \
           -display none -monitor none \
           -chardev file,id=console,path="$dir/console.log",append=on -serial chardev:console \
           -no-reboot -pidfile "$dir/qemu.pid" \

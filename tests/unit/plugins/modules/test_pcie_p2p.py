@@ -81,6 +81,26 @@ def test_no_gpu_is_not_applicable(tmp_path):
     assert verdict(build(tmp_path, fns))["cause"] == "no_gpu"
 
 
+def test_extra_endpoint_is_walked_and_reported_not_judged(tmp_path):
+    """A guest or a host whose NIC has no RDMA driver (virtio-net below a root port with the kernel's
+    ACS bits on, identity domain): walked on request, reported with its path, ACS, group and ATS."""
+    nic = Fn("0000:01:00.0", "0000:00:01.0", "0x1af4", "0x1041", "0x020000", group=3, driver="virtio-pci")
+    fns = [Fn("0000:00:01.0", None, "0x1b36", "0x000c", acs_ctl=RR_CR_SV_UF), nic]
+    out = pcie_p2p.evaluate(str(build(tmp_path, fns)), extra_endpoints=["0000:01:00.0"])
+    (walked,) = out["platform"]["endpoints"]
+    assert (walked["kind"], walked["path"], walked["iommu_group"], walked["domain"]) == (
+        "other", ["0000:00:01.0"], "3", "identity")
+    assert walked["ats"] == {"present": False, "enabled": False}
+    assert out["platform"]["bridges"]["0000:00:01.0"]["acs"]["ctl"] == ["SrcValid", "ReqRedir", "CmpltRedir",
+                                                                       "UpstreamFwd"]
+    assert (out["p2p"]["verdict"], out["p2p"]["cause"]) == ("NOT_APPLICABLE", "no_gpu")
+    assert any("1 other endpoint(s) walked on request" in e for e in out["p2p"]["evidence"])
+    assert any(e.startswith("other 0000:01:00.0 0x1af4:0x1041 path 0000:00:01.0") for e in out["p2p"]["evidence"])
+    assert pcie_p2p.evaluate(str(tmp_path))["platform"]["endpoints"] == []  # not asked: not walked
+    with pytest.raises(ValueError, match="0000:09:00.0 are not PCI functions"):
+        pcie_p2p.evaluate(str(tmp_path), extra_endpoints=["0000:09:00.0"])
+
+
 def test_unreadable_config_is_unknown_not_pass(tmp_path):
     """Not root: the downstream ports' config reads 64 bytes."""
     fns = [Fn("0000:00:01.0", None, *ROOT_PORT), Fn("0000:01:00.0", "0000:00:01.0"),

@@ -8,7 +8,7 @@ import json
 import pytest
 from ansible_collections.autoglm.provision.plugins.plugin_utils.url_credentials import strip_url_credentials
 
-from provisioner.records import atomic_write_json, atomic_write_text
+from provisioner.state.records import atomic_write_json, atomic_write_text
 
 
 @pytest.mark.parametrize(("text", "expected"), [

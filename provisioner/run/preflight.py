@@ -19,12 +19,12 @@ from ..inventory.inventory import Inventory
 from ..plan import extravars
 from ..plan.options import RunOptions
 from ..plan.runplan import RunPlan, action_playbook
-from ..run.events import EVENTS_FILE, EventFollower, stream_env
-from ..run.orphans import Watchdog
-from ..run.runner import Cancellation, start
-from ..run.scratch import Scratch, close_ssh_masters
+from ..reachability import REACHABILITY_TASK, SSH_CONNECTIONS, ProbeResult, categorise
+from ..state.orphans import Watchdog
 from ..views.reachability import render_table
-from . import REACHABILITY_TASK, SSH_CONNECTIONS, ProbeResult, categorise
+from .events import EVENTS_FILE, EventFollower, stream_env
+from .runner import Cancellation, start
+from .scratch import Scratch, close_ssh_masters
 
 CONNECT_TIMEOUT_S = 10
 

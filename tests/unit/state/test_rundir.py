@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from provisioner.errors import UsageError
-from provisioner.records import RecordError
-from provisioner.run import rundir
+from provisioner.state import rundir
+from provisioner.state.records import RecordError
 
 
 def finished(run):
@@ -62,7 +62,7 @@ def test_lock_held_by_another_process_counts_as_running_until_it_dies(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from provisioner.run import rundir
+        from provisioner.state import rundir
         run = rundir.create(Path({str(tmp_path)!r}), keep=0)
         print(run, flush=True)
         time.sleep(60)

@@ -1,7 +1,7 @@
 """Processes of a run that outlive its CLI. Every process of a run carries ``AUTOGLM_PROVISION_RUN=<run
 dir>`` in its environment (ansible-playbook, its workers in their own sessions, ssh, local modules):
 
-- a watchdog (``python -m provisioner.run.orphans``, in a session of its own) holds the read end of a pipe
+- a watchdog (``python -m provisioner.state.orphans``, in a session of its own) holds the read end of a pipe
   whose write end only the CLI holds: when the CLI dies, even by ``kill -9``, the pipe reads end-of-file
   and the watchdog stops every process of the run (:func:`kill_leftovers`);
 - should processes of a dead run still be alive (the watchdog killed too), :func:`leftover_warnings`
@@ -98,7 +98,7 @@ class Watchdog:
                                                                           os.environ.get("PYTHONPATH")]))}
         env.pop(RUN_ENV, None)
         env.update({WATCH_MARKER: self.marker, WATCH_RUN: self.run})
-        self.proc = subprocess.Popen([sys.executable, "-m", "provisioner.run.orphans"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-m", "provisioner.state.orphans"], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                      env=env)
         return self

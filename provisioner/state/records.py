@@ -12,8 +12,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import DiskFullError, UsageError
-from .paths import collection_imports
+from ..errors import DiskFullError, UsageError
+from ..paths import collection_imports
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # a report of 100,000 hosts is far below this
 

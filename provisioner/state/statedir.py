@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 DIR_MODE, FILE_MODE = 0o700, 0o600
 

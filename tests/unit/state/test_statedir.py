@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from provisioner import statedir
+from provisioner.state import statedir
 from tests.fixtures.hostile_corpus import Case
 from tests.unit.test_hostile_inputs import run_case
 
@@ -90,8 +90,8 @@ def test_special_files_in_the_state_directory_are_named_never_opened_blocking(ki
     regular files are read, non-blocking and bounded: each case is a clear error naming the file."""
     import threading
 
-    from provisioner.records import RecordError, read_json_object
     from provisioner.results import state
+    from provisioner.state.records import RecordError, read_json_object
 
     record = tmp_path / "hosts" / "a.json"
     _special(record, kind)
@@ -116,7 +116,7 @@ def test_special_files_in_the_state_directory_are_named_never_opened_blocking(ki
 
 
 def test_a_fifo_report_is_an_error_naming_it_not_a_hang(tmp_path, monkeypatch, capsys):
-    from provisioner.run import rundir
+    from provisioner.state import rundir
 
     run = rundir.create(tmp_path / "state" / "runs", keep=0)
     rundir.release(run)

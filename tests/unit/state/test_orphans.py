@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.run import orphans, rundir
+from provisioner.state import orphans, rundir
 
 pytestmark = pytest.mark.faults  # the fault-injection suite: pytest -m faults (docs/reliability.md)
 

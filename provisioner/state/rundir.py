@@ -15,9 +15,10 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import paths, statedir
+from .. import paths
 from ..errors import UsageError
-from ..records import RecordError, disk_error
+from . import statedir
+from .records import RecordError, disk_error
 
 DEFAULT_KEEP = 50
 LATEST = "latest"
@@ -35,7 +36,7 @@ def check_keep(keep: int) -> int:
 
 def _base(base: Path | None) -> Path:
     """The runs directory, made private (0700, with its missing parents) or refused when another
-    user could write it (:mod:`provisioner.statedir`); with no --run-dir, the state dir is checked too."""
+    user could write it (:mod:`provisioner.state.statedir`); with no --run-dir, the state dir is checked too."""
     default = base is None
     base = Path(base) if base is not None else paths.runs_dir()
     try:
