@@ -1,11 +1,17 @@
 """What the nvidia_driver role's filters (plugins/filter/nvidia_driver.py) compute: the GPUs the SKU table
-knows, the kernel-module flavour, the fabric manager package and the fabric state, the GPUDirect RDMA path. The logic is
-nvidia_skus.py (over the SKU table nvidia_gpu_skus.json) and nvidia_fabric.py; this module gives it the
-shapes the role's tasks use."""
+knows, the kernel-module flavour, the fabric manager package and the fabric state, the GPUDirect RDMA path,
+the kernels an open module source is known not to build against. The logic is nvidia_skus.py (over the SKU
+table nvidia_gpu_skus.json), nvidia_fabric.py and nvidia_open_kernels.py; this module gives it the shapes
+the role's tasks use."""
 
 from __future__ import annotations
 
-from ansible_collections.autoglm.provision.plugins.plugin_utils import nvidia_fabric, nvidia_gpudirect, nvidia_skus
+from ansible_collections.autoglm.provision.plugins.plugin_utils import (
+    nvidia_fabric,
+    nvidia_gpudirect,
+    nvidia_open_kernels,
+    nvidia_skus,
+)
 
 
 def nvidia_gpu_skus(device_ids):
@@ -35,4 +41,5 @@ FILTERS = {
     "nvidia_pick_fabricmanager": nvidia_fabric.pick_fabricmanager,
     "nvidia_fabric_states": nvidia_fabric.fabric_states,
     **nvidia_gpudirect.FILTERS,
+    **nvidia_open_kernels.FILTERS,
 }
