@@ -69,10 +69,10 @@ def fetch(params):
 def attribute_registry(root, bios):
     """The Bios resource's AttributeRegistry document ({} when the BMC does not serve it), read only
     from the BMC itself (never a PublicationUri on the Internet, which sushy's registry loader may
-    try). The Registries entry is found by Id or Registry; BMCs spell the id differently in each
-    place (normalised_id), and a Dell iDRAC's entry carries another version than its Bios resource
-    names (BiosAttributeRegistry.v1_0_0 for v1_0_3), so a BIOS registry entry whose document has the
-    wanted Id is taken too."""
+    try): the document whose own Id is the one the Bios resource names. BMCs spell that id
+    differently in each place (normalised_id), and a Dell iDRAC's Registries entry carries another
+    version than its Bios resource and document (BiosAttributeRegistry.v1_0_0 for v1_0_3), so after
+    the entries named by Id or Registry the other BIOS entries are tried too."""
     wanted = bios.json.get("AttributeRegistry")
     if not wanted:
         return {}
@@ -83,7 +83,7 @@ def attribute_registry(root, bios):
         others = [f for f in files if f not in named and "bios" in str(f.get("Id", "")).lower()]
         for entry in named + others:
             document = english_document(root, entry)
-            if document and (entry in named or same_registry(wanted, document.get("Id"))):
+            if document and same_registry(wanted, document.get("Id")):
                 return document
     except (sushy_exc.SushyError, ValueError, KeyError, TypeError):
         pass
