@@ -20,7 +20,7 @@ description:
     did not take fails the task, named with the value expected and the value read, and the vendor's
     remediation. Check mode sends nothing and reports what would change.
   - Where the BMC serves the Bios resource's AttributeRegistry, every value about to be staged
-    (I(stage) or I(apply), check mode included) is checked against it first: the attribute must be
+    (I(stage) or I(apply), check mode included) is checked against it first. The attribute must be
     in the registry, not ReadOnly / Immutable (nor made so by a registry dependency on the current
     values), and the value among its allowed values. A refusal fails the task before anything is
     sent, naming the attribute, the value, the allowed values and the registry. Without a registry
