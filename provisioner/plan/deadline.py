@@ -76,7 +76,7 @@ def bounded(seconds: float | None) -> Iterator[None]:
     finally:
         clock.armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)  # None: set from C
         _active = None
     if clock.expired_after:  # also when something on the way swallowed the stop and returned
         raise clock.error()
