@@ -88,8 +88,9 @@ def evaluate_gpu_count(pci_count, nvml_count, expected, cuda=None):
     """GPUs on the PCI bus, in NVML, in CUDA and in the inventory agree. ``cuda`` is
     {"count", "unmatched", "hidden", "visible_devices"}: CUDA devices may be fewer than NVML's
     when CUDA_VISIBLE_DEVICES hides some (shared hosts, Slurm, device plugins): that is reported,
-    not failed; a CUDA device that matches no NVML GPU, or fewer CUDA devices with nothing
-    hiding them, fails."""
+    not failed, unless the inventory gives an expected count (it expects that many GPUs usable, and
+    a hidden one got no CUDA check); a CUDA device that matches no NVML GPU, or fewer CUDA devices
+    with nothing hiding them, fails."""
     measured = {"pci": pci_count, "nvml": nvml_count}
     problems, notes = [], []
     if pci_count is not None and pci_count != nvml_count:
@@ -106,11 +107,13 @@ def evaluate_gpu_count(pci_count, nvml_count, expected, cuda=None):
                     f"CUDA sees {cuda['count']} GPU(s), NVML {nvml_count}, and CUDA_VISIBLE_DEVICES is unset"
                 )
             else:
-                notes.append(
-                    "CUDA_VISIBLE_DEVICES={!r} hides GPU(s) {} from CUDA: they get NVML checks only".format(
-                        cuda["visible_devices"], cuda["hidden"]
-                    )
+                hides = "CUDA_VISIBLE_DEVICES={!r} hides GPU(s) {} from CUDA".format(
+                    cuda["visible_devices"], cuda["hidden"]
                 )
+                if expected is not None:
+                    problems.append(f"{hides}, and the inventory expects {expected} GPU(s) usable through CUDA")
+                else:
+                    notes.append(hides + ": they get NVML checks only")
     if not problems and expected is None:
         notes.append("inventory gives no expected count: only PCI/NVML/CUDA agreement judged")
     return check(

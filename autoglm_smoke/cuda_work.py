@@ -82,17 +82,6 @@ def host_buffers(torch, dev, nbytes):
         return host, torch.empty(nbytes, dtype=torch.uint8, device=dev)
 
 
-def pcie_bandwidth_gbs(torch, dev, nbytes=256 << 20):
-    """Pinned host<->device copy bandwidth in each direction, this GPU alone."""
-    host, devbuf = host_buffers(torch, dev, nbytes)
-    # A quarter second of copies first: the link leaves its idle state (Gen1 at idle) on the first
-    # copy, so the first copy after the GPU sat idle reads far below the next ones
-    # (bench/gpu_smoke_false_fails.py runs cold and back-to-back; docs/gpu-smoke.md, "False fails").
-    h2d = timed(torch, dev, lambda: devbuf.copy_(host, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
-    d2h = timed(torch, dev, lambda: host.copy_(devbuf, non_blocking=True), target_s=0.1, repeats=5, warmup_s=0.25)
-    return nbytes / h2d / 1e9, nbytes / d2h / 1e9
-
-
 def memory_pattern_test(torch, dev, fraction, block_bytes=512 << 20, headroom_bytes=1 << 30):
     """Fill `fraction` of VRAM (capped at free memory less headroom) with patterns; verify all
     blocks only after all were written, so that addressing faults between blocks show. Mismatches

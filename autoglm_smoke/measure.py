@@ -24,7 +24,6 @@ from autoglm_smoke.cuda_work import (
     matmul_correctness,
     matmul_tflops,
     memory_pattern_test,
-    pcie_bandwidth_gbs,
 )
 from autoglm_smoke.figures import (
     evaluate_allreduce,
@@ -33,6 +32,7 @@ from autoglm_smoke.figures import (
     evaluate_p2p_access,
     evaluate_p2p_bandwidth,
 )
+from autoglm_smoke.host_copies import COPY_BYTES, pcie_bandwidth_gbs
 from autoglm_smoke.nvml import LoadSampler, ecc_counts, p2p_status
 from autoglm_smoke.references import physical_bound, sku_reference
 
@@ -238,11 +238,13 @@ def judged(measure, judge, pause_s=1.0):
 def pcie_checks(torch, g):
     link_peak, link = interconnect.pcie_link_peak(g["nvml"])
     peak, floor = sku_reference(g["_sku"], "pcie", link_peak)
-    note = "(256 MiB pinned copies, this GPU alone; peak from link Gen{} x{})".format(*link)
+    note = "({} MiB pinned copies, this GPU alone; peak from link Gen{} x{})".format(COPY_BYTES >> 20, *link)
     bound = physical_bound(None, "pcie", link_peak)
 
     def measure():
-        g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = pcie_bandwidth_gbs(torch, g["_dev"])
+        got = pcie_bandwidth_gbs(torch, g["_dev"], g.get("pci_bus_id"))
+        g["figures"]["h2d_gbs"], g["figures"]["d2h_gbs"] = got["h2d_gbs"], got["d2h_gbs"]
+        g["host_copies"] = got["detail"]
 
     def judge():
         figs = g["figures"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from autoglm_smoke.bar1 import bar1_facts
 from autoglm_smoke.host import _text, pci_key
 
 # nvmlGpuP2PCapsIndex_t from nvml.h. Written out because nvidia-ml-py defines
@@ -94,6 +95,7 @@ def nvml_gpu_facts(nvml, index):
     power = get("power_limit", nvml.nvmlDeviceGetEnforcedPowerLimit)
     facts["power_limit_w"] = power / 1000.0 if power is not None else None
     facts["nvlink"] = nvlink_links(nvml, handle)
+    facts["bar1"] = bar1_facts(nvml, handle, facts["pci_bus_id"])
     return facts
 
 

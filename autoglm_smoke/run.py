@@ -10,6 +10,7 @@ import os
 import time
 
 from autoglm_smoke import NCCL_SAFE_ENV, contention, devices
+from autoglm_smoke.bar1 import evaluate_bar1
 from autoglm_smoke.checks import (
     FAIL,
     PASS,
@@ -179,7 +180,8 @@ def run_with_nvml(smoke_json, opts, nvml, pci_gpus, module_version, torch_loader
         early = None
         loads = measure_gpus(smoke_json, opts, nvml, torch, measured, sweep)
         for g in gpus:
-            g["checks"] = evaluate_gpu_health(g["nvml"], opts, xids, log_source, loads.get(g["index"])) + g["checks"]
+            health = evaluate_gpu_health(g["nvml"], opts, xids, log_source, loads.get(g["index"]))
+            g["checks"] = health + [evaluate_bar1(g["nvml"].get("bar1"))] + g["checks"]
             if not g["measured"]:
                 g["checks"].append(not_measured_check(opts, g, torch))
         if opts.level == "burn" and measured:

@@ -69,8 +69,17 @@ CODES = {
                                       "container)", ""),
     "GPU_COUNT_MISMATCH": (FATAL, "GPUs on the PCI bus, in NVML, in CUDA and in the inventory disagree",
                            "compare `lspci -d 10de:`, `nvidia-smi -L` and gpu_smoke_expected_gpu_count; a GPU missing "
-                           "from NVML: " + ladder(REBOOT, RMA) + "; a wrong inventory count: fix the inventory",
+                           "from NVML: " + ladder(REBOOT, RMA) + "; a wrong inventory count: fix the inventory; GPUs "
+                           "hidden by CUDA_VISIBLE_DEVICES: unset it where the smoke test and the workload run "
+                           "(the task's environment, /etc/environment, the login shell's profile)",
                            "DCGM_FR_DEVICE_COUNT_MISMATCH"),
+    "GPU_BAR1_UNASSIGNED": (FATAL, "the kernel assigned the GPU no BAR1, or one smaller than the driver uses",
+                            "enable Above 4G Decoding (and MMIO high size / Resizable BAR where the BIOS has them) "
+                            "and check `dmesg | grep -i 'BAR 1'` for 'no space' / 'failed to assign' (docs/bios.md); "
+                            + REBOOT, ""),
+    "GPU_BAR1_MISMATCH": (INFO, "BAR1 size in sysfs differs from NVML's (a hypervisor's or bridge's view)",
+                          "compare `lspci -vv -s <gpu>` Region 1 with `nvidia-smi -q -d MEMORY` BAR1 Total; "
+                          "in a VM, check the hypervisor's MMIO window for the GPU", ""),
     "GPU_SELECTION_INVALID": (FATAL, "--gpus (gpu_smoke_gpus) names no GPU of this host",
                               CONFIG + "fix gpu_smoke_gpus (NVML indices, UUIDs or PCI bus ids)", ""),
     "GPU_TORCH_CUDA_UNUSABLE": (FATAL, "torch missing, CPU-only or unable to use CUDA: correctness and figures not run",
@@ -182,6 +191,7 @@ BY_CHECK = {
     "compute_capability": {"fail": "GPU_COMPUTE_CAPABILITY_LOW"},
     "memory_total_gib": {"fail": "GPU_MEMORY_TOO_SMALL"},
     "pcie_link": {"fail": "GPU_PCIE_LINK_DEGRADED", "warn": "GPU_PCIE_SLOT_LIMITED"},
+    "bar1": {"fail": "GPU_BAR1_UNASSIGNED", "warn": "GPU_BAR1_MISMATCH"},
     "persistence_mode": {"fail": "GPU_PERSISTENCE_OFF", "warn": "GPU_PERSISTENCE_OFF"},
     "ecc_mode": {"fail": "GPU_ECC_DISABLED", "warn": "GPU_ECC_DISABLED"},
     "ecc_uncorrected": {"fail": "GPU_ECC_UNCORRECTABLE_VOLATILE", "warn": "GPU_ECC_UNCORRECTABLE_LIFETIME"},

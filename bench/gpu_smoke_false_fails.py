@@ -9,10 +9,14 @@ with an independent measurement taken in the same session?
   - the independent figures (bench/gpu_smoke_vs_independent.py's `independent_gpu`: other code,
     other sizes, 1 GiB pinned copies) in a process of their own at the start and at the end, never
     while the smoke test runs (a process on the GPU is a fault the smoke test reports);
-  - a verdict per run, and every figure of every run against the median of the independent ones.
+  - with --paired, the independent host copies (`independent_copies`) in a process of their own
+    right after every run: the host-to-device rate of the lent machines moved between measurements
+    a few seconds apart, so each run's copy figures are judged against the pair taken with them;
+  - a verdict per run, and every figure of every run against the median of the independent ones
+    (the copy figures against their pair, with --paired).
 
     python3 bench/gpu_smoke_false_fails.py --program smoke.pyz [--runs 10] [--idle 30] \
-        [--cli 'autoglm-provision smoke --level standard --plain ...'] [--cli-every 5] --out ff.json
+        [--cli 'autoglm-provision smoke --level standard --plain ...'] [--cli-every 5] [--paired] --out ff.json
 """
 
 from __future__ import annotations
@@ -30,15 +34,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURES = ("matmul_fp16_tflops", "matmul_bf16_tflops", "matmul_tf32_tflops", "memory_bw_gbs", "h2d_gbs", "d2h_gbs")
+COPIES = ("h2d_gbs", "d2h_gbs")
 INDEPENDENT = (
     "import json, sys; sys.path.insert(0, {here!r}); import gpu_smoke_vs_independent as m; "
-    "print(json.dumps(m.independent_gpu(0)))"
+    "print(json.dumps(m.{function}(0)))"
 )
 
 
-def independent(python):
+def independent(python, function="independent_gpu"):
     out = subprocess.run(
-        [python, "-c", INDEPENDENT.format(here=HERE)], capture_output=True, text=True, check=True
+        [python, "-c", INDEPENDENT.format(here=HERE, function=function)], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -78,6 +83,7 @@ def one(args, i):
         smoke_json = {"verdict": "no report", "gpus": []}
     gpu = (smoke_json.get("gpus") or [{}])[0]
     remeasured = [c["name"] for c in gpu.get("checks", []) if c.get("remeasured")]
+    pair = independent(args.python, "independent_copies") if args.paired else None
     return {
         "run": i + 1,
         "start": "cold" if cold else "back-to-back",
@@ -87,8 +93,22 @@ def one(args, i):
         "failures": smoke_json.get("failures"),
         "remeasured": remeasured,
         "figures": {k: gpu.get("figures", {}).get(k) for k in FIGURES},
+        "host_copies": gpu.get("host_copies"),
+        "independent_copies": pair,
         "seconds": round(time.time() - t0, 1),
     }
+
+
+def pair_ratios(runs):
+    """Each run's copy figures over the independent pair taken right after it."""
+    out = {}
+    for k in COPIES:
+        paired = [r for r in runs if r["figures"].get(k) and r["independent_copies"]]
+        got = [r["figures"][k] / r["independent_copies"][k] for r in paired]
+        if got:
+            out[k] = {"pairs": len(got), "min_ratio": round(min(got), 3), "max_ratio": round(max(got), 3),
+                      "worst_ratio": round(max(got, key=lambda x: abs(x - 1)), 3)}
+    return out
 
 
 def ratios(runs, reference):
@@ -113,6 +133,7 @@ def main():
     p.add_argument("--idle", type=float, default=30.0)
     p.add_argument("--cli", default=None, help="the CLI command line of a smoke run on this machine")
     p.add_argument("--cli-every", type=int, default=5)
+    p.add_argument("--paired", action="store_true", help="independent host copies right after every run")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     before = independent(args.python)
@@ -128,6 +149,11 @@ def main():
     after = independent(args.python)
     reference = {k: statistics.median([before[k], after[k]]) for k in FIGURES if k in before and k in after}
     result = {"runs": runs, "independent": [before, after], "figures": ratios(runs, reference)}
+    if args.paired:
+        result["paired_copies"] = pair_ratios(runs)
+        for k, v in result["paired_copies"].items():  # the pair, not the start/end median, judges these
+            result["figures"][k]["worst_ratio"] = v["worst_ratio"]
+            print(f"{k} against its pair: {v['pairs']} pairs, ratio {v['min_ratio']}-{v['max_ratio']}")
     fails = [r for r in runs if r["verdict"] != "pass"]
     print(f"false fails: {len(fails)} of {len(runs)}")
     for k, v in result["figures"].items():

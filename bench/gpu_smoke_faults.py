@@ -6,6 +6,7 @@ limits, ECC or MIG changes, no resets):
   contention   another process on the GPU: bf16 matmuls (compute), pinned host-to-device copies
                (copies), or most of the GPU's memory held (memory); real processes, real CUDA
   count        the inventory expects one GPU more than the host has (--expected-gpus)
+  hidden       the count is right but CUDA_VISIBLE_DEVICES='' hides the GPUs from CUDA
   nvml         NVML-reported faults through a stand-in pynvml (bench/fault_stubs/pynvml.py) that
                forwards everything else to the real NVML: volatile uncorrectable ECC, pending row
                remap, HW slowdown, thermal slowdown at the slowdown threshold
@@ -67,6 +68,9 @@ FAULTS = {
     "copies": ("standard", {"injector": "copies"}, "GPU_CONTENDED"),
     "memory": ("standard", {"injector": "memory"}, "GPU_MEMTEST_COVERAGE_LOW"),
     "count": ("quick", {"expected_extra": 1}, "GPU_COUNT_MISMATCH"),
+    # every GPU there, the inventory's count right, but CUDA_VISIBLE_DEVICES (a leftover in the
+    # environment) hides one from CUDA: the torch Python, since CUDA has to look
+    "hidden": ("quick", {"expected_extra": 0, "visible": "", "torch": True}, "GPU_COUNT_MISMATCH"),
     "ecc_volatile": ("quick", {"nvml": "ecc_volatile"}, "GPU_ECC_UNCORRECTABLE_VOLATILE"),
     "row_remap_pending": ("quick", {"nvml": "row_remap_pending"}, "GPU_ROW_REMAP_PENDING"),
     "hw_slowdown": ("quick", {"nvml": "hw_slowdown"}, "GPU_CLOCK_EVENT_HW_SLOWDOWN"),
@@ -105,7 +109,7 @@ class Injector:
 def command(args, level, how, count, bus, json_out):
     python = args.python
     cmd = [args.program, "--level", level, "--json-out", json_out, "--quiet"]
-    if level == "quick" and args.nvml_python:
+    if level == "quick" and args.nvml_python and not how.get("torch"):
         # NVML and kernel-log faults need no CUDA work: a Python without torch runs them in a second
         python = args.nvml_python
         cmd.append("--allow-missing-torch")
@@ -113,6 +117,8 @@ def command(args, level, how, count, bus, json_out):
     if "expected_extra" in how:
         cmd += ["--expected-gpus", str(count + how["expected_extra"])]
     env = dict(os.environ)
+    if "visible" in how:
+        env["CUDA_VISIBLE_DEVICES"] = how["visible"]
     if "nvml" in how:
         env["AUTOGLM_FAULT"] = how["nvml"]
         env["PYTHONPATH"] = STUBS + os.pathsep + env.get("PYTHONPATH", "")

@@ -83,7 +83,16 @@ def independent_gpu(i, n=8192):
         src = torch.rand(512 << 20, device=dev)  # 2 GiB of fp32
         calls, secs = events_time(dev, lambda: src.clone(), 1.0)
         out["memory_bw_gbs"] = 2.0 * src.numel() * 4 * calls / secs / 1e9
-        nbytes = 1 << 30
+    out.update(independent_copies(i))
+    return out
+
+
+def independent_copies(i, nbytes=1 << 30):
+    """Pinned 1 GiB host<->device copies, five windows of a 0.2 s warm-up then 0.2 s timed each,
+    the median: {"h2d_gbs", "d2h_gbs"} (plain torch; no NUMA binding, no settling rule)."""
+    dev = torch.device("cuda", i)
+    out = {}
+    with torch.cuda.device(dev):
         host = torch.ones(nbytes, dtype=torch.uint8).pin_memory()
         buf = torch.empty(nbytes, dtype=torch.uint8, device=dev)
         for key, copy in (

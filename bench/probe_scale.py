@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from provisioner.inventory.inventory import read_inventory  # noqa: E402
 from provisioner.plan.options import RunOptions  # noqa: E402
 from provisioner.run.preflight import probe_with_ansible  # noqa: E402
+from provisioner.run.scratch import Scratch  # noqa: E402
 from tests.integration.sshd_targets import SshdFleet  # noqa: E402
 
 
@@ -62,7 +63,8 @@ def main() -> int:
             samples, cpu, bad = [], [], 0
             for _ in range(args.repeat):
                 began, cpu_before = time.monotonic(), controller_cpu_s()
-                results = probe_with_ansible(inv, list(inv.hosts), RunOptions())
+                with Scratch() as scratch:
+                    results = probe_with_ansible(inv, list(inv.hosts), RunOptions(), scratch)
                 samples.append(time.monotonic() - began)
                 cpu.append(controller_cpu_s() - cpu_before)
                 bad = sum(not r.ok for r in results)

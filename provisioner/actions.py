@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .errors import EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, UsageError
-from .plan.prepare import prepare, print_problems, sources_of
+from .plan.prepare import parse_timeout, prepare, print_problems, sources_of
 from .plan.validate import validate as validate_inventory
 from .results.report import load
 from .run.execute import execute
@@ -23,7 +23,7 @@ from .views.console import print_summary
 
 
 def validate(args: argparse.Namespace, console: Console) -> int:
-    result = validate_inventory(sources_of(args), args.extra_vars)
+    result = validate_inventory(sources_of(args), args.extra_vars, parse_timeout_s=parse_timeout(args))
     if args.json:
         print(json.dumps({"inventory": str(args.inventory), "hosts": len(result.inventory.hosts),
                           "valid": not result.errors,

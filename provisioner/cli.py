@@ -20,6 +20,7 @@ from .errors import (
     UsageError,
 )
 from .plan import guards
+from .plan.deadline import DEFAULT_PARSE_TIMEOUT_S
 from .results.smoke import DEFAULT_THRESHOLD
 from .run import interrupts
 from .state import rundir
@@ -60,6 +61,9 @@ def _add_inventory_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--inventory", dest="more_inventories", action="append", default=[], type=Path,
                         metavar="SOURCE", help="one more inventory source (file, directory or plugin "
                         "configuration), as ansible-playbook -i; repeatable")
+    parser.add_argument("--parse-timeout", type=guards.seconds, default=DEFAULT_PARSE_TIMEOUT_S, metavar="SECONDS",
+                        help="stop reading the inventory and -e files after this long, exit 2 "
+                             f"(default {DEFAULT_PARSE_TIMEOUT_S}; 0: no deadline)")
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:

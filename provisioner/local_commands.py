@@ -14,7 +14,7 @@ from rich.console import Console
 from . import paths
 from .errors import EXIT_OK, EXIT_USAGE, InventoryError, UsageError
 from .inventory.patterns import select
-from .plan.prepare import LOCAL_HOST, check_limit, print_problems, sources_of
+from .plan.prepare import LOCAL_HOST, check_limit, parse_timeout, print_problems, sources_of
 from .plan.validate import validate as validate_inventory
 from .results import state
 from .state import orphans
@@ -28,7 +28,7 @@ def _status_hosts(args: argparse.Namespace, console: Console) -> list[str]:
         if args.limit:
             raise UsageError("--limit needs an inventory: without one, status shows this machine only")
         return [LOCAL_HOST]
-    result = validate_inventory(sources)
+    result = validate_inventory(sources, parse_timeout_s=parse_timeout(args))
     if result.errors:
         print_problems(console, result, sources[0])
         raise InventoryError(result.problems)

@@ -12,7 +12,9 @@ An interrupted run never reaches this action's ``finally``: ansible-runner kills
 the CLI sends SIGTERM to the worker, whose handler exits at once. So the host's own shell guards the
 program (:func:`guarded_command`): on SIGHUP (the SSH session hung up), SIGINT or SIGTERM (the
 worker's process group signalled) it stops the program and removes the scratch and the remote
-temporary directory itself.
+temporary directory itself. What no guard sees (a run stopped between its steps, a host shell
+killed with SIGKILL) the next run on the host sweeps before it makes its scratch directory
+(:func:`sweep_command`) and lists in its result (``swept``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ KILLED_RC = 128 + 9  # the program (or timeout, after --kill-after) ended by SIG
 SCRATCH_PREFIX = "autoglm-gpu-smoke."
 PROGRAM = "autoglm_smoke.pyz"
 REPORT = "result.json"  # in the scratch directory
+OWNER = "owner.pid"  # in the scratch directory: the pid of the host shell that runs the program
+# A scratch directory unchanged this long whose owner shell is gone is a killed run's (see sweep_command).
+STALE_MINUTES = 10
+SWEPT = "swept "  # how sweep_command names each directory it removed, one a line
 # The collection's root (this file is plugins/action/ in it) and the smoke program it carries there.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_BUILD = os.path.join(COLLECTION_ROOT, "autoglm_smoke", "build.py")
@@ -99,18 +105,41 @@ def run_failure(rc: int, stderr: str, timeout: int) -> str:
     return ""
 
 
-def guarded_command(program: str, leftovers: list[str], quote) -> str:
+def guarded_command(program: str, leftovers: list[str], quote, scratch: str = "") -> str:
     """``program`` in the background of the host's shell, which waits for it and answers with its exit
     status. On SIGHUP, SIGINT or SIGTERM the shell sends TERM to it (to `timeout`, which passes it on to
     the program's process group), removes ``leftovers`` at once (a program stuck in the driver may take
     until `timeout`'s KILL, and the shell itself may be killed 3 s after its TERM), then waits for it
-    and exits with 128 + the signal."""
+    and exits with 128 + the signal. The shell writes its pid to ``scratch``/owner.pid first and touches
+    ``scratch`` when the program ends, so that a later run's :func:`sweep_command` knows it for ours
+    while it lives and for a fresh one just after."""
     remove = " ".join(quote(path) for path in leftovers)
-    return ("autoglm_smoke_stop() { kill -TERM \"$autoglm_smoke_pid\" 2>/dev/null; "
+    owner, mark_end = "", ""
+    if scratch:
+        owner = f"echo $$ > {quote(scratch + '/' + OWNER)}; "
+        mark_end = f"; autoglm_smoke_rc=$?; touch {quote(scratch)} 2>/dev/null; exit $autoglm_smoke_rc"
+    return (f"{owner}autoglm_smoke_stop() {{ kill -TERM \"$autoglm_smoke_pid\" 2>/dev/null; "
             f"rm -rf -- {remove}; wait \"$autoglm_smoke_pid\"; exit \"$1\"; }}; "
             "trap 'autoglm_smoke_stop 129' HUP; trap 'autoglm_smoke_stop 130' INT; "
             "trap 'autoglm_smoke_stop 143' TERM; "
-            f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"")
+            f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"{mark_end}")
+
+
+def sweep_command() -> str:
+    """Remove the scratch directories that killed runs left in the host's TMPDIR (the moments before
+    and after the program, when only this action's separate shell commands use the directory, or a
+    host shell killed with SIGKILL), then make this run's: prints ``swept DIR`` for each one removed,
+    then the new directory. Only ours: named ``autoglm-gpu-smoke.*``, a directory (not a link) owned by
+    this (become) user; only stale ones: unchanged for STALE_MINUTES (the steps around the program take
+    seconds) and whose owner shell (owner.pid) is not running (``kill -0``; a running one is a run that
+    lasts, a burn test, kept however old). A pid reused by another process keeps the directory: the
+    safe side."""
+    return ("find \"${TMPDIR:-/tmp}\" -mindepth 1 -maxdepth 1 -name '" + SCRATCH_PREFIX + "*' -type d "
+            f"-user \"$(id -u)\" -mmin +{STALE_MINUTES} 2>/dev/null | while IFS= read -r autoglm_old; do "
+            f"if [ -f \"$autoglm_old/{OWNER}\" ] && kill -0 \"$(cat \"$autoglm_old/{OWNER}\")\" 2>/dev/null; "
+            "then continue; fi; "
+            f"rm -rf -- \"$autoglm_old\" && echo \"{SWEPT}$autoglm_old\"; done; "
+            f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX")
 
 
 def disk_full_hint(error: str, directory: str, elsewhere: str = "") -> str:
@@ -150,9 +179,12 @@ class ActionModule(ActionBase):
             interpreter = interpreter if found["rc"] == 0 else args["fallback_interpreter"]
         return interpreter
 
-    def _make_scratch(self) -> str:
-        made = self._host(f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX")
-        scratch = made["stdout"].strip()
+    def _make_scratch(self, result: dict) -> str:
+        """This run's scratch directory, made after sweeping killed runs' (listed in ``result["swept"]``)."""
+        made = self._host(sweep_command())
+        lines = made["stdout"].strip().splitlines()
+        result["swept"] = [line[len(SWEPT):] for line in lines if line.startswith(SWEPT)]
+        scratch = lines[-1].strip() if lines else ""
         if made["rc"] != 0 or not scratch.startswith("/"):
             raise AnsibleActionFail(
                 f"could not create a scratch directory on the host: {made['stderr'] or made['stdout']}"
@@ -182,7 +214,7 @@ class ActionModule(ActionBase):
         env = self._compute_environment_string()
         command = " ".join(part for part in (env, " ".join(map(quote, argv))) if part)
         remote_tmp = os.path.dirname(program)  # Ansible's remote temporary directory, made for this task
-        ran = self._host(guarded_command(command, [scratch, remote_tmp], quote))
+        ran = self._host(guarded_command(command, [scratch, remote_tmp], quote, scratch))
         result.update(changed=False, cmd=argv, rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"],
                       stdout_lines=ran["stdout"].splitlines(), stderr_lines=ran["stderr"].splitlines())
 
@@ -199,7 +231,7 @@ class ActionModule(ActionBase):
         try:
             program = self._upload_program(remote_tmp)
             result["interpreter"] = interpreter = self._interpreter(args)
-            scratch = self._make_scratch()
+            scratch = self._make_scratch(result)
             self._run_program(args, interpreter, program, scratch, result)
             failure = run_failure(result["rc"], result["stderr"], args["timeout"])
             report = ""

@@ -3,6 +3,8 @@
 """The Redfish client side of redfish_bios: connect to the BMC with sushy, find the one system, read
 its Bios attributes, pending settings and the BMC's own AttributeRegistry."""
 
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_registry import same_registry
+
 try:
     import sushy
     from sushy import exceptions as sushy_exc
@@ -32,7 +34,7 @@ def connect(params):
 
 
 def fetch(params):
-    """(system summary, bios or None, attributes, pending, registry entries)."""
+    """(system summary, bios or None, attributes, pending, AttributeRegistry document or {})."""
     root = connect(params)
     if params["system_id"]:
         system = root.get_system("/redfish/v1/Systems/{}".format(params["system_id"]))
@@ -53,7 +55,7 @@ def fetch(params):
     try:
         bios = system.bios
     except (sushy_exc.MissingAttributeError, sushy_exc.ResourceNotFoundError, sushy_exc.HTTPError):
-        return summary, None, {}, {}, []
+        return summary, None, {}, {}, {}
     attributes = dict(bios.attributes or {})
     try:
         pending = dict(bios.pending_attributes or {})
@@ -65,21 +67,32 @@ def fetch(params):
 
 
 def attribute_registry(root, bios):
-    """The Bios AttributeRegistry's entries, read only from the BMC itself (never a PublicationUri
-    on the Internet, which sushy's registry loader may try); [] when the BMC does not serve it."""
+    """The Bios resource's AttributeRegistry document ({} when the BMC does not serve it), read only
+    from the BMC itself (never a PublicationUri on the Internet, which sushy's registry loader may
+    try): the document whose own Id is the one the Bios resource names. BMCs spell that id
+    differently in each place (normalised_id), and a Dell iDRAC's Registries entry carries another
+    version than its Bios resource and document (BiosAttributeRegistry.v1_0_0 for v1_0_3), so after
+    the entries named by Id or Registry the other BIOS entries are tried too."""
     wanted = bios.json.get("AttributeRegistry")
     if not wanted:
-        return []
+        return {}
     try:
-        files = root._conn.get("/redfish/v1/Registries").json().get("Members", [])
-        for member in files:
-            entry = root._conn.get(member["@odata.id"]).json()
-            if wanted not in (entry.get("Id"), entry.get("Registry")):
-                continue
-            for location in entry.get("Location", []):
-                if location.get("Uri") and location.get("Language", "en").lower().startswith("en"):
-                    body = root._conn.get(location["Uri"]).json()
-                    return body.get("RegistryEntries", {}).get("Attributes", [])
+        files = [root._conn.get(m["@odata.id"]).json()
+                 for m in root._conn.get("/redfish/v1/Registries").json().get("Members", [])]
+        named = [f for f in files if same_registry(wanted, f.get("Id")) or same_registry(wanted, f.get("Registry"))]
+        others = [f for f in files if f not in named and "bios" in str(f.get("Id", "")).lower()]
+        for entry in named + others:
+            document = english_document(root, entry)
+            if document and same_registry(wanted, document.get("Id")):
+                return document
     except (sushy_exc.SushyError, ValueError, KeyError, TypeError):
         pass
-    return []
+    return {}
+
+
+def english_document(root, registry_file):
+    """The English document a Registries entry locates (Location[].Uri), or None."""
+    for location in registry_file.get("Location", []):
+        if location.get("Uri") and location.get("Language", "en").lower().startswith("en"):
+            return root._conn.get(location["Uri"]).json()
+    return None

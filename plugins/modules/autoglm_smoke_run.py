@@ -19,6 +19,11 @@ description:
   - Reads the JSON report back, writes it to O(fetch_dir) on the controller as
     C(<inventory_hostname>.json) when given, and removes the scratch directory and the program from
     the host. No Python module runs on the host for any of it; each step is one shell command.
+  - Before it makes its scratch directory, removes those that killed runs left in the host's C(TMPDIR)
+    (a run interrupted between its steps, or a host shell killed with SIGKILL), only this (become)
+    user's C(autoglm-gpu-smoke.*) directories, unchanged for 10 minutes and whose owner shell (the pid
+    in their C(owner.pid)) is gone; the result's C(swept) lists them. The zipapp's directory in
+    Ansible's remote temporary directory is not swept.
   - Never reports a change; runs in check mode too (the test is read-only).
   - Fails, naming what is missing and how to install it, when the controller's Python lacks
     nvidia-ml-py (C(meta/ee-requirements.txt) pins it for execution environments).
@@ -85,6 +90,14 @@ json_file:
 interpreter:
   description: The Python that ran the program.
   type: str
+  returned: always
+swept:
+  description:
+    - The scratch directories of killed smoke runs removed from the host's C(TMPDIR) before this run made its
+      own; only this (become) user's C(autoglm-gpu-smoke.*) directories, unchanged for 10 minutes, whose
+      owner shell is gone.
+  type: list
+  elements: str
   returned: always
 cmd:
   description: The command that ran on the host.

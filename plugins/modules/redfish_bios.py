@@ -19,6 +19,12 @@ description:
     are re-read until they show the new values or I(apply_timeout) passes, and every attribute that
     did not take fails the task, named with the value expected and the value read, and the vendor's
     remediation. Check mode sends nothing and reports what would change.
+  - Where the BMC serves the Bios resource's AttributeRegistry, every value about to be staged
+    (I(stage) or I(apply), check mode included) is checked against it first. The attribute must be
+    in the registry, not ReadOnly / Immutable (nor made so by a registry dependency on the current
+    values), and the value among its allowed values. A refusal fails the task before anything is
+    sent, naming the attribute, the value, the allowed values and the registry. Without a registry
+    the values are staged unchecked and C(registry_check.checked) says so.
 options:
   address:
     description: BMC host name, IP or URL (https is assumed without a scheme).
@@ -128,6 +134,13 @@ not_taken:
   description: With I(apply), each attribute whose value after the reset differs (attribute, expected, read).
   type: list
   returned: when apply is true
+registry_check:
+  description: >-
+    The AttributeRegistry check of the values to stage: registry (its Id, or null when the BMC serves
+    none), checked (false without a registry), refused ([{attribute, value, problem, allowed, reason}],
+    problem being not_in_registry, read_only or value_not_allowed) and msg.
+  type: dict
+  returned: when the BMC was read
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -140,6 +153,10 @@ from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_att
     error_result,
     judge,
     registry_matches,
+)
+from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_registry import (
+    check,
+    registry_attributes,
 )
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_bios_vendors import remediation, vendor_of
 from ansible_collections.autoglm.provision.plugins.module_utils.redfish_client import (
@@ -272,14 +289,18 @@ def main():
                        "system {} on BMC {} has no Redfish Bios resource".format(system["id"], p["address"]),
                        "Update the BMC firmware (or license) to one exposing Bios, or check in-band.", system=system)
     extra = p["extra_attributes"] or {}
-    matched = registry_matches(registry, attributes)
+    entries = registry_attributes(registry)
+    matched = registry_matches(entries, attributes)
     results = {r: judge(r, attributes, pending, extra.get(r, []), matched) for r in p["requirements"]}
     to_stage = {}
     for r in results.values():
         if r["cause"] == "disabled_in_bios":
             to_stage.update(r["wanted"])
+    registry_check = check(registry, to_stage, attributes)
+    if (p["apply"] or p["stage"]) and registry_check["refused"]:
+        exit_refused(module, system, results, registry_check)
     if p["apply"]:
-        exit_applied(module, bios, system, results, to_stage, (attributes, pending, matched, registry))
+        exit_applied(module, bios, system, results, to_stage, (attributes, matched, entries, registry_check))
     changed = bool(p["stage"] and to_stage)
     if changed and not module.check_mode:
         stage(module, bios, system, results, to_stage)
@@ -291,8 +312,21 @@ def main():
         staged=to_stage if p["stage"] else {},
         rebooted=bool(changed and p["reboot"] and not module.check_mode),
         attribute_count=len(attributes),
-        registry_entries=len(registry),
+        registry_entries=len(entries),
+        registry_check=registry_check,
     )
+
+
+def exit_refused(module, system, results, registry_check):
+    """The BMC's AttributeRegistry refuses a value about to be staged: fail before anything is sent,
+    naming each attribute, value, the allowed values and the registry; each requirement concerned
+    says so."""
+    refused = {r["attribute"] for r in registry_check["refused"]}
+    for r in results.values():
+        if refused & set(r["wanted"]):
+            r.update(cause="refused_by_registry", remediation=registry_check["msg"])
+    module.fail_json(msg=registry_check["msg"], changed=False, bmc_status="ok", system=system,
+                     requirements=results, staged={}, registry_check=registry_check)
 
 
 def exit_applied(module, bios, system, results, to_stage, read):
@@ -300,7 +334,7 @@ def exit_applied(module, bios, system, results, to_stage, read):
     requirements judged again from the attributes read after the reset; a failure naming every
     attribute that did not take."""
     p = module.params
-    attributes, _pending, matched, registry = read
+    attributes, matched, entries, registry_check = read
     applied, missed = {}, []
     if to_stage and not module.check_mode:
         applied, attributes, missed = apply_and_verify(module, bios, system, results, to_stage)
@@ -308,7 +342,7 @@ def exit_applied(module, bios, system, results, to_stage, read):
         results = {r: judge(r, attributes, {}, extra.get(r, []), matched) for r in p["requirements"]}
     out = dict(bmc_status="ok", system=system, requirements=results, staged=to_stage, applied=applied,
                not_taken=missed, rebooted=bool(applied), attribute_count=len(attributes),
-               registry_entries=len(registry))
+               registry_entries=len(entries), registry_check=registry_check)
     if missed:
         fix = remediation(system.get("manufacturer"), missed)
         mark_not_taken(results, missed, fix)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import Problem
 from ..inventory.bounds import file_problem
 from ..inventory.yamlsrc import LoadLimitError, VaultValue, YamlSyntaxError, load, loads
+from . import deadline
 
 CMDLINE = "(command line -e)"
 REDACTED = "<redacted>"
@@ -86,7 +87,8 @@ def parse(items: list[str], problems: list[Problem]) -> list[Item]:
                 problems.append(too_large)
                 continue
             try:
-                data = load(path)
+                with deadline.reading(f"-e @{path}"):
+                    data = load(path)
             except YamlSyntaxError as exc:
                 problems.append(Problem(str(exc), file=str(path), line=exc.line, column=exc.column))
                 continue

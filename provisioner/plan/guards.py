@@ -38,6 +38,17 @@ def unknown_command(argv: list[str], commands: tuple[str, ...]) -> None:
         raise UsageError(f"unknown command {word!r}; commands: {', '.join(commands)}")
 
 
+def seconds(text: str) -> float:
+    """argparse type for --parse-timeout: seconds, 0 or more (0: no deadline)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed a number of seconds, 0 or more (0: no deadline)")
+    return value
+
+
 def fraction(text: str) -> float:
     """argparse type for --slow-threshold: a fraction strictly between 0 and 1."""
     try:

@@ -22,7 +22,7 @@ from ..results.report import load
 from ..results.smoke import DEFAULT_THRESHOLD
 from ..state import orphans, rundir
 from ..state.records import atomic_write_text
-from . import deps, extravars, guards, safety, selection
+from . import deadline, deps, extravars, guards, safety, selection
 from .options import RunOptions, options_from
 from .runplan import RunPlan, action_playbook, check_caps_outside_all, rollout_vars
 from .validate import ValidationResult
@@ -83,13 +83,18 @@ def _retry_hosts(ref: str, base: Path | None, inventory: Path, console: Console)
     return hosts
 
 
+def parse_timeout(args: argparse.Namespace) -> float:
+    """--parse-timeout: the deadline for reading the input (every command that reads an inventory has it)."""
+    return getattr(args, "parse_timeout", deadline.DEFAULT_PARSE_TIMEOUT_S)
+
+
 def _validated(args: argparse.Namespace, sources: list[Path], options: RunOptions, run_dir: Path | None,
                console: Console) -> tuple[Path, list[Path], ValidationResult]:
     """The run's inventory sources, validated: any error stops the run before a host is contacted."""
     inventory = args.inventory or _local_inventory(run_dir, args.command)
     inventory = inventory if is_host_list(inventory) else inventory.resolve()
     sources = [inventory, *[s if is_host_list(s) else s.resolve() for s in sources[1:]]]
-    result = validate_inventory(sources, options.extra_vars)
+    result = validate_inventory(sources, options.extra_vars, parse_timeout_s=parse_timeout(args))
     if result.errors:
         print_problems(console, result, inventory)
         raise InventoryError(result.problems)
@@ -125,7 +130,8 @@ def prepare(args: argparse.Namespace, console: Console) -> RunPlan | None:
     sources = sources_of(args)
     options = options_from(args)
     deps.check_collections()  # a missing collection is named before anything runs (exit 2)
-    items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
+    with deadline.bounded(parse_timeout(args)):  # -e @files are read again, within a deadline, by validation
+        items = extravars.parse(options.extra_vars, [])  # what does not parse, validation reports
     guards.check_extra_vars(args.command, items)
     # check/smoke this machine: the generated inventory lives in the run dir, which goes again
     # (and rotates nothing) if the run is refused before it starts

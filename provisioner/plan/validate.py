@@ -12,7 +12,7 @@ from ..errors import InventoryError, Problem
 from ..inventory import connvars
 from ..inventory.inventory import Inventory, VarDef, read_inventory
 from ..inventory.yamlsrc import is_vaulted
-from . import extravars, foreign
+from . import deadline, extravars, foreign
 
 MAX_HOSTS_NAMED = 5
 # Per-host addresses make every host's variables unique; rules never judge them, so hosts that
@@ -138,14 +138,19 @@ def _run_rules(result: ValidationResult, roles_dir: Path) -> None:
 
 
 def validate(inventory_path: Path | list[Path], extra_vars: list[str] | None = None,
-             roles_dir: Path = paths.ROLES) -> ValidationResult:
+             roles_dir: Path = paths.ROLES,
+             parse_timeout_s: float | None = deadline.DEFAULT_PARSE_TIMEOUT_S) -> ValidationResult:
     """Validate everything that needs no host: returns the result; call ``raise_for_errors``.
-    ``inventory_path`` is one source or several (``-i`` repeated), as Ansible takes them."""
-    inventory = read_inventory(inventory_path)
-    result = ValidationResult(inventory)
-    result.problems.extend(inventory.problems)
-    result.extra_vars = parse_extra_vars(extra_vars or [], result.problems)
-    if not any(p.message.startswith("YAML syntax error") for p in inventory.problems):
-        _check_variables(result, roles_dir)
-        _run_rules(result, roles_dir)
+    ``inventory_path`` is one source or several (``-i`` repeated), as Ansible takes them. Reading and
+    validating take at most ``parse_timeout_s`` (:mod:`provisioner.plan.deadline`: a ParseTimeoutError)."""
+    named = ", ".join(str(p) for p in (inventory_path if isinstance(inventory_path, list) else [inventory_path]))
+    with deadline.bounded(parse_timeout_s), deadline.reading(f"the inventory {named} (validating it)"):
+        with deadline.reading(f"the inventory {named}"):
+            inventory = read_inventory(inventory_path)
+        result = ValidationResult(inventory)
+        result.problems.extend(inventory.problems)
+        result.extra_vars = parse_extra_vars(extra_vars or [], result.problems)
+        if not any(p.message.startswith("YAML syntax error") for p in inventory.problems):
+            _check_variables(result, roles_dir)
+            _run_rules(result, roles_dir)
     return result

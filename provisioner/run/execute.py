@@ -108,6 +108,8 @@ def _play(plan: RunPlan, options: RunOptions, items: list, report: RunReport, ru
           console: Console) -> None:
     """The playbook itself: each event goes to the report first, then to the live view."""
     with Scratch() as scratch:
+        if scratch.swept:
+            console.print(scratch.swept_warning(), style="yellow", markup=False)
         private_files = extravars.handed_to_ansible(items, specs.variable_types(), scratch.path)
         options = replace(options, extra_vars_args=private_files)
         with LiveView(report, console, options.verbosity) as view:

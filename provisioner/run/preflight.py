@@ -8,7 +8,7 @@ behave exactly as in the run. Each host's first failure is sorted into the categ
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def _where(inv: Inventory, name: str, user: str | None) -> tuple[str, int, str]:
     return str(address), port, str(merged.get("ansible_user") or user or "")
 
 
-def _probe_env(host_count: int, options: RunOptions, events_file: Path) -> dict[str, str]:
+def _probe_env(host_count: int, options: RunOptions, events_file: Path, control_dir: Path) -> dict[str, str]:
     """The run's runner environment, with the pre-flight's connect timeout (the run's, at most
     CONNECT_TIMEOUT_S), its own SSH control directory and the event stream into ``events_file``."""
     envvars = settings.runner_env(host_count)
@@ -65,16 +65,9 @@ def _probe_env(host_count: int, options: RunOptions, events_file: Path) -> dict[
     envvars["ANSIBLE_TIMEOUT"] = str(min(timeout, CONNECT_TIMEOUT_S))
     if options.forks:
         envvars["ANSIBLE_FORKS"] = str(options.forks)
-    envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="agp-pcp-")
+    envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
     envvars.update(stream_env(events_file))
     return envvars
-
-
-def _remove_control_dir(control: Path) -> None:
-    close_ssh_masters(control)
-    for leftover in control.glob("*"):
-        leftover.unlink(missing_ok=True)
-    control.rmdir()
 
 
 def _results(inv: Inventory, hosts: list[str], user: str | None, outcome: dict[str, tuple[str, str, float]],
@@ -88,10 +81,13 @@ def _results(inv: Inventory, hosts: list[str], user: str | None, outcome: dict[s
     return results
 
 
-def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
+def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions, scratch: Scratch,
                        extra_vars_args: list[str] | tuple = ()) -> list[ProbeResult]:
     """Run the pre-flight play on ``hosts``; one ProbeResult per host, in the order given. Extra vars
-    come as the run's private ``@file`` arguments; passwords stay in memory (no runner env/ files)."""
+    come as the run's private ``@file`` arguments; passwords stay in memory (no runner env/ files).
+    Its files (runner's private data dir, the SSH control sockets) live in ``scratch``, the run's
+    locked scratch directory, never in $TMPDIR: killed with ``kill -9``, the CLI leaves them where the
+    next run's start sweeps them (:func:`provisioner.run.scratch.sweep`)."""
     if not hosts:
         return []
     started = time.monotonic()
@@ -108,11 +104,13 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
             outcome[host] = (categorise(text), f"{data.get('task', '')}: {text}"[:400],
                              time.monotonic() - started)
 
-    with tempfile.TemporaryDirectory(prefix="agp-probe-") as private:
-        limit = Path(private) / "hosts.limit"
+    private = scratch.path / "probe"
+    private.mkdir(mode=0o700)
+    try:
+        limit = private / "hosts.limit"
         limit.write_text("".join(f"{h}\n" for h in hosts), encoding="utf-8")
-        events_file = Path(private) / EVENTS_FILE
-        envvars = _probe_env(len(hosts), options, events_file)
+        events_file = private / EVENTS_FILE
+        envvars = _probe_env(len(hosts), options, events_file, scratch.control_dir)
         probe_options = RunOptions(limit=f"@{limit}", private_key=options.private_key, user=options.user,
                                    extra_vars_args=list(extra_vars_args), become_password=options.become_password,
                                    vault_password=options.vault_password,
@@ -120,17 +118,19 @@ def probe_with_ansible(inv: Inventory, hosts: list[str], options: RunOptions,
         # SIGINT/SIGTERM/SIGHUP stop the play; the caller reports the cancel. kill -9 of the CLI: the
         # watchdog stops every process whose command line names this private dir (the limit file), and
         # their descendants, as it does for the run's.
-        with Cancellation() as cancel, EventFollower(events_file, on_event), Watchdog(private, Path(private)):
-            runner = start(private_data_dir=Path(private), playbook=action_playbook("reachability"),
+        with Cancellation() as cancel, EventFollower(events_file, on_event), Watchdog(str(private), private):
+            runner = start(private_data_dir=private, playbook=action_playbook("reachability"),
                            inventory=[str(s) for s in inv.sources], envvars=envvars, options=probe_options,
                            event_handler=lambda event: False, cancel=cancel)
         if runner.rc and len(outcome) < len(hosts):  # the play itself failed: say why, for every host left
             tail = " ".join(runner.stdout.read().strip().splitlines()[-3:])[:400]
             outcome.update({h: ("error", f"the pre-flight play failed: {tail}", time.monotonic() - started)
                             for h in hosts if h not in outcome})
-        _remove_control_dir(Path(envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"]))
-        if cancel.requested:
-            raise KeyboardInterrupt(cancel.requested)
+    finally:
+        close_ssh_masters(scratch.control_dir)
+        shutil.rmtree(private, ignore_errors=True)
+    if cancel.requested:
+        raise KeyboardInterrupt(cancel.requested)
     return _results(inv, hosts, options.user, outcome, time.monotonic() - started)
 
 
@@ -145,7 +145,9 @@ def strict_preflight(plan: RunPlan, console: Console) -> list[ProbeResult]:
         return []
     started = time.monotonic()
     with Scratch() as scratch:  # -e values as private files, as for the run itself
-        probes = probe_with_ansible(plan.validation.inventory, hosts, plan.options,
+        if scratch.swept:
+            console.print(scratch.swept_warning(), style="yellow", markup=False)
+        probes = probe_with_ansible(plan.validation.inventory, hosts, plan.options, scratch,
                                     extravars.handed_to_ansible(list(plan.items), specs.variable_types(), scratch.path))
     failed = [p for p in probes if not p.ok]
     console.print(f"reachability pre-flight: {len(probes) - len(failed)} of {len(probes)} SSH host(s) ready "

@@ -1,10 +1,12 @@
 """A private scratch directory per run, outside the run directory: the extra-vars files handed to
-ansible-playbook and the SSH control sockets. It lives in memory (/dev/shm) where the machine
-has it, is 0700, and is removed when the run ends, interrupted or not.
+ansible-playbook, the SSH control sockets and the --probe-strict pre-flight's files. It lives in
+memory (/dev/shm) where the machine has it, is 0700, and is removed when the run ends, interrupted
+or not.
 
 Each one is locked by its process (the kernel drops the lock when the process dies, even by
-``kill -9``); every start sweeps the directories of dead processes: their SSH control masters
-are closed and their files removed, so nothing of a killed run lingers.
+``kill -9``); every start sweeps the directories of dead processes (this user's, never one whose
+lock a live process holds): their SSH control masters are closed and their files removed, so nothing
+of a killed run lingers, and the run says what it removed (:meth:`Scratch.swept_warning`).
 """
 
 from __future__ import annotations
@@ -72,14 +74,23 @@ class Scratch:
     def __init__(self, base: Path | None = None):
         self.base = base or root()
         self.path = Path()
+        self.swept: list[Path] = []  # killed runs' scratch directories its start removed
         self._fd: int | None = None
 
     @property
     def control_dir(self) -> Path:
         return self.path / "cp"
 
+    def swept_warning(self) -> str:
+        """What the start swept, named as a killed run's leftover processes are (state/orphans.py)."""
+        named = ", ".join(str(path) for path in self.swept[:5])
+        more = f" and {len(self.swept) - 5} more" if len(self.swept) > 5 else ""
+        return (f"removed {len(self.swept)} private scratch director{'y' if len(self.swept) == 1 else 'ies'} "
+                f"left by killed run(s) (kill -9: their SSH masters closed, extra-vars files and pre-flight "
+                f"files deleted): {named}{more}")
+
     def __enter__(self) -> Scratch:
-        sweep(self.base)
+        self.swept = sweep(self.base)
         self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.base))  # 0700
         self._fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

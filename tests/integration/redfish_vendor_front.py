@@ -15,7 +15,13 @@ here, and only here:
   job names it (POST /redfish/v1/Managers/iDRAC.Embedded.1/Jobs {"TargetSettingsURI": ...}, as on
   an iDRAC; the job is recorded here, nothing runs it but the reset);
 - POST <system>/Actions/ComputerSystem.Reset: forwarded; then the pending values are PATCHed to the
-  emulator (which stores them) less the attributes in `drop`: a BIOS that refuses a value at POST.
+  emulator (which stores them) less the attributes in `drop`: a BIOS that refuses a value at POST;
+- with `registry` (the vendor's real Registries entry and AttributeRegistry document,
+  tests/fixtures/redfish/registries/): GET /redfish/v1/Registries lists that one entry, and the entry
+  and its English Location URI answer the real files. Without it, /redfish/v1/Registries is the
+  emulator's, whose only BIOS document (BiosAttributeRegistryP89.v1_0_0, describing the emulator's
+  default attributes) is not the registry the vendor's Bios names: a BMC that serves no registry
+  for its Bios. Either way GET <system>/BIOS names the fixture's AttributeRegistry.
 Everything else is forwarded unchanged. Requests to the front are kept in `log` for the tests.
 """
 
@@ -32,8 +38,10 @@ DELL_JOBS = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"
 
 
 class VendorFront:
-    def __init__(self, upstream: str, system: str, fixture: dict, vendor: str, drop=()):
+    def __init__(self, upstream: str, system: str, fixture: dict, vendor: str, drop=(), registry=None):
         self.upstream, self.system, self.vendor, self.drop = upstream, system, vendor, set(drop)
+        self.attribute_registry = fixture["bios"].get("AttributeRegistry")
+        self.registry_files = registry_routes(registry) if registry else {}
         self.settings = dict(fixture["bios"]["@Redfish.Settings"])
         self.settings_uri = f"{system}/{fixture['settings_path']}"
         self.settings["SettingsObject"] = {"@odata.id": self.settings_uri}
@@ -74,6 +82,20 @@ class VendorFront:
             ).raise_for_status()
         self.pending, self.apply_time = {}, None
         self.version += 1
+
+
+def registry_routes(registry) -> dict:
+    """{path: body} for the vendor's Registries collection, entry and English document."""
+    entry, document = registry
+    english = next(loc["Uri"] for loc in entry["Location"] if loc.get("Language", "en").startswith("en"))
+    collection = {
+        "@odata.id": "/redfish/v1/Registries",
+        "@odata.type": "#MessageRegistryFileCollection.MessageRegistryFileCollection",
+        "Name": "Registry File Collection",
+        "Members": [{"@odata.id": entry["@odata.id"]}],
+        "Members@odata.count": 1,
+    }
+    return {"/redfish/v1/Registries": collection, entry["@odata.id"]: entry, english: document}
 
 
 class FrontHandler(BaseHTTPRequestHandler):
@@ -125,9 +147,15 @@ class FrontHandler(BaseHTTPRequestHandler):
                 return self.answer(401, {"error": {"message": "unauthorised"}})
             body = {"@odata.id": self.front.settings_uri, "Id": "Settings", "Attributes": self.front.pending}
             return self.answer(200, body, {"ETag": self.front.etag()})
+        if self.path in self.front.registry_files:
+            if not self.authorised():
+                return self.answer(401, {"error": {"message": "unauthorised"}})
+            return self.answer(200, self.front.registry_files[self.path])
         status, body = self.forward("GET")
         if self.path == f"{self.front.system}/BIOS" and status == 200:
             body["@Redfish.Settings"] = self.front.settings
+            if self.front.attribute_registry:
+                body["AttributeRegistry"] = self.front.attribute_registry
         self.answer(status, body)
 
     def do_PATCH(self):
@@ -153,10 +181,11 @@ class FrontHandler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def vendor_front(emulator, fixture: dict, vendor: str, drop=()):
-    """Serve the vendor model on 127.0.0.1; yields (front url, VendorFront)."""
+def vendor_front(emulator, fixture: dict, vendor: str, drop=(), registry=None):
+    """Serve the vendor model on 127.0.0.1; yields (front url, VendorFront). registry: (Registries
+    entry, AttributeRegistry document) to serve, or None."""
     base, system = emulator
-    front = VendorFront(base, system, fixture, vendor, drop)
+    front = VendorFront(base, system, fixture, vendor, drop, registry)
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (FrontHandler,), {"front": front}))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ import pytest
 from provisioner.inventory.inventory import read_inventory
 from provisioner.plan.options import RunOptions
 from provisioner.run.preflight import probe_with_ansible, ssh_hosts
+from provisioner.run.scratch import Scratch
 
 from .conftest import needs_podman, write_inventory
 from .sshd_targets import SshdFleet
@@ -69,7 +70,8 @@ def run(path: Path, **options) -> dict:
     # Several names for one container are the point of these inventories (validate refuses them).
     errors = [p for p in inv.problems if p.severity == "error" and "listed twice" not in p.message]
     assert not errors, [p.render() for p in errors]
-    results = probe_with_ansible(inv, ssh_hosts(inv, list(inv.hosts)), RunOptions(**options))
+    with Scratch() as scratch:
+        results = probe_with_ansible(inv, ssh_hosts(inv, list(inv.hosts)), RunOptions(**options), scratch)
     return {r.name: r for r in results}
 
 

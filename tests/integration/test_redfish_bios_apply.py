@@ -24,6 +24,7 @@ from .test_redfish_emulator import run_module, verdicts
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "redfish_bios"
+REGISTRIES = Path(__file__).parents[1] / "fixtures" / "redfish" / "registries"
 # Per vendor: the real payload's attributes with these switched off, the requirements its BIOS
 # exposes (HPE has no Above 4G switch, this Lenovo payload no global SR-IOV one) and what apply sends.
 CASES = {
@@ -64,11 +65,20 @@ def fixture(vendor: str) -> dict:
     return json.loads((FIXTURES / f"{vendor}.json").read_text())
 
 
-def seed_vendor(emulator, vendor: str) -> dict:
-    off, _reqs, _time = CASES[vendor]
-    attributes = {k: str(v) if isinstance(v, bool) else v for k, v in fixture(vendor)["bios"]["Attributes"].items()}
+def seed_vendor(emulator, vendor: str, bios: dict | None = None, off: dict | None = None) -> dict:
+    off = CASES[vendor][0] if off is None else off
+    bios = fixture(vendor) if bios is None else bios
+    attributes = {k: str(v) if isinstance(v, bool) else v for k, v in bios["bios"]["Attributes"].items()}
     seed(emulator, {**attributes, **off})
     return off
+
+
+def registry(vendor: str) -> tuple[dict, dict]:
+    """The vendor's real Registries entry and AttributeRegistry document (README in REGISTRIES)."""
+    entry, document = (
+        json.loads((REGISTRIES / f"{vendor}.{kind}.json").read_text()) for kind in ("registry-file", "registry")
+    )
+    return entry, document
 
 
 def sent(front, method: str) -> list:
@@ -190,3 +200,65 @@ def test_site_role_applies_through_the_bmc(emulator, tmp_path):
     assert {r: bios["requirements"][r]["redfish"]["verdict"] for r in CASES["dell"][1]} == dict.fromkeys(
         CASES["dell"][1], "PASS"
     )
+
+
+# Per vendor with its real AttributeRegistry served: the Bios payload of the same machine (Supermicro:
+# the registry's own snapshot, whose names the module finds by the registry's display names), the
+# attributes switched off, and one attribute seeded with a value outside the BIOS's vocabulary ("Off"),
+# for which the module's guess by symmetry ("On") is not a value the registry allows.
+REGISTRY_CASES = {
+    "dell": (None, CASES["dell"][0], "MmioAbove4Gb", "'Enabled', 'Disabled'"),
+    "hpe": (None, CASES["hpe"][0], "Sriov", "'Enabled', 'Disabled'"),
+    "lenovo": (None, CASES["lenovo"][0], "DevicesandIOPorts_IntelVTforDirectedIOVTd", "'Disabled', 'Enabled'"),
+    "supermicro": (
+        "supermicro.bios.json",
+        {
+            "IntelVTforDirectedI_O_VT_d__1E32": "Disable",
+            "SR_IOVSupport_0047": "Disabled",
+            "Above4GDecoding_0041": "Disabled",
+        },
+        "SR_IOVSupport_0047",
+        "'0', '1'",
+    ),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(REGISTRY_CASES))
+def test_registry_checks_values_before_staging(emulator, tmp_path, vendor):
+    """With the vendor's registry served, an apply whose values it allows runs and says it was
+    checked; one whose value it refuses fails before anything is sent, naming the attribute, the
+    value, the allowed values and the registry; the emulator keeps its values."""
+    bios_file, off, wrong, allowed = REGISTRY_CASES[vendor]
+    bios = json.loads((REGISTRIES / bios_file).read_text()) if bios_file else fixture(vendor)
+    entry, document = registry(vendor)
+    seed_vendor(emulator, vendor, bios, off)
+    with vendor_front(emulator, bios, vendor, registry=(entry, document)) as (url, front):
+        out = run_module(tmp_path, url, apply=True, **FAST)
+        assert out.get("failed") is not True, out.get("msg")
+        assert out["registry_check"] == {"registry": document["Id"], "checked": True, "refused": [], "msg": ""}
+        assert set(out["staged"]) == set(off) and out["not_taken"] == []
+        assert {name: current(emulator)[name] for name in off} == out["staged"]
+
+        seed_vendor(emulator, vendor, bios, {**off, wrong: "Off"})
+        patches, posts = len(sent(front, "PATCH")), len(sent(front, "POST"))
+        refused = run_module(tmp_path, url, apply=True, **FAST)
+        assert (len(sent(front, "PATCH")), len(sent(front, "POST"))) == (patches, posts)  # nothing staged, no reset
+    assert refused["failed"] is True and refused["changed"] is False and refused["staged"] == {}
+    assert refused["msg"] == (
+        f"BIOS AttributeRegistry {document['Id']} refuses {wrong}='On': not an allowed value (allowed: {allowed})"
+    )
+    assert [r["attribute"] for r in refused["registry_check"]["refused"]] == [wrong]
+    cause = {r["cause"] for r in refused["requirements"].values() if wrong in r["wanted"]}
+    assert cause == {"refused_by_registry"}
+    assert current(emulator)[wrong] == "Off"
+
+
+def test_without_a_served_registry_the_result_says_unchecked(emulator, tmp_path):
+    """The vendor's Bios names its registry but the BMC serves no such document (the emulator's own
+    registry describes other attributes): apply runs as before and says the values were not checked."""
+    seed_vendor(emulator, "dell")
+    with vendor_front(emulator, fixture("dell"), "dell") as (url, _front):
+        out = run_module(tmp_path, url, apply=True, **FAST)
+    assert out.get("failed") is not True, out.get("msg")
+    assert out["registry_check"]["checked"] is False and out["registry_check"]["registry"] is None
+    assert "not checked" in out["registry_check"]["msg"]

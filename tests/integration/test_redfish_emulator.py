@@ -4,6 +4,10 @@
   its libvirt driver keeps BIOS attributes in the domain's metadata; each test first resets them
   (Bios.ResetBios) and PATCHes a vendor's attribute set (Dell, HPE, Lenovo, Intel names), then runs
   the module. The emulator applies PATCHes at once (a real BMC keeps them pending until a reboot).
+  Its own BIOS AttributeRegistry (BiosAttributeRegistryP89.v1_0_0) describes its default attributes
+  only, so staging a vendor's attribute directly on it is refused by that registry; staging runs
+  through the Dell model of tests/integration/redfish_vendor_front.py (pending values, and a Bios
+  that names Dell's registry, which this BMC does not serve).
 - sushy-emulator --fake: a BMC whose system has no Bios resource.
 - sushy-static over mockup files written here: a vendor with unknown attribute names whose
   AttributeRegistry (served through /redfish/v1/Registries) gives the display names.
@@ -28,6 +32,9 @@ import pytest
 from provisioner import paths
 
 from .redfish_services import BIN, PASSWORD, USER, current, free_port, seed, serve, sushy_emulator
+from .redfish_vendor_front import vendor_front
+
+DELL_BIOS = Path(__file__).parents[1] / "fixtures" / "redfish_bios" / "dell.json"
 
 pytestmark = pytest.mark.integration
 
@@ -101,19 +108,38 @@ def test_hpe_and_lenovo_and_intel_attributes(emulator, tmp_path):
 
 
 def test_stage_check_mode_then_real_then_idempotent(emulator, tmp_path):
+    """Staging on the Dell model (no registry served for its Bios): the values wait at Bios/Settings."""
+    wanted = {"SriovGlobalEnable": "Enabled", "MmioAbove4Gb": "Enabled"}
     seed(emulator, {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "MmioAbove4Gb": "Disabled"})
-    dry = run_module(tmp_path, emulator[0], stage=True, check_mode=True)
-    assert dry["changed"] is True and dry["staged"] == {"SriovGlobalEnable": "Enabled", "MmioAbove4Gb": "Enabled"}
-    assert current(emulator)["SriovGlobalEnable"] == "Disabled"  # check mode sent nothing
+    with vendor_front(emulator, json.loads(DELL_BIOS.read_text()), "dell") as (url, front):
+        dry = run_module(tmp_path, url, stage=True, check_mode=True)
+        assert dry["changed"] is True and dry["staged"] == wanted
+        assert front.pending == {} and current(emulator)["SriovGlobalEnable"] == "Disabled"  # check mode sent nothing
 
-    staged = run_module(tmp_path, emulator[0], stage=True)
-    assert staged["changed"] is True and staged["rebooted"] is False
-    assert staged["requirements"]["sriov"]["cause"] == "pending_reboot"
-    seen = current(emulator)  # read back over plain HTTP, independent of sushy
-    assert seen["SriovGlobalEnable"] == "Enabled" and seen["MmioAbove4Gb"] == "Enabled"
+        staged = run_module(tmp_path, url, stage=True)
+        assert staged["changed"] is True and staged["rebooted"] is False
+        assert staged["requirements"]["sriov"]["cause"] == "pending_reboot"
+        assert staged["registry_check"]["checked"] is False
+        assert front.pending == wanted  # held by the front, read without sushy
 
-    again = run_module(tmp_path, emulator[0], stage=True)
-    assert again["changed"] is False and verdicts(again) == {"iommu": "PASS", "sriov": "PASS", "above_4g": "PASS"}
+        again = run_module(tmp_path, url, stage=True)
+    assert again["changed"] is False and again["staged"] == {}
+    assert {r["cause"] for r in again["requirements"].values() if r["verdict"] == "FAIL"} == {"pending_reboot"}
+
+
+def test_stage_refused_by_the_emulators_own_registry(emulator, tmp_path):
+    """Directly on the emulator, its Bios names BiosAttributeRegistryP89.v1_0_0 and serves it (a
+    Registries entry with another id, as on a Dell iDRAC): that registry has no SriovGlobalEnable,
+    so the stage fails before anything is sent."""
+    seed(emulator, {"ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "MmioAbove4Gb": "Enabled"})
+    out = run_module(tmp_path, emulator[0], stage=True)
+    assert out["failed"] is True and out["changed"] is False and out["staged"] == {}
+    assert out["registry_check"]["registry"] == "BiosAttributeRegistryP89.v1_0_0"
+    assert out["msg"] == (
+        "BIOS AttributeRegistry BiosAttributeRegistryP89.v1_0_0 refuses "
+        "SriovGlobalEnable='Enabled': no such attribute in the registry"
+    )
+    assert current(emulator)["SriovGlobalEnable"] == "Disabled"
 
 
 def test_bad_credentials(emulator, tmp_path):

@@ -122,3 +122,15 @@ def test_host_key_warning_reaches_summary_and_report(tmp_path, monkeypatch, caps
     warning = "SSH host key checking is OFF: the environment sets ANSIBLE_HOST_KEY_CHECKING=False"
     assert any(w.startswith(warning) for w in data["warnings"])
     assert f"WARNING: {warning}" in out
+
+
+def test_a_start_names_what_it_swept(tmp_path):
+    dead = tmp_path / f"{scratch.PREFIX}dead"
+    (dead / "probe").mkdir(parents=True)  # a killed --probe-strict pre-flight's files
+    (dead / scratch.LOCK).write_text("")
+    with scratch.Scratch(tmp_path) as fresh:
+        assert fresh.swept == [dead] and not dead.exists()
+        assert fresh.swept_warning().startswith("removed 1 private scratch directory left by killed run(s)")
+        assert str(dead) in fresh.swept_warning()
+    with scratch.Scratch(tmp_path) as again:
+        assert again.swept == []

@@ -118,14 +118,19 @@ def test_host_copies_are_measured_before_the_pattern_test_and_a_slow_first_copy_
     monkeypatch.setattr(measure.time, "sleep", lambda s: None)
     monkeypatch.setattr(measure, "matmul_tflops", lambda torch, dev, dt: calls.append("matmul") or 700.0)
     monkeypatch.setattr(measure, "device_memory_bandwidth_gbs", lambda torch, dev: calls.append("membw") or 3000.0)
-    monkeypatch.setattr(measure, "pcie_bandwidth_gbs", lambda torch, dev: calls.append("pcie") or (next(h2d), 55.0))
+    monkeypatch.setattr(
+        measure,
+        "pcie_bandwidth_gbs",
+        lambda torch, dev, bus: calls.append("pcie") or {"h2d_gbs": next(h2d), "d2h_gbs": 55.0, "detail": {"bus": bus}},
+    )
     monkeypatch.setattr(
         measure,
         "memory_pattern_test",
         lambda *a, **k: calls.append("memtest") or {"tested_gib": 40.0, "total_gib": 79.2, "errors": {}},
     )
     facts = {"compute_capability": [9, 0], "pcie": {"max_gen": 5, "max_width": 16}}
-    gpu = {"index": 0, "_dev": None, "nvml": facts, "figures": {}, "checks": [], "_sku": match_sku(0x2330, "H100")}
+    gpu = {"index": 0, "_dev": None, "nvml": facts, "figures": {}, "checks": [], "_sku": match_sku(0x2330, "H100"),
+           "pci_bus_id": "00000000:18:00.0"}
     torch = SimpleNamespace(backends=SimpleNamespace(cuda=SimpleNamespace(matmul=SimpleNamespace(allow_tf32=False))))
     steps = measure.Lockstep([gpu])
     try:
@@ -136,3 +141,4 @@ def test_host_copies_are_measured_before_the_pattern_test_and_a_slow_first_copy_
     assert calls.index("memtest") == len(calls) - 1 and calls.count("pcie") == 2  # last; H2D measured twice
     h2d_check = next(c for c in gpu["checks"] if c["name"] == "h2d_gbs")
     assert h2d_check["verdict"] == PASS and h2d_check["remeasured"]["first"] == 30.0
+    assert gpu["host_copies"] == {"bus": "00000000:18:00.0"}  # the GPU's bus id reaches the measurement

@@ -22,6 +22,16 @@ def test_cuda_visible_devices_hides_a_gpu_which_gets_nvml_checks_only(monkeypatc
     assert c["verdict"] == "pass" and "hides GPU(s) [0]" in c["detail"]
 
 
+def test_a_gpu_hidden_from_cuda_fails_when_the_inventory_expects_it(monkeypatch):
+    """A leftover CUDA_VISIBLE_DEVICES (an /etc/environment line, a profile) hides a GPU the host is
+    provisioned for: the workload would not see it either, and the smoke test measured nothing on it."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    _, summary = devices.plan(NVML_2X, devices.cuda_devices(fake_torch()), None)
+    c = checks.evaluate_gpu_count(2, 2, 2, summary)
+    assert c["verdict"] == "fail"  # GPU_COUNT_MISMATCH, with its remediation: test_verdicts
+    assert "CUDA_VISIBLE_DEVICES='' hides GPU(s) [0, 1] from CUDA, and the inventory expects 2" in c["detail"]
+
+
 def test_match_by_pci_bus_id_when_cuda_reports_no_uuid(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     torch = fake_torch(SimpleNamespace(uuid=None, pci_domain_id=0, pci_bus_id=0, pci_device_id=7),
