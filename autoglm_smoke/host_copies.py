@@ -40,7 +40,7 @@ def local_cpus(pci_bus_id, sysfs="/sys/bus/pci/devices"):
         return None
     cpus = set()
     for part in filter(None, text.split(",")):
-        lo, _, hi = part.partition("-")
+        lo, _dash, hi = part.partition("-")
         cpus.update(range(int(lo), int(hi or lo) + 1))
     return cpus or None
 
@@ -65,7 +65,7 @@ def window_rate(torch, stream, fn, nbytes, calls):
     """Bytes per second of `calls` back-to-back copies, timed with CUDA events on the copy's stream."""
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     start.record(stream)
-    for _ in range(calls):
+    for _call in range(calls):
         fn()
     end.record(stream)
     end.synchronize()
@@ -96,7 +96,7 @@ def steady_rate_gbs(torch, dev, fn, nbytes):
         stream = torch.cuda.current_stream(dev)
         warm_s, settled, rate = settle(torch, stream, fn, nbytes)
         calls = max(1, int(WINDOW_S * rate / nbytes))
-        rates = [window_rate(torch, stream, fn, nbytes, calls) / 1e9 for _ in range(WINDOWS)]
+        rates = [window_rate(torch, stream, fn, nbytes, calls) / 1e9 for _window in range(WINDOWS)]
     detail = {"windows_gbs": [_round(r) for r in rates], "warmup_s": _round(warm_s), "settled": settled}
     return statistics.median(rates), detail
 
