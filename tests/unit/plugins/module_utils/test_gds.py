@@ -5,47 +5,10 @@ docs/nvidia.md, "GPUDirect Storage (nvidia-fs)"."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from ansible_collections.autoglm.provision.plugins.module_utils import gds
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "gds"
-KERNEL = "5.15.0-91-generic"
-
-
-def text(name: str) -> str:
-    return (FIXTURES / name).read_text()
-
-
-def tools(modinfo: str | None, dmesg: str | None = None):
-    """A run(cmd) answering as a host with this modinfo output (None: no such module) and kernel log."""
-    fields = {key: value.strip() for key, _, value in (line.partition(":") for line in text(modinfo).splitlines())
-              } if modinfo else {}
-
-    def run(cmd):
-        if cmd[0] == "modinfo":
-            assert cmd[1:3] == ["-k", KERNEL] and cmd[-1] == "nvidia-fs"
-            if not fields:
-                return 1, "", "modinfo: ERROR: Module nvidia-fs not found."
-            return 0, (fields["filename"] if "-n" in cmd else fields.get(cmd[cmd.index("-F") + 1], "")) + "\n", ""
-        if cmd == ["dmesg"]:
-            return 0, text(dmesg) if dmesg else "", ""
-        raise AssertionError(f"unexpected command {cmd}")
-    return run
-
-
-def host(root: Path, loaded: bool = False, proc: bool = False, keys: bool = True) -> str:
-    root.mkdir(parents=True, exist_ok=True)
-    if loaded:
-        (root / "sys/module/nvidia_fs").mkdir(parents=True)
-    if proc:
-        (root / "proc/driver/nvidia-fs").mkdir(parents=True)
-        (root / "proc/driver/nvidia-fs/stats").write_text("NVFS statistics(ver: 4.0)\n")
-    if keys:
-        (root / "proc").mkdir(parents=True, exist_ok=True)
-        (root / "proc/keys").write_text(text("proc_keys_secureboot_vm.txt"))
-    return str(root)
+from tests.fixtures.gds_host import KERNEL, host, tools
 
 
 def _probe(root, modinfo="modinfo_nvidia_fs_signed.txt", dmesg=None, **tree):
