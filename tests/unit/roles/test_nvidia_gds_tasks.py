@@ -111,3 +111,18 @@ def test_the_real_probe_on_this_machine_without_nvidia_fs_fails_with_not_install
     assert out["verdict"] == "FAIL" and out["module"]["file"] is None
     assert "nvidia-fs is not installed for the running kernel" in stopped
     assert "nvidia_driver_gds=false provisions the host without GPUDirect Storage" in stopped
+
+
+def test_the_whole_task_file_with_gds_not_asked_installs_and_loads_nothing(tmp_path):
+    """Every task of gds.yml with nvidia_driver_gds=false (the default): the repository, install, load and probe
+    tasks are skipped (none of them could run here), and the verdict is NOT_APPLICABLE."""
+    text = (paths.ROLES / "nvidia_driver" / "tasks" / "gds.yml").read_text()
+    names = tuple(task["name"] for task in yaml.safe_load(text))
+    case = {"nvidia_driver_gds": False, "nvidia_driver__gpudirect_pending": "", "nvidia_driver__source": "signed",
+            "nvidia_driver__gds_package": "nvidia-fs-dkms", "facts": {"kernel": os.uname().release},
+            "nvidia_driver__probe": {"secure_boot": "disabled"},
+            "nvidia_driver__dkms_signing_key_path": "", "nvidia_driver__dkms_signing_cert_path": ""}
+    ((stopped, out),) = run_tasks(_run_dir(tmp_path, "off"), "nvidia_driver", "gds.yml", names, {"off": case},
+                                  "nvidia_driver__gds").values()
+    assert stopped is None
+    assert out == {"verdict": "NOT_APPLICABLE", "detail": "nvidia_driver_gds=false", "module": {}}
