@@ -100,6 +100,10 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autoglm.provision.plugins.module_utils import pci
+from ansible_collections.autoglm.provision.plugins.module_utils.module_signing import (
+    kernel_key_names,
+    signature_verdict,
+)
 
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")
@@ -186,48 +190,6 @@ def module_versions(kernels: list[str], module_name: str, run) -> dict:
         rc, out, _err = run(["modinfo", "-k", kernel, "-F", "version", module_name])
         versions[kernel] = out.strip() if rc == 0 and out.strip() else None
     return versions
-
-
-def kernel_key_names(text: str) -> list[str]:
-    """Subject names of the X.509 keys in the kernel's keyrings, from /proc/keys.
-
-    Each asymmetric key's description is "<subject name>: <subject key identifier>: ...". The
-    builtin, secondary, machine and platform keyrings (the platform one holds the firmware's db
-    and, on Debian/Ubuntu kernels, MOK keys and is used for module signatures) are listed to root."""
-    names = []
-    for line in text.splitlines():
-        fields = line.split(None, 8)
-        if len(fields) < 9 or fields[7] != "asymmetri":
-            continue
-        match = re.match(r"(.*?): [0-9a-f]{8,}(?::|$)", fields[8])
-        if match:
-            names.append(match.group(1))
-    return names
-
-
-def signature_verdict(signer: str, sig_key: str, key_names: list[str] | None) -> dict:
-    """What the kernel does with a module under Secure Boot, from modinfo's signer and sig_key.
-
-    modinfo names the signing certificate by issuer (signer) and serial (sig_key); a self-signed
-    module-signing certificate (DKMS's, MOK keys) is trusted when a key of that name is in the
-    kernel's keyrings."""
-    if not signer and not sig_key:
-        return {
-            "signed": False,
-            "signer": "",
-            "sig_key": "",
-            "key_trusted": False,
-            "verdict": "unsigned: rejected under Secure Boot (EKEYREJECTED, 'Key was rejected by service')",
-        }
-    trusted = None if key_names is None else signer in key_names
-    verdict = {
-        True: f"signed by '{signer}', a key the running kernel holds (db/MOK): loads under Secure Boot",
-        False: f"signed by '{signer}', a key the running kernel does not hold (enrol it in db or MOK): "
-        "rejected under Secure Boot",
-        None: f"signed by '{signer}'; the kernel's keyrings (/proc/keys) could not be read to tell "
-        "whether it is trusted",
-    }[trusted]
-    return {"signed": True, "signer": signer, "sig_key": sig_key, "key_trusted": trusted, "verdict": verdict}
 
 
 def module_signatures(kernels: list[str], module_name: str, run, key_names) -> dict:

@@ -26,8 +26,10 @@ READS = {
     "bios_check": ("verdict", "failed_mandatory", "requirements"),
     # version_loaded is the running kernel module (what the GPUs run), version_installed the userland.
     # kernel_module_type: open or proprietary; fabric: the NVLink fabric state ({verdict, gpus, failures});
-    # gpudirect: the GPUDirect RDMA path ({path, reason, verdict, detail, ...}).
-    "nvidia_driver": ("version_loaded", "version_installed", "branch", "kernel_module_type", "fabric", "gpudirect"),
+    # gpudirect: the GPUDirect RDMA path ({path, reason, verdict, detail, ...}); gds: GPUDirect Storage's
+    # nvidia-fs ({asked, package, loaded, signer, verdict, detail, ...}).
+    "nvidia_driver": ("version_loaded", "version_installed", "branch", "kernel_module_type", "fabric", "gpudirect",
+                      "gds"),
     "cuda": ("version", "package_version", "nvcc"),
     "python_venv": ("profile", "python_version", "packages"),
     "gpu_smoke": ("verdict", "level", "reason", "wall_time_s", "gpus"),
@@ -112,6 +114,16 @@ def gpudirect(facts: dict) -> dict | None:
             "detail": value.get("detail") or ""}
 
 
+def gds(facts: dict) -> dict | None:
+    """GPUDirect Storage's nvidia-fs where it was asked for: {verdict, version, signer, detail}; None where it was
+    not (nvidia_driver_gds=false, an older collection, or the role did not run)."""
+    value = _role(facts, "nvidia_driver").get("gds")
+    if not isinstance(value, dict) or not value.get("asked"):
+        return None
+    return {"verdict": verdict(value.get("verdict")), "version": value.get("version") or "",
+            "signer": value.get("signer") or "", "detail": value.get("detail") or ""}
+
+
 def reboot_pending(facts: dict) -> bool:
     return any(isinstance(f, dict) and bool(f.get("reboot_pending")) for f in facts.values())
 
@@ -183,6 +195,10 @@ def qualification(facts: dict) -> list[tuple[str, str, list[str]]]:
     if rdma and rdma["verdict"] in (PASS, FAIL):
         lines.append((rdma["verdict"], f"GPUDirect  {rdma['path']}: {rdma['reason']}",
                       [rdma["detail"]] if rdma["verdict"] == FAIL and rdma["detail"] else []))
+    storage = gds(facts)
+    if storage and storage["verdict"] in (PASS, FAIL):
+        lines.append((storage["verdict"], f"GDS        nvidia-fs {storage['version']}".rstrip(),
+                      [storage["detail"]] if storage["detail"] else []))
     if isinstance(smoke, dict):
         lines.append((verdict(smoke.get("verdict")) or "?",
                       f"GPU smoke  {smoke.get('level')}: {smoke.get('reason') or ''} ({smoke.get('wall_time_s')} s)",

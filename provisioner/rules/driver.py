@@ -68,6 +68,23 @@ def _gpudirect(host: str, hostvars: dict) -> list[Finding]:
     return [Finding(host, "nvidia_driver_gpudirect", requested, problem, allowed)] if problem else []
 
 
+def _gds(host: str, hostvars: dict) -> list[Finding]:
+    """nvidia_driver_gds against the module flavour: nvidia-fs is GPL, and the kernel refuses it the proprietary
+    module's nvidia_p2p_* symbols (NVIDIA/gds-nvidia-fs#34, #41, #48), so it needs the open modules (from 515)."""
+    wanted, flavour = hostvars.get("nvidia_driver_gds", False), hostvars.get("nvidia_driver_kernel_module_type", "auto")
+    branch = str(hostvars.get("nvidia_driver_branch", "535"))
+    if wanted is not True or is_templated(flavour) or is_templated(branch):
+        return []
+    allowed = "false, or the open kernel modules (nvidia_driver_kernel_module_type=open or auto, branch >= 515)"
+    if flavour == "proprietary":
+        return [Finding(host, "nvidia_driver_gds", wanted, "GPUDirect Storage's nvidia-fs needs the open GPU kernel "
+                        "modules, but nvidia_driver_kernel_module_type=proprietary", allowed)]
+    if branch.isdigit() and int(branch) < 515:
+        return [Finding(host, "nvidia_driver_gds", wanted, "GPUDirect Storage's nvidia-fs needs the open GPU kernel "
+                        f"modules, which start at branch 515 (nvidia_driver_branch={branch})", allowed)]
+    return []
+
+
 def _driver(host: str, hostvars: dict) -> list[Finding]:
     branch = hostvars.get("nvidia_driver_branch", "535")
     pinned = hostvars.get("nvidia_driver_version", "") or ""
@@ -97,4 +114,4 @@ def _driver(host: str, hostvars: dict) -> list[Finding]:
 
 
 def check(host: str, hostvars: dict) -> Iterable[Finding]:
-    return _gpudirect(host, hostvars) + _driver(host, hostvars)
+    return _gpudirect(host, hostvars) + _gds(host, hostvars) + _driver(host, hostvars)

@@ -128,3 +128,17 @@ def test_p2p_is_in_band_only_and_not_a_failure_on_a_bmc_only_host():
     assert facts.p2p_platform({"bios_check": report}) is None
     failed = bios_check_report({"requirements": {}}, None, ["p2p"], True, False, {"failed": True, "msg": "boom"})
     assert failed["requirements"]["p2p"]["cause"] == "probe_error" and failed["failed_mandatory"] == ["p2p"]
+
+
+def test_the_driver_fact_carries_gds_where_it_was_asked():
+    passed = {"asked": True, "package": "nvidia-fs-dkms", "file": "/lib/modules/k/updates/dkms/nvidia-fs.ko",
+              "version": "2.17.5", "loaded": True, "signer": "autoglm-provision test module signing key",
+              "signature": "signed", "verdict": "PASS",
+              "detail": "nvidia-fs 2.17.5 loaded, /proc/driver/nvidia-fs present"}
+    host_facts = {"nvidia_driver": fact("nvidia_driver", gds=passed)}
+    (line,) = facts.qualification(host_facts)
+    assert line == ("PASS", "GDS        nvidia-fs 2.17.5", [passed["detail"]])
+    not_asked = {**passed, "asked": False, "verdict": "NOT_APPLICABLE"}
+    assert facts.gds({"nvidia_driver": fact("nvidia_driver", gds=not_asked)}) is None
+    assert facts.qualification({"nvidia_driver": fact("nvidia_driver", gds=not_asked)}) == []
+    assert facts.gds({}) is None

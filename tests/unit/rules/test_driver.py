@@ -133,3 +133,18 @@ def test_unquoted_off_read_as_a_yaml_boolean_is_named():
 def test_gpudirect_finding_comes_with_the_branch_findings():
     findings = check("gpu1", _vars(nvidia_driver_gpudirect="dmabuf", nvidia_driver_branch="470"))
     assert {f.variable for f in findings} == {"nvidia_driver_gpudirect", "nvidia_driver_branch"}
+
+
+def test_gds_with_proprietary_modules_or_a_branch_before_the_open_ones_is_refused():
+    (finding,) = check("gpu1", _vars(nvidia_driver_gds=True, nvidia_driver_kernel_module_type="proprietary"))
+    assert (finding.variable, finding.value) == ("nvidia_driver_gds", True)
+    assert "needs the open GPU kernel modules" in finding.message and "proprietary" in finding.message
+    findings = check("gpu1", _vars(nvidia_driver_gds=True, nvidia_driver_branch="470"))
+    assert "start at branch 515" in next(f for f in findings if f.variable == "nvidia_driver_gds").message
+
+
+def test_gds_that_a_host_may_satisfy_or_not_asked_passes():
+    assert check("gpu1", _vars(nvidia_driver_gds=True, nvidia_driver_kernel_module_type="open")) == []
+    assert check("gpu1", _vars(nvidia_driver_gds=True)) == []
+    assert check("gpu1", _vars(nvidia_driver_gds=False, nvidia_driver_kernel_module_type="proprietary")) == []
+    assert check("gpu1", _vars(nvidia_driver_gds=True, nvidia_driver_kernel_module_type="{{ flavour }}")) == []
