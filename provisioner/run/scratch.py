@@ -17,12 +17,18 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from ..state import statedir
 
 PREFIX = "autoglm-run-"
 LOCK = ".lock"
+# A directory is made under this name, locked, and only then renamed to PREFIX...: a sweep never sees
+# an unlocked run directory of a starting run. One left under it (a run killed in those
+# microseconds) is swept once it is older than STARTING_GRACE_S.
+STARTING = ".autoglm-starting-"
+STARTING_GRACE_S = 60.0
 
 
 def root() -> Path:
@@ -50,6 +56,7 @@ def sweep(base: Path | None = None) -> list[Path]:
     removed = []
     try:
         candidates = [p for p in base.glob(f"{PREFIX}*") if p.is_dir() and p.owner() == _me()]
+        candidates += [p for p in base.glob(f"{STARTING}*") if p.is_dir() and p.owner() == _me() and _stale(p)]
     except OSError:
         return removed
     for directory in candidates:
@@ -60,6 +67,10 @@ def sweep(base: Path | None = None) -> list[Path]:
         shutil.rmtree(directory, ignore_errors=True)
         removed.append(directory)
     return removed
+
+
+def _stale(directory: Path) -> bool:
+    return time.time() - directory.stat().st_mtime > STARTING_GRACE_S
 
 
 def _me() -> str:
@@ -91,9 +102,11 @@ class Scratch:
 
     def __enter__(self) -> Scratch:
         self.swept = sweep(self.base)
-        self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.base))  # 0700
-        self._fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        starting = Path(tempfile.mkdtemp(prefix=STARTING, dir=self.base))  # 0700
+        self._fd = os.open(starting / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path = starting.with_name(PREFIX + starting.name[len(STARTING):])
+        os.rename(starting, self.path)  # the lock (on the file's inode) goes with it
         self.control_dir.mkdir(mode=0o700)
         return self
 

@@ -75,6 +75,23 @@ def test_sweep_removes_dead_runs_scratch_and_keeps_live_ones(tmp_path):
     assert not os.path.exists(live), "scratch dir left after the run"
 
 
+def test_a_starting_runs_directory_is_never_swept_and_one_killed_while_starting_is_later(tmp_path):
+    """A run makes its directory under a name the sweep skips, locks it, then renames it: a concurrent
+    sweep never sees it unlocked (it used to, between mkdtemp and flock). One left under the
+    starting name by a run killed in that moment is swept once older than the grace period."""
+    fresh = tmp_path / f"{scratch.STARTING}fresh"
+    old = tmp_path / f"{scratch.STARTING}old"
+    fresh.mkdir()
+    old.mkdir()
+    past = os.stat(old).st_mtime - scratch.STARTING_GRACE_S - 5
+    os.utime(old, (past, past))
+    assert scratch.sweep(tmp_path) == [old] and fresh.is_dir() and not old.exists()
+    with scratch.Scratch(tmp_path) as s:
+        assert s.path.name.startswith(scratch.PREFIX) and not fresh.samefile(s.path)
+        assert scratch.sweep(tmp_path) == [] and s.path.is_dir()  # locked under its final name
+        assert not any(p.name.startswith(scratch.STARTING) and p != fresh for p in tmp_path.iterdir())
+
+
 def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path):
     path = tmp_path / "r.json"
     records.atomic_write_json(path, {"a": 1})
