@@ -39,6 +39,9 @@ OWNER = "owner.pid"  # in the scratch directory: the pid of the host shell that 
 # A scratch directory unchanged this long whose owner shell is gone is a killed run's (see sweep_command).
 STALE_MINUTES = 10
 SWEPT = "swept "  # how sweep_command names each directory it removed, one a line
+# in the scratch directory: the path of Ansible's remote temporary directory that holds this run's
+# zipapp, so that a sweep removes it too (only a directory named ansible-tmp-*, as Ansible names them)
+REMOTE_TMP = "remote_tmp"
 # The collection's root (this file is plugins/action/ in it) and the smoke program it carries there.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_BUILD = os.path.join(COLLECTION_ROOT, "autoglm_smoke", "build.py")
@@ -125,21 +128,30 @@ def guarded_command(program: str, leftovers: list[str], quote, scratch: str = ""
             f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"{mark_end}")
 
 
-def sweep_command() -> str:
+def sweep_command(remote_tmp: str = "") -> str:
     """Remove the scratch directories that killed runs left in the host's TMPDIR (the moments before
     and after the program, when only this action's separate shell commands use the directory, or a
     host shell killed with SIGKILL), then make this run's: prints ``swept DIR`` for each one removed,
-    then the new directory. Only ours: named ``autoglm-gpu-smoke.*``, a directory (not a link) owned by
-    this (become) user; only stale ones: unchanged for STALE_MINUTES (the steps around the program take
-    seconds) and whose owner shell (owner.pid) is not running (``kill -0``; a running one is a run that
-    lasts, a burn test, kept however old). A pid reused by another process keeps the directory: the
-    safe side."""
+    then the new directory, with ``remote_tmp`` (shell-quoted) recorded in it. Only ours: named
+    ``autoglm-gpu-smoke.*``, a directory (not a link) owned by this (become) user; only stale ones:
+    unchanged for STALE_MINUTES (the steps around the program take seconds) and whose owner shell
+    (owner.pid) is not running (``kill -0``; a running one is a run that lasts, a burn test, kept
+    however old). A pid reused by another process keeps the directory: the safe side. The Ansible
+    remote temporary directory that its REMOTE_TMP file names (the zipapp's) goes with it, if named
+    ansible-tmp-* as Ansible names them."""
     return ("find \"${TMPDIR:-/tmp}\" -mindepth 1 -maxdepth 1 -name '" + SCRATCH_PREFIX + "*' -type d "
             f"-user \"$(id -u)\" -mmin +{STALE_MINUTES} 2>/dev/null | while IFS= read -r autoglm_old; do "
             f"if [ -f \"$autoglm_old/{OWNER}\" ] && kill -0 \"$(cat \"$autoglm_old/{OWNER}\")\" 2>/dev/null; "
             "then continue; fi; "
+            f"if [ -f \"$autoglm_old/{REMOTE_TMP}\" ]; then autoglm_zip=$(cat \"$autoglm_old/{REMOTE_TMP}\"); "
+            "case \"${autoglm_zip##*/}\" in ansible-tmp-*) [ -d \"$autoglm_zip\" ] && "
+            f"rm -rf -- \"$autoglm_zip\" && echo \"{SWEPT}$autoglm_zip\";; esac; fi; "
             f"rm -rf -- \"$autoglm_old\" && echo \"{SWEPT}$autoglm_old\"; done; "
-            f"mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX")
+            f"autoglm_new=$(mktemp -d -t {SCRATCH_PREFIX}XXXXXXXXXX) || exit 1; "
+            # best effort: on a full file system the run goes on and says so where it fails
+            + (f"{{ printf '%s\\n' {remote_tmp} > \"$autoglm_new/{REMOTE_TMP}\"; }} 2>/dev/null; "
+               if remote_tmp else "")
+            + "echo \"$autoglm_new\"")
 
 
 def disk_full_hint(error: str, directory: str, elsewhere: str = "") -> str:
@@ -179,9 +191,10 @@ class ActionModule(ActionBase):
             interpreter = interpreter if found["rc"] == 0 else args["fallback_interpreter"]
         return interpreter
 
-    def _make_scratch(self, result: dict) -> str:
-        """This run's scratch directory, made after sweeping killed runs' (listed in ``result["swept"]``)."""
-        made = self._host(sweep_command())
+    def _make_scratch(self, result: dict, remote_tmp: str) -> str:
+        """This run's scratch directory, made after sweeping killed runs' (listed in ``result["swept"]``),
+        naming ``remote_tmp`` (where the zipapp goes next) for a later sweep, should this run be killed."""
+        made = self._host(sweep_command(self._connection._shell.quote(remote_tmp)))
         lines = made["stdout"].strip().splitlines()
         result["swept"] = [line[len(SWEPT):] for line in lines if line.startswith(SWEPT)]
         scratch = lines[-1].strip() if lines else ""
@@ -229,9 +242,9 @@ class ActionModule(ActionBase):
         remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()
         scratch = ""
         try:
+            scratch = self._make_scratch(result, remote_tmp)  # first: it records where the zipapp goes
             program = self._upload_program(remote_tmp)
             result["interpreter"] = interpreter = self._interpreter(args)
-            scratch = self._make_scratch(result)
             self._run_program(args, interpreter, program, scratch, result)
             failure = run_failure(result["rc"], result["stderr"], args["timeout"])
             report = ""

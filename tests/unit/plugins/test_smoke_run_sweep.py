@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.autoglm.provision.plugins.action.autoglm_smoke_run import (
     OWNER,
+    REMOTE_TMP,
     SCRATCH_PREFIX,
     STALE_MINUTES,
     SWEPT,
@@ -116,3 +117,28 @@ def test_a_program_that_ends_freshens_its_dir_so_the_read_back_is_never_swept(tm
                           timeout=30, check=False)
     assert done.returncode == 1, "the program's exit status is the shell's"
     assert _sweep(shell, tmp_path)[0] == [] and scratch.is_dir(), "swept between the program's end and read-back"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_killed_runs_zipapp_directory_goes_with_its_scratch_dir_and_nothing_else_does(tmp_path, shell):
+    """The zipapp sits in Ansible's remote temporary directory, which only the run itself removed: a run
+    killed around the program (or its host shell killed with SIGKILL) left it for good. The scratch
+    directory, made first, now names it (REMOTE_TMP), and the sweep removes it with the scratch dir, but
+    only a directory named ansible-tmp-*, as Ansible names them."""
+    remote_tmp = tmp_path / "home" / ".ansible" / "tmp" / "ansible-tmp-1765000000.1-42-1"
+    remote_tmp.mkdir(parents=True)
+    (remote_tmp / "autoglm_smoke.pyz").write_text("zipapp")
+    done = subprocess.run([shell, "-c", sweep_command(shlex.quote(str(remote_tmp)))], capture_output=True,
+                          text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=30, check=True)
+    scratch = Path(done.stdout.strip().splitlines()[-1])
+    assert (scratch / REMOTE_TMP).read_text() == f"{remote_tmp}\n"
+    precious = tmp_path / "precious"  # a record that names something that is not Ansible's: left alone
+    precious.mkdir()
+    other = _made(tmp_path, "other", _gone_pid())
+    (other / REMOTE_TMP).write_text(f"{precious}\n")
+    os.utime(other, (STALE, STALE))
+    (scratch / OWNER).write_text(f"{_gone_pid()}\n")  # the run was killed: its shell is gone
+    os.utime(scratch, (STALE, STALE))
+    swept, _ = _sweep(shell, tmp_path)
+    assert sorted(swept) == sorted([str(remote_tmp), str(scratch), str(other)])
+    assert not remote_tmp.exists() and not scratch.exists() and precious.is_dir()
