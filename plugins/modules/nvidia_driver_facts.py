@@ -104,6 +104,7 @@ from ansible_collections.autoglm.provision.plugins.module_utils.module_signing i
     kernel_key_names,
     signature_verdict,
 )
+from ansible_collections.autoglm.provision.plugins.module_utils.probe_commands import tolerant_runner
 
 SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 NVRM_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d+\.\d+(?:\.\d+)?)")
@@ -219,10 +220,7 @@ def main():
     )
     root = module.params["root"]
 
-    def run(cmd):
-        if module.get_bin_path(cmd[0]) is None:
-            return 127, "", f"{cmd[0]} not found"
-        return module.run_command(cmd)
+    run = tolerant_runner(module)
 
     state, evidence = secure_boot(root, run)
     gpus, nvswitches = pci_devices(root)

@@ -56,6 +56,7 @@ detail:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autoglm.provision.plugins.module_utils import gds
+from ansible_collections.autoglm.provision.plugins.module_utils.probe_commands import tolerant_runner
 
 
 def main():
@@ -69,10 +70,7 @@ def main():
         supports_check_mode=True,
     )
 
-    def run(cmd):
-        if module.get_bin_path(cmd[0]) is None:
-            return 127, "", f"{cmd[0]} not found"
-        return module.run_command(cmd)
+    run = tolerant_runner(module)
 
     params = module.params
     found = gds.probe(params["root"], params["kernel"], params["module_name"], run)

@@ -74,6 +74,7 @@ recorded:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autoglm.provision.plugins.module_utils import gpudirect
+from ansible_collections.autoglm.provision.plugins.module_utils.probe_commands import tolerant_runner
 
 
 def main():
@@ -86,10 +87,7 @@ def main():
         supports_check_mode=True,
     )
 
-    def run(cmd):
-        if module.get_bin_path(cmd[0]) is None:
-            return 127, "", f"{cmd[0]} not found"
-        return module.run_command(cmd)
+    run = tolerant_runner(module)
 
     params = module.params
     module.exit_json(changed=False, **gpudirect.probe(params["root"], params["kernel"], params["peermem_module"], run))
