@@ -28,16 +28,19 @@ def timed(torch, dev, fn, target_s=0.15, repeats=5, warmup_s=0.2):
                 break
         per = max(time.perf_counter() - t0, 1e-6)
         batch = max(1, min(500, int(target_s / per)))
-        times = []
-        for _ in range(repeats):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record(stream)
-            for _ in range(batch):
-                fn()
-            end.record(stream)
-            end.synchronize()
-            times.append(start.elapsed_time(end) / 1000.0 / batch)
+        times = [events_seconds(torch, stream, fn, batch) / batch for _ in range(repeats)]
     return statistics.median(times)
+
+
+def events_seconds(torch, stream, fn, calls):
+    """Seconds that `calls` back-to-back calls of fn take on `stream`, timed with CUDA events there."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(stream)
+    for _ in range(calls):
+        fn()
+    end.record(stream)
+    end.synchronize()
+    return start.elapsed_time(end) / 1000.0
 
 
 def matmul_correctness(torch, dev, n=1024):

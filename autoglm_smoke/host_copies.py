@@ -17,7 +17,7 @@ import statistics
 import time
 
 from autoglm_smoke.checks import _round
-from autoglm_smoke.cuda_work import host_buffers
+from autoglm_smoke.cuda_work import events_seconds, host_buffers
 
 COPY_BYTES = 1 << 30
 WINDOW_S = 0.2
@@ -63,13 +63,7 @@ def on_cpus(cpus):
 
 def window_rate(torch, stream, fn, nbytes, calls):
     """Bytes per second of `calls` back-to-back copies, timed with CUDA events on the copy's stream."""
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record(stream)
-    for _call in range(calls):
-        fn()
-    end.record(stream)
-    end.synchronize()
-    return nbytes * calls / max(start.elapsed_time(end) / 1000.0, 1e-9)
+    return nbytes * calls / max(events_seconds(torch, stream, fn, calls), 1e-9)
 
 
 def settle(torch, stream, fn, nbytes):
