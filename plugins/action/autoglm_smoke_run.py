@@ -121,11 +121,15 @@ def guarded_command(program: str, leftovers: list[str], quote, scratch: str = ""
     if scratch:
         owner = f"echo $$ > {quote(scratch + '/' + OWNER)}; "
         mark_end = f"; autoglm_smoke_rc=$?; touch {quote(scratch)} 2>/dev/null; exit $autoglm_smoke_rc"
-    return (f"{owner}autoglm_smoke_stop() {{ kill -TERM \"$autoglm_smoke_pid\" 2>/dev/null; "
+    # The shell's own messages (dash's "Terminated" for a killed child) go nowhere: its stderr is a pipe
+    # to the worker, which a signal ends too, and a write there would end the shell by SIGPIPE before
+    # its trap had removed anything; the program's stderr (fd 3) stays the worker's. The traps come
+    # next: a signal before them ends the shell and leaves the files to the next run's sweep.
+    return (f"exec 3>&2 2>/dev/null; autoglm_smoke_stop() {{ kill -TERM \"$autoglm_smoke_pid\" 2>/dev/null; "
             f"rm -rf -- {remove}; wait \"$autoglm_smoke_pid\"; exit \"$1\"; }}; "
             "trap 'autoglm_smoke_stop 129' HUP; trap 'autoglm_smoke_stop 130' INT; "
             "trap 'autoglm_smoke_stop 143' TERM; "
-            f"{program} & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"{mark_end}")
+            f"{owner}{program} 2>&3 3>&- & autoglm_smoke_pid=$!; wait \"$autoglm_smoke_pid\"{mark_end}")
 
 
 def sweep_command(remote_tmp: str = "") -> str:

@@ -100,17 +100,18 @@ def test_signal_during_the_smoke_program_stops_it_and_leaves_nothing_on_the_host
     # The program runs in the run's task (no async wrapper, which left it running to its time
     # limit): an interrupted run leaves no process of it, and neither its scratch directory (with
     # the JSON report and its temporary file) nor Ansible's remote temporary directory (the zipapp).
-    # The fake interpreter sleeps first.
+    # The fake interpreter says it started (the host shell's own command line names it too, before its
+    # traps are set, so a process naming it is no sign that the program runs), then sleeps.
     host_tmp, remote_tmp = _host_temp_dirs(cli, tmp_path)
-    python = tmp_path / "python"
-    python.write_text('#!/bin/sh\nsleep 300\nexec /usr/bin/python3 "$@"\n')
+    python, started = tmp_path / "python", tmp_path / "program-started"
+    python.write_text(f'#!/bin/sh\ntouch {started}\nsleep 300\nexec /usr/bin/python3 "$@"\n')
     python.chmod(0o755)
     proc = _start(cli, "smoke", "--plain", "--level", "quick", "-e", f"gpu_smoke_python={python}")
 
     def program() -> list[str]:  # the CLI's own command line names the interpreter too
         return [p for p in _processes_mentioning(str(python)) if "autoglm_smoke.pyz" in p]
 
-    assert _wait_for(lambda: program() or proc.poll() is not None), "the program never ran"
+    assert _wait_for(lambda: started.exists() or proc.poll() is not None), "the program never ran"
     assert proc.poll() is None, proc.communicate()[0]
     assert list(host_tmp.glob("autoglm-gpu-smoke.*")) and list(remote_tmp.glob("*/autoglm_smoke.pyz")), \
         "the test's TMPDIR and ANSIBLE_REMOTE_TMP did not reach the host's commands"
