@@ -35,7 +35,7 @@ RUN_BY: dict[str, str] = {
     ".venv/bin/autoglm-provision status inventory/mysite/hosts.yml": f"{_INTEGRATION}::test_cli_command_runs",
     ".venv/bin/autoglm-provision status": f"{_INTEGRATION}::test_cli_command_runs",
     ".venv/bin/autoglm-provision init inventory/mysite": f"{_INTEGRATION}::test_cli_command_runs",
-    # docs/nvidia.md
+    # docs/nvidia-driver.md
     "autoglm-provision validate inventory/hosts.yml": f"{_INTEGRATION}::test_cli_command_runs",
     # the collection: build, then the offline install (README.md, docs/awx.md)
     "ansible-galaxy collection build .": f"{_INTEGRATION}::test_collection_commands_run",

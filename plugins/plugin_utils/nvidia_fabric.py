@@ -2,7 +2,7 @@
 fabric state (`nvidia-smi -q`, section "Fabric") says. Pure functions, used by the nvidia_driver role
 through plugins/filter/nvidia_driver.py and tested on fixtures of real outputs (tests/fixtures/nvidia_smi_fabric).
 
-Package naming (docs/nvidia.md, "Fabric manager"): up to branch 575 the package is
+Package naming (docs/nvidia-driver.md, "Fabric manager"): up to branch 575 the package is
 `nvidia-fabricmanager-<branch>`, versioned as the driver. From 580, in NVIDIA's CUDA repository,
 `nvidia-fabricmanager-<branch>` is a virtual package provided by `nvidia-fabricmanager` (the real one,
 versioned as the driver), and apt cannot pin a version on a virtual name ("Version '580.65.06-1' for

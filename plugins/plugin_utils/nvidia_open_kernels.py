@@ -20,7 +20,7 @@ KNOWN_BREAKS = (
         "header": "include/linux/pci.h",
         "arguments_passed": 3,
         "module_versions": ("535.261.03",),
-        # nv-pci.c's build error as DKMS's make.log shows it (docs/nvidia.md).
+        # nv-pci.c's build error as DKMS's make.log shows it (docs/nvidia-driver.md).
         "error": "nvidia/nv-pci.c: too few arguments to function 'pci_resize_resource'",
         "builds_against": "6.1.0-50-amd64 (6.1.176-1, bookworm's point release in bookworm main)",
     },

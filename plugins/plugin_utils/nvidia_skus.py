@@ -6,7 +6,7 @@ which import this module: one table, one set of rules.
 - `combination_problems(...)`: what no host could run (GPU model x driver branch/pin x CUDA x module flavour),
   each with the variable to change, the reason and the fix.
 - `module_flavour(requested, branch, archs)`: the kernel-module flavour to install (open or proprietary)
-  and why (docs/nvidia.md, "Kernel module flavour").
+  and why (docs/nvidia-driver.md, "Kernel module flavour").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ tasks/gds.yml), run for real over a local connection (tests/fixtures/role_tasks.
 injected: the distro's from the role's own vars files, the probe's from module_utils/gds.py read on fixture hosts
 (tests/fixtures/gds_host.py). Installing nvidia-fs-dkms from NVIDIA's CUDA repository and loading it
 (community.general.modprobe) need root, an Ubuntu 22.04 host and NVIDIA's repository: not run here
-(docs/nvidia.md, "GPUDirect Storage (nvidia-fs)", says what was and was not run)."""
+(docs/nvidia-driver.md, "GPUDirect Storage (nvidia-fs)", says what was and was not run)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (tests/fixtures/role_tasks.py) with the probe's results injected: the probe is module_utils/gpudirect.py read
 on fixture hosts (tests/fixtures/gpudirect_host.py: SYNTHESIZED sysfs trees, real ofed_info/modinfo/dmesg
 outputs). Loading nvidia-peermem (community.general.modprobe) and writing the record need root and a
-ConnectX host: not run here (docs/nvidia.md, "GPUDirect RDMA", says what a VM or GPU host run adds)."""
+ConnectX host: not run here (docs/nvidia-driver.md, "GPUDirect RDMA", says what a VM or GPU host run adds)."""
 
 from __future__ import annotations
 

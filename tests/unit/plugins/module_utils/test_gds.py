@@ -1,7 +1,7 @@
 """module_utils/gds.py: nvidia-fs (GPUDirect Storage) read and judged on fixture hosts: SYNTHESIZED trees
 (/sys/module/nvidia_fs, /proc/driver/nvidia-fs, /proc/keys) and the modinfo/dmesg outputs of tests/fixtures/gds/
 (sources and which are synthesized in its README). No nvidia-fs host exists here: what one adds is said in
-docs/nvidia.md, "GPUDirect Storage (nvidia-fs)"."""
+docs/nvidia-driver.md, "GPUDirect Storage (nvidia-fs)"."""
 
 from __future__ import annotations
 

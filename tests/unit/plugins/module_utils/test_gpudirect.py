@@ -1,7 +1,7 @@
 """module_utils/gpudirect.py: the GPUDirect RDMA readers, on fixture hosts (tests/fixtures/gpudirect_host.py):
 SYNTHESIZED sysfs trees holding the PCI functions of real lspci outputs, and the real ofed_info, modinfo and
 dmesg outputs of tests/fixtures/gpudirect/ (sources in its README). No ConnectX NIC exists on this machine;
-what a real host adds is said in docs/nvidia.md, "GPUDirect RDMA"."""
+what a real host adds is said in docs/nvidia-driver.md, "GPUDirect RDMA"."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def test_find_device(device_id, sku, arch, known_by):
 
 
 # --- The kernel-module flavour, every request x branch x GPU mix ------------------------------------
-# The rules, as docs/nvidia.md states them: open needs Turing+ (GSP) and R515+; Blackwell and Grace Hopper
+# The rules, as docs/nvidia-driver.md states them: open needs Turing+ (GSP) and R515+; Blackwell and Grace Hopper
 # need open; auto = open where required, else open for Turing+ from R560, else proprietary.
 BRANCHES = [470, 510, 515, 535, 550, 559, 560, 570, 580]
 ARCH_SETS = [set(c) for n in range(0, 3) for c in itertools.combinations(
